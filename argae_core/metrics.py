@@ -1,0 +1,62 @@
+"""Scores of an embedding Z: clustering against labels, and how close Z is to N(0, I).
+
+Link prediction AUC / AP come from PyG's `GAE.test` (scikit-learn underneath)."""
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from sklearn.cluster import KMeans
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+from sklearn.metrics.pairwise import euclidean_distances
+
+MMD_SAMPLE = 2000  # points per cloud: MMD is O(n^2); 2000 keeps it under a second
+
+
+def cluster_accuracy(labels: np.ndarray, clusters: np.ndarray) -> float:
+    """Accuracy under the best one-to-one matching of clusters to classes (Hungarian)."""
+    classes, cluster_ids = np.unique(labels), np.unique(clusters)
+    counts = np.zeros((len(cluster_ids), len(classes)), dtype=np.int64)
+    np.add.at(counts, (np.searchsorted(cluster_ids, clusters), np.searchsorted(classes, labels)), 1)
+    rows, cols = linear_sum_assignment(-counts)
+    return float(counts[rows, cols].sum() / len(labels))
+
+
+def clustering(z: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
+    """KMeans with k = number of classes on Z, scored by ACC, NMI and ARI."""
+    k = len(np.unique(labels))
+    clusters = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(z)
+    return {"acc": cluster_accuracy(labels, clusters),
+            "nmi": float(normalized_mutual_info_score(labels, clusters)),
+            "ari": float(adjusted_rand_score(labels, clusters))}
+
+
+def mmd_to_prior(z: np.ndarray, seed: int = 0, sample: int = MMD_SAMPLE) -> float:
+    """Squared MMD between Z and as many N(0, I) samples (unbiased estimate).
+
+    Kernel: a sum of RBF kernels at bandwidths 0.5, 1 and 2 times sqrt(2 d), the typical
+    distance between two prior samples in d dimensions, so the number is comparable across
+    latent sizes and models. 0 means indistinguishable from the prior."""
+    rng = np.random.default_rng(seed)
+    z = np.asarray(z, dtype=np.float64)
+    if len(z) > sample:
+        z = z[rng.choice(len(z), sample, replace=False)]
+    n, d = z.shape
+    prior = rng.standard_normal((n, d))
+    scales = np.array([0.5, 1.0, 2.0]) * np.sqrt(2 * d)
+
+    def kernel(a, b):
+        sq = euclidean_distances(a, b, squared=True)
+        return sum(np.exp(-sq / (2 * s * s)) for s in scales) / len(scales)
+
+    def mean_off_diagonal(k):
+        return (k.sum() - np.trace(k)) / (n * (n - 1))
+
+    return float(mean_off_diagonal(kernel(z, z)) + mean_off_diagonal(kernel(prior, prior))
+                 - 2 * kernel(z, prior).mean())
+
+
+def prior_match(z: np.ndarray, seed: int = 0) -> dict:
+    """Per-dimension mean and std of Z, and MMD to N(0, I)."""
+    z = np.asarray(z, dtype=np.float64)
+    return {"mmd": mmd_to_prior(z, seed=seed),
+            "dim_mean": z.mean(axis=0).tolist(), "dim_std": z.std(axis=0).tolist()}

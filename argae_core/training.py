@@ -1,0 +1,207 @@
+"""The trainer: iterate it and get one `EpochRecord` per epoch.
+
+One epoch, as in the tutorial (and Pan et al., Algorithm 1):
+
+    z = encoder(X, A_train)
+    repeat discriminator_steps:            # D learns: prior samples -> "real", z -> "fake"
+        D_loss = -log D(z') - log(1 - D(z.detach())),  z' ~ N(0, I)
+    encoder loss = recon(z, A_train) + reg_weight * (-log D(z)) + kl_weight * KL(q(z) || N(0, I))
+
+The same loop serves the dashboard's jobs, the CLI, the tests and the benchmarks.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import metrics
+from .config import TrainConfig
+from .data import Graph, Split, load_graph, split_edges
+from .models import build_model, pick_device
+
+
+@dataclass
+class EpochRecord:
+    epoch: int                               # 1-based
+    encoder_loss: float                      # total = recon + reg + kl (weighted)
+    recon_loss: float
+    reg_loss: float | None = None            # weighted; None for GAE / VGAE
+    kl_loss: float | None = None             # weighted; None for GAE / ARGA
+    discriminator_loss: float | None = None  # mean over the epoch's D steps
+    d_real: float | None = None              # mean D(prior sample), a probability
+    d_fake: float | None = None              # mean D(z), a probability
+    val_auc: float | None = None
+    val_ap: float | None = None
+    seconds: float = 0.0
+    diverged: bool = False
+    z: np.ndarray | None = field(default=None, repr=False)        # [N, latent] at snapshots
+    d_score: np.ndarray | None = field(default=None, repr=False)  # D(z) per node at snapshots
+
+    def row(self) -> dict:
+        """The scalar part, for tables, CSV and JSON."""
+        return {k: v for k, v in asdict(self).items() if k not in ("z", "d_score")}
+
+
+ROW_FIELDS = [k for k in EpochRecord.__dataclass_fields__ if k not in ("z", "d_score")]
+
+
+class Trainer:
+    """Trains one config. Iterate for records; `stop()` ends the iteration after the
+    current epoch; `final_metrics()` evaluates the epoch with the best validation AUC."""
+
+    def __init__(self, config: TrainConfig, graph: Graph | None = None, split: Split | None = None):
+        self.config = config.validate()
+        self.device = pick_device(config.device)
+        torch.manual_seed(config.seed)
+        np.random.seed(config.seed)
+        self.graph = graph if graph is not None else load_graph(config)
+        self.split = split if split is not None else split_edges(self.graph, config.seed)
+        self.x = self.graph.x.to(self.device)
+        self.train_edges = self.split.train_edge_index.to(self.device)
+        torch.manual_seed(config.seed)  # weights do not depend on how the graph was made
+        self.model = build_model(config, self.graph.num_features).to(self.device)
+        self.encoder_optimizer = torch.optim.Adam(self.model.encoder.parameters(), lr=config.encoder_lr)
+        self.discriminator_optimizer = (
+            torch.optim.Adam(self.model.discriminator.parameters(), lr=config.discriminator_lr)
+            if config.adversarial else None)
+        self.reg_weight = config.effective_reg_weight()
+        self.kl_weight = config.effective_kl_weight(self.graph.num_nodes)
+        self.epoch = 0
+        self.diverged_at: int | None = None
+        self.best_epoch = 0
+        self.best_val_auc = -math.inf
+        self._best_state: dict | None = None
+        self._stop = False
+        self.history: list[dict] = []
+
+    # ------------------------------------------------------------ iteration
+    def __iter__(self):
+        while not self.finished:
+            yield self.step()
+
+    @property
+    def finished(self) -> bool:
+        return self._stop or self.diverged_at is not None or self.epoch >= self.config.epochs
+
+    def stop(self) -> None:
+        self._stop = True
+
+    # ---------------------------------------------------------------- steps
+    def encode(self) -> torch.Tensor:
+        return self.model.encode(self.x, self.train_edges)
+
+    def discriminator_step(self, z: torch.Tensor) -> tuple[float, float, float]:
+        """One D update on prior samples vs z; returns (loss, mean D(real), mean D(fake)).
+
+        Real and fake go through D as one batch: the same loss as PyG's
+        `discriminator_loss` (BCE on both halves) at half the calls."""
+        discriminator = self.model.discriminator
+        real = torch.randn_like(z)
+        logits = discriminator(torch.cat([real, z.detach()])).squeeze(-1)
+        n = z.size(0)
+        targets = torch.cat([logits.new_ones(n), logits.new_zeros(n)])
+        loss = 2 * F.binary_cross_entropy_with_logits(logits, targets)  # = real mean + fake mean
+        self.discriminator_optimizer.zero_grad()
+        loss.backward()
+        self.discriminator_optimizer.step()
+        with torch.no_grad():
+            prob = torch.sigmoid(logits)
+        return float(loss.detach()), float(prob[:n].mean()), float(prob[n:].mean())
+
+    def encoder_step(self, z: torch.Tensor) -> dict:
+        """One encoder update on recon + weighted regulariser + weighted KL."""
+        recon = self.model.recon_loss(z, self.train_edges)
+        loss = recon
+        parts = {"recon_loss": float(recon.detach())}
+        if self.model_is_adversarial:
+            reg = self.reg_weight * self.model.reg_loss(z)
+            loss = loss + reg
+            parts["reg_loss"] = float(reg.detach())
+        if self.config.variational:
+            kl = self.kl_weight * self.model.kl_loss()
+            loss = loss + kl
+            parts["kl_loss"] = float(kl.detach())
+        self.encoder_optimizer.zero_grad()
+        loss.backward()
+        self.encoder_optimizer.step()
+        parts["encoder_loss"] = float(loss.detach())
+        return parts
+
+    @property
+    def model_is_adversarial(self) -> bool:
+        return self.config.adversarial
+
+    def step(self) -> EpochRecord:
+        """Train one epoch and return its record (never raises on divergence)."""
+        start = time.perf_counter()
+        self.epoch += 1
+        self.model.train()
+        z = self.encode()
+        d_losses, d_real, d_fake = [], None, None
+        if self.config.adversarial:
+            for _ in range(self.config.discriminator_steps):
+                loss, d_real, d_fake = self.discriminator_step(z)
+                d_losses.append(loss)
+        parts = self.encoder_step(z)
+        record = EpochRecord(epoch=self.epoch, **parts,
+                             discriminator_loss=float(np.mean(d_losses)) if d_losses else None,
+                             d_real=d_real, d_fake=d_fake)
+        if not all(math.isfinite(v) for v in record.row().values() if isinstance(v, float)):
+            record.diverged = True
+            self.diverged_at = self.epoch
+        elif self.epoch % self.config.eval_interval == 0 or self.epoch == self.config.epochs:
+            record.val_auc, record.val_ap = self._validate()
+        if (self.epoch % self.config.snapshot_interval == 0 or self.epoch == 1
+                or self.finished) and not record.diverged:
+            record.z, record.d_score = self.snapshot()
+        record.seconds = time.perf_counter() - start
+        self.history.append(record.row())
+        return record
+
+    # ----------------------------------------------------------- evaluation
+    @torch.no_grad()
+    def embed(self) -> torch.Tensor:
+        """Z in eval mode (the mean for variational models)."""
+        self.model.eval()
+        return self.encode()
+
+    @torch.no_grad()
+    def snapshot(self) -> tuple[np.ndarray, np.ndarray | None]:
+        z = self.embed()
+        score = None
+        if self.config.adversarial:
+            score = torch.sigmoid(self.model.discriminator(z)).squeeze(-1).cpu().numpy()
+        return z.cpu().numpy(), score
+
+    def _validate(self) -> tuple[float, float]:
+        z = self.embed()
+        auc, ap = self.model.test(z, self.split.val_pos.to(self.device), self.split.val_neg.to(self.device))
+        if auc > self.best_val_auc:
+            self.best_val_auc, self.best_epoch = auc, self.epoch
+            self._best_state = copy.deepcopy(self.model.state_dict())
+        return float(auc), float(ap)
+
+    def final_metrics(self) -> dict:
+        """Test link prediction, clustering and prior match at the best-validation epoch."""
+        if self._best_state is not None:
+            self.model.load_state_dict(self._best_state)
+        z = self.embed()
+        out = {"epochs_run": self.epoch, "diverged": self.diverged_at is not None,
+               "diverged_at": self.diverged_at, "best_epoch": self.best_epoch or self.epoch,
+               "seconds_per_epoch": (float(np.mean([h["seconds"] for h in self.history]))
+                                     if self.history else None)}
+        if self.diverged_at is not None and self._best_state is None:
+            return out  # nothing trustworthy to evaluate
+        auc, ap = self.model.test(z, self.split.test_pos.to(self.device), self.split.test_neg.to(self.device))
+        out.update(test_auc=float(auc), test_ap=float(ap))
+        z_np = z.cpu().numpy()
+        if self.graph.y is not None and self.graph.num_classes > 1:
+            out.update(metrics.clustering(z_np, self.graph.y.numpy(), seed=self.config.seed))
+        out.update(metrics.prior_match(z_np, seed=self.config.seed))
+        return out
