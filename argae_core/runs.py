@@ -1,0 +1,646 @@
+"""Saved runs on disk: one folder per run under `runs_dir()`, written atomically.
+
+    <root>/<run_id>/
+        status.json          running / finished / stopped / diverged / failed, pid, heartbeat, summary
+        config.json          the TrainConfig
+        graph.json, graph.npz  graph summary, node ids, class names; labels and degrees (for exports)
+        records.csv          one row per epoch (EpochRecord.row())
+        snapshots/epoch_00010.npz  Z (and D(z) per node) at snapshot epochs
+        embedding.npz        Z at the best-validation epoch, the one the final metrics score
+        metrics.json         final metrics
+        model.pt             torch.save(state_dict), read back with weights_only=True
+
+Every file is written to a temporary file in the same folder, fsynced and renamed over
+the old one, so a killed process leaves either the old or the new version, never half
+of one. Nothing is unpickled: JSON, CSV, `np.load(allow_pickle=False)` and
+`torch.load(weights_only=True)`. A run whose writer died (its process is gone, or its
+heartbeat is old) is reported as "incomplete" with the epochs its records hold.
+
+torch is imported only where weights are saved or loaded, so listing runs stays light.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+import numpy as np
+import pandas as pd
+
+from .config import ConfigError, TrainConfig
+
+if TYPE_CHECKING:
+    from .data import Graph
+    from .training import EpochRecord, Trainer
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+FINAL_STATUSES = ("finished", "stopped", "diverged", "failed")
+FLUSH_SECONDS = 1.0          # records.csv is rewritten at most this often (plus at snapshots)
+STALE_SECONDS = 300.0        # a "running" run silent this long, on another host, is incomplete
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+SNAPSHOT_PATTERN = re.compile(r"epoch_(\d+)\.npz")
+HIDDEN_PREFIX = "."          # our in-progress folders and temp files start with a dot
+SUMMARY_METRICS = ("test_auc", "test_ap", "acc", "nmi", "ari", "mmd")
+
+
+class RunError(RuntimeError):
+    """A run that is missing, corrupt, still running, or named badly; the message says which."""
+
+
+def runs_dir() -> Path:
+    """Where runs live: $ARGAE_RUNS_DIR, default <project>/runs (git-ignored)."""
+    return Path(os.environ.get("ARGAE_RUNS_DIR", PROJECT_DIR / "runs")).expanduser()
+
+
+# ----------------------------------------------------------------- atomic files
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write then rename: readers and crashes see the old file or the new one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=HIDDEN_PREFIX + "tmp-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _to_json(value: Any) -> bytes:
+    def plain(obj):  # numpy scalars and arrays from metrics
+        if isinstance(obj, np.generic):
+            return obj.item()
+        if isinstance(obj, np.ndarray):
+            return obj.tolist()
+        raise TypeError(f"cannot store {type(obj).__name__} as JSON")
+    return json.dumps(value, indent=1, default=plain).encode()
+
+
+def _npz_bytes(**arrays: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _read_json(path: Path) -> dict:
+    """A JSON object from disk, or RunError naming the file and what is wrong."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{path.name} is missing") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RunError(f"{path.name} is not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise RunError(f"{path.name} does not hold a JSON object")
+    return value
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except FileNotFoundError:
+        raise RunError(f"{path.name} is missing") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise RunError(f"{path.name} is not a readable npz file ({exc})") from None
+
+
+# ---------------------------------------------------------------- time, process
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _age_seconds(stamp: Any) -> float:
+    try:
+        return (datetime.now(timezone.utc) - datetime.fromisoformat(stamp)).total_seconds()
+    except (TypeError, ValueError):
+        return float("inf")
+
+
+def _process_start(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (Linux), to tell a reused pid."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] in ("Z", "X") else int(fields[19])  # zombies are dead
+
+
+def _pid_alive(pid: Any, start: Any) -> bool | None:
+    """True / False when this host can tell whether the writer lives, None when it cannot."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    if Path("/proc/self/stat").exists():
+        actual = _process_start(pid)
+        return actual is not None and (start is None or actual == start)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return None  # exists, but without start times a reused pid cannot be ruled out
+
+
+def _writer_gone(status: dict) -> bool:
+    """A "running" run whose writer is dead: same host and dead pid, or an old heartbeat."""
+    if status.get("host") == socket.gethostname():
+        alive = _pid_alive(status.get("pid"), status.get("pid_start"))
+        if alive is not None:
+            return not alive
+    return _age_seconds(status.get("heartbeat")) > STALE_SECONDS
+
+
+# ----------------------------------------------------------------------- writing
+def _slug(text: str, limit: int = 24) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit] or "graph"
+
+
+def new_run_id(config: TrainConfig) -> str:
+    """Sortable by start time (UTC), readable, unique: 20261122-051500-cora-argva-s0-3f9a."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{_slug(config.dataset)}-{config.model}-s{config.seed}-{secrets.token_hex(2)}"
+
+
+class RunWriter:
+    """Saves one run as it trains: `add(record)` per epoch, then `finish(...)` once."""
+
+    def __init__(self, config: TrainConfig, graph: Graph, *, root: Path | str | None = None,
+                 group: str | None = None, source: str = "ui"):
+        self.root = Path(root) if root is not None else runs_dir()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.config = config
+        self._header: list[str] | None = None
+        self._lines: list[str] = []
+        self._last_flush = 0.0
+        self._finished = False
+        started = _now()
+        self.status = {
+            "status": "running", "pid": os.getpid(), "pid_start": _process_start(os.getpid()),
+            "host": socket.gethostname(), "started": started, "heartbeat": started,
+            "finished_at": None, "epochs_done": 0, "epochs_planned": config.epochs,
+            "dataset": config.dataset, "model": config.model, "seed": config.seed,
+            "group": group, "source": source, "message": None, "graph": _graph_summary(graph)}
+        self.run_id, self.path = self._create(graph)
+
+    def _create(self, graph: Graph) -> tuple[str, Path]:
+        """Fill a hidden folder, then rename it into place: the listing never sees half a run."""
+        staging = Path(tempfile.mkdtemp(dir=self.root, prefix=HIDDEN_PREFIX + "new-"))
+        try:
+            (staging / "snapshots").mkdir()
+            _atomic_write(staging / "config.json", _to_json(self.config.to_dict()))
+            _atomic_write(staging / "graph.json", _to_json(
+                {**_graph_summary(graph), "node_ids": graph.node_ids, "class_names": graph.class_names}))
+            arrays = {"degree": graph.degrees().astype(np.int64)}
+            if graph.y is not None:
+                arrays["y"] = graph.y.numpy().astype(np.int64)
+            _atomic_write(staging / "graph.npz", _npz_bytes(**arrays))
+            _atomic_write(staging / "status.json", _to_json(self.status))
+            while True:
+                run_id = new_run_id(self.config)
+                if not (self.root / run_id).exists():
+                    break
+            staging.rename(self.root / run_id)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return run_id, self.root / run_id
+
+    @property
+    def epochs_done(self) -> int:
+        return len(self._lines)
+
+    def add(self, record: EpochRecord) -> None:
+        """Keep the epoch's row; save its snapshot; flush records now and then."""
+        if self._finished:
+            raise RunError(f"run {self.run_id} is already finished")
+        row = record.row()
+        if self._header is None:
+            self._header = list(row)
+        self._lines.append(_csv_line([row.get(k) for k in self._header]))
+        snapshot = record.z is not None
+        if snapshot:
+            arrays = {"z": np.asarray(record.z)}
+            if record.d_score is not None:
+                arrays["d_score"] = np.asarray(record.d_score)
+            _atomic_write(self.path / "snapshots" / f"epoch_{record.epoch:05d}.npz", _npz_bytes(**arrays))
+        if snapshot or time.monotonic() - self._last_flush >= FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Rewrite records.csv with every row so far, then the status heartbeat."""
+        header = _csv_line(self._header) if self._header else ""
+        _atomic_write(self.path / "records.csv", (header + "".join(self._lines)).encode())
+        self.status.update(heartbeat=_now(), epochs_done=self.epochs_done)
+        _atomic_write(self.path / "status.json", _to_json(self.status))
+        self._last_flush = time.monotonic()
+
+    def finish(self, final_metrics: dict, state_dict: dict | None, status: str, *,
+               message: str | None = None, embedding: tuple[np.ndarray, np.ndarray | None] | None = None
+               ) -> None:
+        """Flush the records, save metrics, weights and final Z, and mark the run `status`."""
+        if status not in FINAL_STATUSES:
+            raise ValueError(f"status must be one of {', '.join(FINAL_STATUSES)}, got {status!r}")
+        if self._finished:
+            raise RunError(f"run {self.run_id} is already finished")
+        self._finished = True
+        self.flush()
+        _atomic_write(self.path / "metrics.json", _to_json(final_metrics))
+        if state_dict is not None:
+            import torch
+            buffer = io.BytesIO()
+            torch.save(state_dict, buffer)
+            _atomic_write(self.path / "model.pt", buffer.getvalue())
+        if embedding is not None and np.isfinite(embedding[0]).all():
+            z, d_score = embedding
+            arrays = {"z": np.asarray(z), "epoch": np.int64(final_metrics.get("best_epoch", self.epochs_done))}
+            if d_score is not None:
+                arrays["d_score"] = np.asarray(d_score)
+            _atomic_write(self.path / "embedding.npz", _npz_bytes(**arrays))
+        self.status.update(status=status, message=message, finished_at=_now())
+        _atomic_write(self.path / "status.json", _to_json(self.status))
+
+
+def _graph_summary(graph: Graph) -> dict:
+    return {"name": graph.name, "nodes": graph.num_nodes, "edges": graph.num_edges,
+            "features": graph.num_features, "classes": graph.num_classes}
+
+
+def _csv_line(values: list) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(["" if v is None else v for v in values])
+    return buffer.getvalue()
+
+
+def record_run(trainer: Trainer, writer: RunWriter) -> Iterator[EpochRecord]:
+    """Yield the trainer's records while `writer` saves them; finish the run at the end.
+
+    Ends as diverged, stopped (trainer.stop(), the consumer closing this generator, or
+    Ctrl-C) or finished; an exception marks the run failed with its message and is re-raised."""
+    try:
+        for record in trainer:
+            writer.add(record)
+            yield record
+    except GeneratorExit:
+        _finish(trainer, writer, "stopped")
+        raise
+    except KeyboardInterrupt:
+        _finish_failed(writer, "stopped", "interrupted from the keyboard")
+        raise
+    except Exception as exc:
+        _finish_failed(writer, "failed", f"{type(exc).__name__}: {exc}")
+        raise
+    if trainer.diverged_at is not None:
+        outcome = "diverged"
+    elif trainer.epoch < trainer.config.epochs:
+        outcome = "stopped"
+    else:
+        outcome = "finished"
+    _finish(trainer, writer, outcome)
+
+
+def _finish(trainer: Trainer, writer: RunWriter, status: str) -> None:
+    try:
+        metrics = trainer.final_metrics()  # loads the best-validation weights
+        embedding = trainer.snapshot()
+    except Exception as exc:
+        _finish_failed(writer, "failed", f"final evaluation failed: {type(exc).__name__}: {exc}")
+        raise
+    message = f"diverged at epoch {trainer.diverged_at}" if trainer.diverged_at else None
+    writer.finish(metrics, trainer.model.state_dict(), status, message=message, embedding=embedding)
+
+
+def _finish_failed(writer: RunWriter, status: str, message: str) -> None:
+    try:
+        writer.finish({}, None, status, message=message)
+    except OSError:
+        pass  # the disk itself may be the failure; the original exception says more
+
+
+# ----------------------------------------------------------------------- reading
+@dataclass
+class RunSummary:
+    """One row of the runs table."""
+    run_id: str
+    dataset: str
+    model: str
+    seed: int | None
+    started: str | None
+    epochs_done: int
+    epochs_planned: int | None
+    status: str
+    test_auc: float | None = None
+    test_ap: float | None = None
+    acc: float | None = None
+    nmi: float | None = None
+    ari: float | None = None
+    mmd: float | None = None
+    group: str | None = None
+    source: str | None = None
+    message: str | None = None
+
+
+@dataclass
+class GraphInfo:
+    """What exports need of the graph a run trained on."""
+    name: str
+    nodes: int
+    edges: int
+    features: int
+    classes: int
+    degrees: np.ndarray
+    labels: np.ndarray | None = None
+    node_ids: list[str] | None = None
+    class_names: list[str] | None = None
+
+    def node_label(self, i: int) -> str:
+        return self.node_ids[i] if self.node_ids else str(i)
+
+    def label_name(self, i: int) -> str:
+        if self.labels is None:
+            return ""
+        y = int(self.labels[i])
+        return self.class_names[y] if self.class_names and y < len(self.class_names) else str(y)
+
+
+@dataclass
+class Run:
+    """A saved run, loaded. Snapshots are read from disk only when asked for."""
+    run_id: str
+    path: Path
+    config: TrainConfig
+    status: str
+    info: dict                          # status.json as saved
+    records: pd.DataFrame
+    metrics: dict | None
+    graph: GraphInfo
+    snapshot_epochs: list[int]
+    warnings: list[str] = field(default_factory=list)
+
+    def snapshot(self, epoch: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """(Z, D(z) per node or None) saved at `epoch`."""
+        if epoch not in self.snapshot_epochs:
+            raise RunError(f"run {self.run_id} has no snapshot at epoch {epoch}; "
+                           f"it has {', '.join(map(str, self.snapshot_epochs)) or 'none'}")
+        arrays = _read_npz(self.path / "snapshots" / f"epoch_{epoch:05d}.npz")
+        return _z_of(arrays, self.run_id), arrays.get("d_score")
+
+    def final_embedding(self) -> tuple[int, np.ndarray, np.ndarray | None] | None:
+        """(epoch, Z, D(z)) at the best-validation epoch the metrics score, if saved."""
+        if not (self.path / "embedding.npz").exists():
+            return None
+        arrays = _read_npz(self.path / "embedding.npz")
+        return int(arrays.get("epoch", -1)), _z_of(arrays, self.run_id), arrays.get("d_score")
+
+    def state_dict(self) -> dict | None:
+        """The saved model weights (tensors only: torch.load with weights_only=True)."""
+        path = self.path / "model.pt"
+        if not path.exists():
+            return None
+        import torch
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises many kinds for a damaged file
+            raise RunError(f"model.pt of run {self.run_id} cannot be read ({exc})") from None
+
+
+def _z_of(arrays: dict, run_id: str) -> np.ndarray:
+    if "z" not in arrays or arrays["z"].ndim != 2:
+        raise RunError(f"a snapshot of run {run_id} holds no 2-D array z")
+    return arrays["z"]
+
+
+def check_run_id(run_id: Any) -> str:
+    """The run id if it is a plain folder name (letters, digits, - and _), else RunError."""
+    if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id):
+        raise RunError(f"{run_id!r} is not a run id (letters, digits, '-' and '_' only)")
+    return run_id
+
+
+def _run_path(run_id: Any, root: Path | str | None) -> Path:
+    path = (Path(root) if root is not None else runs_dir()) / check_run_id(run_id)
+    if not (path / "status.json").is_file():
+        raise RunError(f"no run {run_id!r} in {path.parent}")
+    return path
+
+
+def _effective_status(status: dict) -> str:
+    if status.get("status") == "running" and _writer_gone(status):
+        return "incomplete"
+    return str(status.get("status", "unknown"))
+
+
+def _count_records(path: Path) -> tuple[int, str | None]:
+    """Complete rows in records.csv without parsing it, and a warning for a cut-off last line."""
+    try:
+        data = (path / "records.csv").read_bytes()
+    except FileNotFoundError:
+        return 0, None
+    rows = max(data.count(b"\n") - 1, 0)
+    if data and not data.endswith(b"\n"):
+        return rows, f"{path.name}/records.csv ends with a truncated line; ignored that line"
+    return rows, None
+
+
+def _summary(path: Path) -> tuple[RunSummary, list[str]]:
+    status = _read_json(path / "status.json")
+    warnings = []
+    epochs, warning = _count_records(path)
+    if warning:
+        warnings.append(warning)
+    metrics = {}
+    if (path / "metrics.json").exists():
+        try:
+            metrics = _read_json(path / "metrics.json")
+        except RunError as exc:
+            warnings.append(f"{path.name}: {exc}; metrics left empty")
+    effective = _effective_status(status)
+    return RunSummary(
+        run_id=path.name, dataset=str(status.get("dataset", "?")), model=str(status.get("model", "?")),
+        seed=status.get("seed"), started=status.get("started"),
+        epochs_done=epochs if effective in ("running", "incomplete") else int(status.get("epochs_done") or epochs),
+        epochs_planned=status.get("epochs_planned"), status=effective,
+        group=status.get("group"), source=status.get("source"), message=status.get("message"),
+        **{k: _number(metrics.get(k)) for k in SUMMARY_METRICS}), warnings
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def list_runs(root: Path | str | None = None) -> tuple[list[RunSummary], list[str]]:
+    """Every readable run, newest first, and a warning per entry that is not one.
+
+    Foreign files, folders without status.json and corrupt JSON are skipped with a
+    warning; hidden entries (runs being created or deleted) are skipped silently."""
+    root = Path(root) if root is not None else runs_dir()
+    if not root.is_dir():
+        return [], []
+    runs, warnings = [], []
+    for entry in sorted(root.iterdir()):
+        if entry.name.startswith(HIDDEN_PREFIX):
+            continue
+        if not entry.is_dir():
+            warnings.append(f"{entry.name}: a file, not a run folder; skipped")
+        elif not RUN_ID_PATTERN.fullmatch(entry.name):
+            warnings.append(f"{entry.name}: not a run folder name; skipped")
+        else:
+            try:
+                summary, notes = _summary(entry)
+            except (RunError, OSError) as exc:
+                warnings.append(f"{entry.name}: {exc}; skipped")
+                continue
+            runs.append(summary)
+            warnings.extend(notes)
+    runs.sort(key=lambda r: (str(r.started or ""), r.run_id), reverse=True)
+    return runs, warnings
+
+
+def load_run(run_id: str, root: Path | str | None = None) -> Run:
+    """A saved run with its config, records, metrics and graph info; RunError if unreadable."""
+    path = _run_path(run_id, root)
+    try:
+        status = _read_json(path / "status.json")
+        config = TrainConfig.from_dict(_read_json(path / "config.json"), strict=False)
+        graph = _read_graph(path)
+        metrics = _read_json(path / "metrics.json") if (path / "metrics.json").exists() else None
+    except RunError as exc:
+        raise RunError(f"run {run_id} cannot be loaded: {exc}") from None
+    except ConfigError as exc:
+        raise RunError(f"run {run_id} has an unreadable config.json ({exc})") from None
+    records, warnings = read_records(path / "records.csv")
+    return Run(run_id=run_id, path=path, config=config, status=_effective_status(status), info=status,
+               records=records, metrics=metrics, graph=graph, snapshot_epochs=_snapshot_epochs(path),
+               warnings=warnings)
+
+
+def _read_graph(path: Path) -> GraphInfo:
+    meta = _read_json(path / "graph.json")
+    arrays = _read_npz(path / "graph.npz")
+    if "degree" not in arrays:
+        raise RunError("graph.npz holds no degrees")
+    return GraphInfo(name=str(meta.get("name", "")), nodes=int(meta.get("nodes", len(arrays["degree"]))),
+                     edges=int(meta.get("edges", 0)), features=int(meta.get("features", 0)),
+                     classes=int(meta.get("classes", 0)), degrees=arrays["degree"], labels=arrays.get("y"),
+                     node_ids=meta.get("node_ids"), class_names=meta.get("class_names"))
+
+
+def _snapshot_epochs(path: Path) -> list[int]:
+    folder = path / "snapshots"
+    names = (SNAPSHOT_PATTERN.fullmatch(p.name) for p in folder.iterdir()) if folder.is_dir() else ()
+    return sorted(int(m.group(1)) for m in names if m)
+
+
+def read_records(path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """records.csv as a DataFrame (numbers as floats / ints, empty cells NaN), tolerating a
+    cut-off last line and rows of the wrong length (dropped, with a warning)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return pd.DataFrame(), []
+    except (OSError, UnicodeDecodeError) as exc:
+        return pd.DataFrame(), [f"records.csv cannot be read ({exc}); no records"]
+    warnings = []
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
+        warnings.append("records.csv ends with a truncated line; ignored that line")
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        return pd.DataFrame(), warnings
+    header, body = rows[0], [r for r in rows[1:] if len(r) == len(rows[0])]
+    if len(body) < len(rows) - 1:
+        warnings.append(f"records.csv: {len(rows) - 1 - len(body)} malformed rows skipped")
+    frame = pd.DataFrame(body, columns=header)
+    for column in header:
+        frame[column] = (frame[column] == "True") if column == "diverged" else pd.to_numeric(
+            frame[column], errors="coerce")
+    return frame, warnings
+
+
+# ------------------------------------------------------------------ deletion, exports
+def delete_run(run_id: str, root: Path | str | None = None) -> None:
+    """Remove a run's folder (refused while its writer is alive)."""
+    path = _run_path(run_id, root)
+    try:
+        status = _read_json(path / "status.json")
+    except RunError:
+        status = {}  # a corrupt run can still be deleted
+    if _effective_status(status) == "running":
+        raise RunError(f"run {run_id} is still running; stop it before deleting it")
+    # Rename first so a half-deleted run is hidden from the listing at once.
+    doomed = path.with_name(f"{HIDDEN_PREFIX}deleting-{run_id}-{secrets.token_hex(2)}")
+    path.rename(doomed)
+    shutil.rmtree(doomed, ignore_errors=True)
+
+
+def export_records_csv(run_id: str, root: Path | str | None = None) -> bytes:
+    records, _ = read_records(_run_path(run_id, root) / "records.csv")
+    return records.to_csv(index=False).encode()
+
+
+def export_config_json(run_id: str, root: Path | str | None = None) -> bytes:
+    return json.dumps(load_run(run_id, root).config.to_dict(), indent=2, sort_keys=True).encode()
+
+
+def export_embeddings(run_id: str, root: Path | str | None = None, *, epoch: int | None = None,
+                      fmt: str = "npz") -> bytes:
+    """Z with node ids, labels and degrees, as npz (plain arrays) or CSV
+    (node_id, label, degree, z0..z{d-1}). `epoch=None`: the final (best-validation)
+    embedding if saved, else the last snapshot."""
+    if fmt not in ("npz", "csv"):
+        raise RunError(f"embedding format must be npz or csv, got {fmt!r}")
+    run = load_run(run_id, root)
+    epoch, z, d_score = _embedding_at(run, epoch)
+    graph = run.graph
+    if len(z) != len(graph.degrees):
+        raise RunError(f"run {run_id}: Z has {len(z)} rows but the graph {len(graph.degrees)} nodes")
+    node_ids = [graph.node_label(i) for i in range(len(z))]
+    if fmt == "npz":
+        arrays = {"z": z, "node_id": np.array(node_ids, dtype=str), "degree": graph.degrees,
+                  "epoch": np.int64(epoch)}
+        if graph.labels is not None:
+            arrays["label"] = graph.labels
+        if d_score is not None:
+            arrays["d_score"] = d_score
+        return _npz_bytes(**arrays)
+    frame = pd.DataFrame(z, columns=[f"z{i}" for i in range(z.shape[1])])
+    frame.insert(0, "degree", graph.degrees)
+    frame.insert(0, "label", [graph.label_name(i) for i in range(len(z))])
+    frame.insert(0, "node_id", node_ids)
+    return frame.to_csv(index=False).encode()
+
+
+def _embedding_at(run: Run, epoch: int | None) -> tuple[int, np.ndarray, np.ndarray | None]:
+    if epoch is not None:
+        return (epoch, *run.snapshot(epoch))
+    final = run.final_embedding()
+    if final is not None:
+        return final
+    if not run.snapshot_epochs:
+        raise RunError(f"run {run.run_id} saved no embedding yet")
+    last = run.snapshot_epochs[-1]
+    return (last, *run.snapshot(last))
+
+
+def export_zip(run_id: str, root: Path | str | None = None) -> bytes:
+    """Every file of the run in one zip, under a folder named after the run."""
+    path = _run_path(run_id, root)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(path.rglob("*")):
+            if file.is_file() and not file.name.startswith(HIDDEN_PREFIX):
+                archive.write(file, f"{run_id}/{file.relative_to(path).as_posix()}")
+    return buffer.getvalue()
