@@ -1,0 +1,662 @@
+"""Uploaded graphs: plain-text edge lists, node features and labels, checked and explained.
+
+    parsed = parse_upload(edges_bytes, features_bytes, labels_bytes)   # raises UploadError
+    parsed.report          # nodes, edges, isolated nodes, components, ... for a preview
+    upload_id = save_upload(parsed)                                    # content hash
+    load_graph(TrainConfig(dataset=f"upload:{upload_id}"))             # -> load_upload(id)
+
+Only text is read: no pickle, no eval. Every refusal is an `UploadError` that names the
+file and, where it helps, the line. Uploads are stored as JSON + an `.npz` of plain arrays
+under `<cache dir>/uploads/<id>/`, so another process (a background job) can reload them.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+from array import array
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from warnings import catch_warnings, simplefilter
+
+import numpy as np
+import torch
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from torch_geometric.utils import coalesce, to_undirected
+
+from .data import (TEST_RATIO, VAL_RATIO, DatasetUnavailable, Graph, apply_features,
+                   cache_dir, split_edges)
+
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024  # matches .streamlit/config.toml maxUploadSize = 50 (MB)
+IDENTITY_UPLOAD_LIMIT = 3_000         # without features: one-hot ids up to here, degree beyond
+# PyG's RandomLinkSplit holds out int(ratio * edges) edges per split; with fewer than this
+# the validation split is empty and the split fails.
+MIN_SPLIT_EDGES = math.ceil(1 / min(VAL_RATIO, TEST_RATIO))
+REAL_SPLIT_CHECK_EDGES = 50_000       # below this, also try the real split (cheap, catches dense graphs)
+SNIFF_LINES = 50                      # data lines looked at to guess the delimiter and header
+EXAMPLES = 5                          # ids quoted in a message
+COMMENT_STARTS = ("#", "%")           # '%' opens comments in KONECT / Matrix Market edge lists
+CONTROL_BYTES = frozenset(set(range(32)) - set(b"\t\n\r\x0b\x0c") | {0x7F})
+UPLOAD_ID = re.compile(r"[0-9a-f]{16}")
+STORE_FORMAT = 1
+HEADER_WORDS = {"source", "target", "src", "dst", "from", "to", "node", "nodes", "id", "ids",
+                "vertex", "head", "tail", "name", "label", "labels", "class", "community",
+                "group", "category", "weight", "feature", "features"}
+BINARY_SIGNATURES = {b"PK\x03\x04": "a ZIP archive or an Excel workbook (save it as CSV)",
+                     b"\x1f\x8b": "gzip-compressed (unpack it first)",
+                     b"%PDF": "a PDF document",
+                     b"\x89PNG": "a PNG image",
+                     b"\xd0\xcf\x11\xe0": "an old Excel / Office file (save it as CSV)"}
+
+
+class UploadError(ValueError):
+    """An upload that cannot be used: `.message` says what is wrong, `.file` which file
+    ("edges", "features" or "labels"), `.line` where (1-based, or None)."""
+
+    def __init__(self, message: str, file: str | None = None, line: int | None = None):
+        self.message, self.file, self.line = message, file, line
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f"{self.file} file" if self.file else ""
+        if self.line is not None:
+            where += f", line {self.line}" if where else f"line {self.line}"
+        return f"{where}: {self.message}" if where else self.message
+
+
+@dataclass
+class ParsedUpload:
+    graph: Graph    # ready to train: features chosen, labels as class ids
+    report: dict    # plain numbers and sentences for a preview (see `parse_upload`)
+
+
+# ------------------------------------------------------------------------- text
+def _size(n: int) -> str:
+    return f"{n:,} bytes" if n < 2**20 else f"{n / 2**20:.1f} MB".replace(".0 MB", " MB")
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def _decode(data: bytes, file: str, max_bytes: int) -> tuple[str, str, str | None]:
+    """The text of an uploaded file, the encoding it was read with, and a warning when
+    that is not UTF-8."""
+    if len(data) > max_bytes:
+        raise UploadError(f"the file is {_size(len(data))}, over the {_size(max_bytes)} upload limit",
+                          file)
+    if not data.strip():
+        raise UploadError("the file is empty", file)
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return _text_only(data.decode("utf-16"), file), "UTF-16", None
+        except UnicodeDecodeError:
+            raise UploadError("the file starts like UTF-16 text but does not decode as UTF-16; "
+                              "save it as UTF-8", file) from None
+    _refuse_binary(data, file)
+    try:
+        return data.decode("utf-8-sig"), "UTF-8", None
+    except UnicodeDecodeError as exc:
+        # Not UTF-8 but no binary signs: most likely a Latin-1 / Windows export. Latin-1
+        # decodes every byte, so read it that way and say so.
+        warning = (f"The {file} file is not UTF-8 (byte 0x{exc.object[exc.start]:02X} on line "
+                   f"{_line_of(data, exc.start)}): read as Latin-1. Check that node names look "
+                   "right, or save the file as UTF-8.")
+        return data.decode("latin-1"), "Latin-1", warning
+
+
+def _text_only(text: str, file: str) -> str:
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise UploadError("not a text file (it contains NUL characters)", file, line)
+    return text
+
+
+def _refuse_binary(data: bytes, file: str) -> None:
+    """Refuse archives, images and other non-text bytes, naming the first bad line."""
+    for signature, what in BINARY_SIGNATURES.items():
+        if data.startswith(signature):
+            raise UploadError(f"not a text file: it looks like {what}", file)
+    head = data[:4096]
+    control = [i for i, b in enumerate(head) if b in CONTROL_BYTES]
+    nul = data.find(b"\x00")
+    if nul < 0 and len(control) <= len(head) // 100:  # a stray control byte is tolerated
+        return
+    hint = "upload a plain-text CSV, TSV or whitespace-separated file"
+    if nul >= 0 and _looks_like_utf16(head):
+        hint = "it looks like UTF-16 text without a byte-order mark; save it as UTF-8"
+    offset = nul if nul >= 0 else control[0]
+    raise UploadError(f"not a text file (byte {offset + 1} is a {'NUL' if offset == nul else 'control'} "
+                      f"byte); {hint}", file, _line_of(data, offset))
+
+
+def _looks_like_utf16(head: bytes) -> bool:
+    """ASCII text in UTF-16 has a NUL in every other byte."""
+    even, odd = head[0::2], head[1::2]
+    return len(head) >= 4 and (odd.count(0) > 0.9 * len(odd) or even.count(0) > 0.9 * len(even))
+
+
+def _data_lines(text: str):
+    """(line number, stripped line) for every line that is neither blank nor a comment.
+    Universal newlines: \\n, \\r\\n and \\r all end a line, so line numbers match an editor."""
+    for number, line in enumerate(io.StringIO(text, newline=None), start=1):
+        stripped = line.strip()
+        if stripped and not stripped.startswith(COMMENT_STARTS):
+            yield number, stripped
+
+
+# ------------------------------------------------------------------ delimiters
+@dataclass
+class _Splitter:
+    """Splits a line into stripped fields on one delimiter, or on runs of whitespace."""
+    name: str                 # "tab", "comma", "semicolon" or "whitespace"
+    delimiter: str | None
+
+    def __call__(self, line: str) -> list[str]:
+        if self.delimiter is None:
+            return line.split()
+        if '"' in line:  # quoted names may hold the delimiter; csv knows the quoting rules
+            fields = next(csv.reader([line], delimiter=self.delimiter))
+        else:
+            fields = line.split(self.delimiter)
+        fields = [f.strip() for f in fields]
+        while fields and not fields[-1]:  # spreadsheets often write trailing delimiters
+            fields.pop()
+        return fields
+
+
+def _sniff(sample: list[tuple[int, str]]) -> _Splitter:
+    """The delimiter most sample lines contain (tab, then comma, then semicolon), else
+    whitespace. csv.Sniffer guesses poorly on short numeric lines, so the rule is explicit."""
+    for name, delimiter in (("tab", "\t"), ("comma", ","), ("semicolon", ";")):
+        if sum(delimiter in line for _, line in sample) >= 0.8 * len(sample):
+            return _Splitter(name, delimiter)
+    return _Splitter("whitespace", None)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _header_like(field: str) -> bool:
+    """A column name such as 'source', 'node_id' or 'Label' (no digits, a known word)."""
+    return not any(c.isdigit() for c in field) and any(
+        word in HEADER_WORDS for word in re.split(r"[^a-z]+", field.lower()))
+
+
+def _count(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 edge', '2 edges', '1,204 self-loops'."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
+def _quote(fields: list[str], limit: int = 4) -> str:
+    shown = ", ".join(repr(f) for f in fields[:limit])
+    return shown + (", ..." if len(fields) > limit else "")
+
+
+def _examples(ids: list[str]) -> str:
+    shown = ", ".join(repr(i) for i in ids[:EXAMPLES])
+    return shown + (f" and {len(ids) - EXAMPLES} more" if len(ids) > EXAMPLES else "")
+
+
+# ----------------------------------------------------------------------- edges
+@dataclass
+class _EdgeList:
+    ids: list[str]            # node ids in order of first appearance
+    src: np.ndarray           # positions in `ids`, one per data line
+    dst: np.ndarray
+    splitter: str
+    header: list[str] | None
+    weights_ignored: bool
+
+
+def _read_edges(text: str) -> _EdgeList:
+    sample = list(islice(_data_lines(text), SNIFF_LINES))
+    if not sample:
+        raise UploadError("no edges: the file holds only blank lines and comments", "edges")
+    split = _sniff(sample)
+    first = split(sample[0][1])
+    later = [split(line)[:2] for _, line in sample[1:]]
+    is_header = (not any(_is_number(f) for f in first[:2])
+                 and (any(_header_like(f) for f in first[:3])
+                      or (bool(later) and all(all(map(_is_number, r)) for r in later))))
+    index: dict[str, int] = {}
+    src, dst = array("q"), array("q")
+    weights = False
+    for number, line in _data_lines(text):
+        if is_header and number == sample[0][0]:
+            continue
+        fields = split(line)
+        if len(fields) != 2:
+            weights |= _check_edge_columns(fields, number, split)
+        a, b = fields[0], fields[1]
+        if not a or not b:
+            raise UploadError(f"empty node id in column {1 if not a else 2} ({_quote(fields)})",
+                              "edges", number)
+        src.append(index.setdefault(a, len(index)))
+        dst.append(index.setdefault(b, len(index)))
+    if not src:
+        raise UploadError(f"no edges: only the header ({_quote(first)})", "edges")
+    return _EdgeList(list(index), np.frombuffer(src, dtype=np.int64),
+                     np.frombuffer(dst, dtype=np.int64), split.name,
+                     first if is_header else None, weights)
+
+
+def _check_edge_columns(fields: list[str], number: int, split: _Splitter) -> bool:
+    """Accept a numeric third column as a weight (ignored); refuse anything else."""
+    space_hint = ("; if node names contain spaces, upload a CSV or TSV file"
+                  if split.delimiter is None else "")
+    if len(fields) < 2:
+        raise UploadError(f"expected two columns of node ids (source and target), found 1 "
+                          f"({_quote(fields)}); separate them with a comma, a tab or spaces",
+                          "edges", number)
+    if len(fields) > 3:
+        raise UploadError(f"expected two columns of node ids, found {len(fields)} ({_quote(fields)}); "
+                          f"only source, target and an optional numeric weight are read{space_hint}",
+                          "edges", number)
+    try:
+        weight = float(fields[2])
+    except ValueError:
+        raise UploadError(f"expected two columns of node ids, found 3 ({_quote(fields)}); a third "
+                          f"column is read as an edge weight, and {fields[2]!r} is not a number"
+                          f"{space_hint}", "edges", number) from None
+    if not math.isfinite(weight):
+        raise UploadError(f"the edge weight {fields[2]!r} is not a finite number", "edges", number)
+    return True
+
+
+# -------------------------------------------------------------------- features
+@dataclass
+class _FeatureTable:
+    ids: list[str]
+    values: np.ndarray        # [rows, F] float32
+    splitter: str
+    header: list[str] | None
+
+
+def _read_features(text: str, edge_nodes: dict[str, int]) -> _FeatureTable:
+    sample = list(islice(_data_lines(text), SNIFF_LINES))
+    if not sample:
+        raise UploadError("no feature rows: the file holds only blank lines and comments", "features")
+    split = _sniff(sample)
+    first = split(sample[0][1])
+    is_header = first[0] not in edge_nodes and (
+        not first[0] or _header_like(first[0]) or not all(map(_is_number, first[1:])))
+    ids, rows, seen = [], [], {}
+    width = width_line = None
+    for number, line in _data_lines(text):
+        if is_header and number == sample[0][0]:
+            continue
+        fields = split(line)
+        node = fields[0]
+        if not node:
+            raise UploadError("empty node id in column 1", "features", number)
+        if len(fields) < 2:
+            raise UploadError(f"only a node id ({node!r}), no feature values; each row is "
+                              "node_id, value, value, ...", "features", number)
+        if node in seen:
+            raise UploadError(f"node {node!r} already has features on line {seen[node]}",
+                              "features", number)
+        if width is None:
+            width, width_line = len(fields) - 1, number
+        elif len(fields) - 1 != width:
+            raise UploadError(f"{_count(len(fields) - 1, 'feature value')} for node {node!r}, but "
+                              f"line {width_line} has {width}; every node needs the same number",
+                              "features", number)
+        seen[node] = number
+        ids.append(node)
+        rows.append(_feature_row(fields, number))
+    if not rows:
+        raise UploadError(f"no feature rows: only the header ({_quote(first)})", "features")
+    return _FeatureTable(ids, np.stack(rows).astype(np.float32), split.name,
+                         first if is_header else None)
+
+
+def _feature_row(fields: list[str], number: int) -> np.ndarray:
+    try:
+        row = np.array(fields[1:], dtype=np.float64)
+    except ValueError:
+        column, value = next((c, v) for c, v in enumerate(fields[1:], start=2) if not _is_number(v))
+        what = "an empty value" if not value else f"{value!r} is not a number"
+        raise UploadError(f"column {column}: {what}; features must be numbers (fill in missing "
+                          "values)", "features", number) from None
+    bad = np.flatnonzero(~np.isfinite(row))
+    if bad.size:
+        value = row[bad[0]]
+        kind = "NaN (not a number)" if np.isnan(value) else "infinite"
+        raise UploadError(f"column {bad[0] + 2}: {fields[bad[0] + 1]!r} is {kind}; features "
+                          "must be finite numbers", "features", number)
+    return row
+
+
+# ---------------------------------------------------------------------- labels
+def _read_labels(text: str, nodes: dict[str, int]) -> tuple[dict[str, str], list[str] | None, str]:
+    """{node id: label text}, the header, the delimiter name."""
+    sample = list(islice(_data_lines(text), SNIFF_LINES))
+    if not sample:
+        raise UploadError("no labels: the file holds only blank lines and comments", "labels")
+    split = _sniff(sample)
+    first = split(sample[0][1])
+    is_header = first[0] not in nodes and any(_header_like(f) for f in first)
+    labels, seen = {}, {}
+    for number, line in _data_lines(text):
+        if is_header and number == sample[0][0]:
+            continue
+        fields = split(line)
+        if len(fields) != 2:
+            raise UploadError(f"expected two columns (node id, label), found {len(fields)} "
+                              f"({_quote(fields)})", "labels", number)
+        node, label = fields
+        if node not in nodes:
+            raise UploadError(f"node {node!r} is not in the graph (not in the edges or the "
+                              "features file)", "labels", number)
+        if not label:
+            raise UploadError(f"empty label for node {node!r}", "labels", number)
+        if node in labels and labels[node] != label:
+            raise UploadError(f"node {node!r} is labelled {label!r} here but {labels[node]!r} on "
+                              f"line {seen[node]}", "labels", number)
+        labels[node], seen[node] = label, number
+    if not labels:
+        raise UploadError(f"no labels: only the header ({_quote(first)})", "labels")
+    return labels, first if is_header else None, split.name
+
+
+def _class_ids(labels: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Integer labels keep their order (0..K-1 stay as given); text labels are sorted."""
+    names = sorted(set(labels))
+    if all(re.fullmatch(r"-?\d+", name) for name in names):
+        names = sorted(names, key=int)
+    position = {name: i for i, name in enumerate(names)}
+    return np.array([position[label] for label in labels], dtype=np.int64), names
+
+
+# --------------------------------------------------------------------- parsing
+def parse_upload(edges: bytes, features: bytes | None = None, labels: bytes | None = None, *,
+                 name: str = "Uploaded graph", max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedUpload:
+    """Read an edge list (and optional features and labels) into a `Graph` and a report.
+
+    Edges: two columns of node ids (numbers or names) separated by commas, tabs, semicolons
+    or spaces; optional header; '#' / '%' comment lines; an optional numeric third column
+    (weights) is ignored. Features: node_id, value, value, ... one row per node. Labels:
+    node_id, label (integers or text). Raises `UploadError` naming the file and line.
+
+    The report holds: nodes, edges, isolated_nodes, components, largest_component,
+    feature_size, feature_mode ('uploaded' / 'identity' / 'degree'), labelled_nodes,
+    classes, class_names, duplicate_edges, self_loops, weights_ignored, files (delimiter,
+    header, encoding per file) and warnings (sentences the user should read).
+    """
+    warnings: list[str] = []
+    texts = {}
+    files = {}
+    for file, data in (("edges", edges), ("features", features), ("labels", labels)):
+        if data is None:
+            continue
+        texts[file], encoding, warning = _decode(bytes(data), file, max_bytes)
+        files[file] = {"encoding": encoding}
+        if warning:
+            warnings.append(warning)
+
+    edge_list = _read_edges(texts["edges"])
+    files["edges"].update(delimiter=edge_list.splitter, header=edge_list.header)
+    table = None
+    if "features" in texts:
+        table = _read_features(texts["features"], dict.fromkeys(edge_list.ids))
+        files["features"].update(delimiter=table.splitter, header=table.header)
+    node_ids, order = _node_order(edge_list, table, warnings)
+    src, dst = order[edge_list.src], order[edge_list.dst]
+
+    edge_index, counts = _undirected_edges(src, dst, len(node_ids), warnings)
+    if edge_list.weights_ignored:
+        warnings.append("The third column (edge weights) is ignored: the models use unweighted "
+                        "graphs, so every listed pair is one edge.")
+    _check_splittable(name, edge_index, len(node_ids), counts)
+
+    y = class_names = None
+    if "labels" in texts:
+        position = {node: i for i, node in enumerate(node_ids)}
+        label_of, header, delimiter = _read_labels(texts["labels"], position)
+        files["labels"].update(delimiter=delimiter, header=header)
+        missing = [node for node in node_ids if node not in label_of]
+        if missing:
+            raise UploadError(f"{len(missing):,} of {_count(len(node_ids), 'node')} have no label "
+                              f"({_examples(missing)}); label every node, or leave the labels "
+                              "file out", "labels")
+        y_np, class_names = _class_ids([label_of[node] for node in node_ids])
+        y = torch.from_numpy(y_np)
+        if len(class_names) < 2:
+            warnings.append("The labels hold a single class: clustering scores need at least two.")
+
+    graph = Graph(name=name, x=torch.zeros(len(node_ids), 0), edge_index=edge_index, y=y,
+                  node_ids=node_ids, class_names=class_names)
+    mode, graph.x, feature_note = _features(graph, table)
+    report = _report(graph, mode, counts, edge_list.weights_ignored, files, warnings)
+    graph.notes = _notes(report, feature_note)
+    return ParsedUpload(graph, report)
+
+
+def _node_order(edges: _EdgeList, table: _FeatureTable | None,
+                warnings: list[str]) -> tuple[list[str], np.ndarray]:
+    """Final node ids, and the new position of each edge-list node.
+
+    Feature rows for nodes without edges become isolated nodes (a graph may have them, as
+    Cora does); edge nodes without a feature row are refused (the features cannot be made up).
+    Integer ids are sorted numerically, so ids 0..N-1 keep their numbers; names keep the
+    order in which they first appear."""
+    ids = list(edges.ids)
+    if table is not None:
+        have = set(table.ids)
+        missing = [node for node in ids if node not in have]
+        if missing:
+            raise UploadError(f"{len(missing):,} of {_count(len(ids), 'node')} of the edge list have no feature "
+                              f"row ({_examples(missing)}); give every node a row, or leave the "
+                              "features file out", "features")
+        known = set(ids)
+        extra = [node for node in table.ids if node not in known]
+        if extra:
+            ids += extra
+            warnings.append(f"{_count(len(extra), 'node')} of the features file not in the edge list "
+                            f"({_examples(extra)}): added as isolated nodes.")
+    final = sorted(ids, key=int) if all(re.fullmatch(r"-?\d+", i) for i in ids) else ids
+    position = {node: i for i, node in enumerate(final)}
+    return final, np.array([position[node] for node in edges.ids], dtype=np.int64)
+
+
+def _undirected_edges(src: np.ndarray, dst: np.ndarray, num_nodes: int,
+                      warnings: list[str]) -> tuple[torch.Tensor, dict]:
+    """edge_index in both directions without self-loops or repeats, and what was dropped."""
+    loop = src == dst
+    src, dst = src[~loop], dst[~loop]
+    ordered = np.unique(src * num_nodes + dst).size
+    pairs = np.unique(np.minimum(src, dst) * num_nodes + np.maximum(src, dst))
+    counts = {"self_loops": int(loop.sum()),
+              "duplicate_edges": int(src.size - pairs.size),
+              "reversed_duplicates": int(ordered - pairs.size)}
+    if counts["self_loops"]:
+        warnings.append(f"Dropped {_count(counts['self_loops'], 'self-loop')} (edges from a node to itself).")
+    if counts["duplicate_edges"]:
+        both = (" (the file lists every edge in both directions)"
+                if counts["reversed_duplicates"] == pairs.size else "")
+        warnings.append(f"Dropped {_count(counts['duplicate_edges'], 'duplicate edge')}: a pair of nodes "
+                        f"listed again, in either direction, is one undirected edge{both}.")
+    edge_index = torch.from_numpy(np.stack([pairs // num_nodes, pairs % num_nodes]))
+    edge_index = coalesce(to_undirected(edge_index, num_nodes=num_nodes), num_nodes=num_nodes)
+    return edge_index, counts
+
+
+def _check_splittable(name: str, edge_index: torch.Tensor, num_nodes: int, counts: dict) -> None:
+    """Refuse graphs the link-prediction split cannot hold edges out of."""
+    edges = edge_index.size(1) // 2
+    dropped = ""
+    if counts["duplicate_edges"] or counts["self_loops"]:
+        dropped = (f" after dropping {_count(counts['duplicate_edges'], 'duplicate edge')} and "
+                   f"{_count(counts['self_loops'], 'self-loop')}")
+    if edges < MIN_SPLIT_EDGES:
+        raise UploadError(f"the graph has {_count(edges, 'edge')}{dropped}; link prediction needs at least "
+                          f"{MIN_SPLIT_EDGES} to hold out {VAL_RATIO:.0%} validation and "
+                          f"{TEST_RATIO:.0%} test edges (at least one each)", "edges")
+    needed = int(VAL_RATIO * edges) + int(TEST_RATIO * edges)
+    non_edges = num_nodes * (num_nodes - 1) // 2 - edges
+    if non_edges < needed:
+        raise UploadError(f"the graph is too dense: only {_count(non_edges, 'node pair')} unconnected, and "
+                          f"link prediction needs {needed:,} as negative examples", "edges")
+    if edges <= REAL_SPLIT_CHECK_EDGES:
+        graph = Graph(name, torch.zeros(num_nodes, 0), edge_index)
+        try:
+            with catch_warnings():  # PyG warns before it fails; the message below says it
+                simplefilter("ignore")
+                split_edges(graph, seed=0)
+        except Exception as exc:  # the real split is the final word; say why it refused
+            raise UploadError(f"the link-prediction split fails on this graph ({exc})", "edges") from None
+
+
+def _features(graph: Graph, table: _FeatureTable | None) -> tuple[str, torch.Tensor, str]:
+    """(mode, x, sentence): uploaded rows in node order, else identity or degree features."""
+    if table is not None:
+        position = {node: i for i, node in enumerate(graph.node_ids)}
+        rows = np.array([position[node] for node in table.ids])
+        x = np.empty_like(table.values)
+        x[rows] = table.values
+        return "uploaded", torch.from_numpy(x), f"{table.values.shape[1]} features per node from the features file."
+    if graph.num_nodes <= IDENTITY_UPLOAD_LIMIT:
+        mode, why = "identity", f"the graph has at most {IDENTITY_UPLOAD_LIMIT:,} nodes"
+        what = "identity features (one-hot node ids: the model sees only the structure)"
+    else:
+        mode, why = "degree", f"identity features would need {graph.num_nodes:,} columns"
+        what = "degree features (log-degree and one-hot degree buckets)"
+    x = apply_features(graph, mode).x
+    return mode, x, f"No features file: {what}, because {why}."
+
+
+def _report(graph: Graph, mode: str, counts: dict, weights: bool, files: dict,
+            warnings: list[str]) -> dict:
+    n = graph.num_nodes
+    ei = graph.edge_index.numpy()
+    adjacency = coo_matrix((np.ones(ei.shape[1]), (ei[0], ei[1])), shape=(n, n))
+    components, membership = connected_components(adjacency, directed=False)
+    return {"name": graph.name, "nodes": n, "edges": graph.num_edges,
+            "isolated_nodes": int((graph.degrees() == 0).sum()),
+            "components": int(components),
+            "largest_component": int(np.bincount(membership).max()),
+            "feature_size": graph.num_features, "feature_mode": mode,
+            "labelled_nodes": 0 if graph.y is None else n,
+            "classes": graph.num_classes, "class_names": graph.class_names,
+            "duplicate_edges": counts["duplicate_edges"], "self_loops": counts["self_loops"],
+            "weights_ignored": weights, "files": files, "warnings": list(warnings)}
+
+
+def _notes(report: dict, feature_note: str) -> list[str]:
+    """Sentences about what was read and done, for the dashboard and saved runs."""
+    edges = report["files"]["edges"]
+    header = f", header {_quote(edges['header'])}" if edges["header"] else ""
+    notes = [f"Uploaded edge list ({edges['delimiter']}-separated{header}): {_count(report['nodes'], 'node')}, "
+             f"{_count(report['edges'], 'undirected edge')}, "
+             f"{_count(report['components'], 'connected component')}, "
+             f"{_count(report['isolated_nodes'], 'isolated node')}.", feature_note]
+    if report["classes"]:
+        notes.append(f"Labels: {_count(report['classes'], 'class', 'classes')} "
+                     f"({_examples(report['class_names'])}).")
+    return notes + report["warnings"]
+
+
+# ----------------------------------------------------------------- storage
+def uploads_dir() -> Path:
+    return cache_dir() / "uploads"
+
+
+def _stored(parsed: ParsedUpload) -> tuple[dict, dict[str, np.ndarray]]:
+    """What goes to disk: JSON-able metadata and plain arrays (identity / degree features
+    are rebuilt on load, not stored)."""
+    graph, mode = parsed.graph, parsed.report["feature_mode"]
+    meta = {"format": STORE_FORMAT, "name": graph.name, "node_ids": graph.node_ids,
+            "class_names": graph.class_names, "notes": graph.notes, "feature_mode": mode,
+            "report": parsed.report}
+    arrays = {"edge_index": graph.edge_index.numpy().astype(np.int64)}
+    if mode == "uploaded":
+        arrays["x"] = graph.x.numpy().astype(np.float32)
+    if graph.y is not None:
+        arrays["y"] = graph.y.numpy().astype(np.int64)
+    return meta, arrays
+
+
+def save_upload(parsed: ParsedUpload) -> str:
+    """Store the parsed graph under the cache dir; returns its id (a content hash: the same
+    upload gives the same id). Written to a temporary folder and renamed into place, so a
+    reader never sees half an upload."""
+    meta, arrays = _stored(parsed)
+    meta_bytes = json.dumps(meta, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    digest = hashlib.sha256(meta_bytes)
+    for key in sorted(arrays):
+        digest.update(f"{key}{arrays[key].dtype}{arrays[key].shape}".encode())
+        digest.update(np.ascontiguousarray(arrays[key]).tobytes())
+    upload_id = digest.hexdigest()[:16]
+    root = uploads_dir()
+    target = root / upload_id
+    if (target / "meta.json").is_file():
+        return upload_id
+    root.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(prefix=".partial-", dir=root))
+    try:
+        np.savez_compressed(temporary / "graph.npz", **arrays)
+        (temporary / "meta.json").write_bytes(meta_bytes)
+        os.rename(temporary, target)
+    except OSError:
+        if not (target / "meta.json").is_file():  # not a concurrent save of the same upload
+            raise
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+    return upload_id
+
+
+def load_upload(upload_id: str) -> Graph:
+    """The graph `save_upload` stored under this id; `DatasetUnavailable` if the id is
+    malformed, unknown or its files are damaged."""
+    if not isinstance(upload_id, str) or not UPLOAD_ID.fullmatch(upload_id):
+        raise DatasetUnavailable(f"{upload_id!r} is not an upload id (16 hexadecimal characters).")
+    folder = uploads_dir() / upload_id
+    if not (folder / "meta.json").is_file():
+        raise DatasetUnavailable(f"Upload {upload_id} is not stored in {uploads_dir()} (the cache "
+                                 "may have been cleared); upload the files again.")
+    try:
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        with np.load(folder / "graph.npz", allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+        return _graph_from_store(meta, arrays)
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+        raise DatasetUnavailable(f"Upload {upload_id} in {folder} is damaged ({exc}); upload the "
+                                 "files again.") from None
+
+
+def _graph_from_store(meta: dict, arrays: dict[str, np.ndarray]) -> Graph:
+    if meta.get("format") != STORE_FORMAT:
+        raise ValueError(f"stored format {meta.get('format')!r}, expected {STORE_FORMAT}")
+    node_ids = [str(node) for node in meta["node_ids"]]
+    n = len(node_ids)
+    edge_index = torch.from_numpy(arrays["edge_index"].astype(np.int64))
+    if edge_index.dim() != 2 or edge_index.size(0) != 2 or (edge_index.numel() and edge_index.max() >= n):
+        raise ValueError("edge_index does not fit the node ids")
+    y = torch.from_numpy(arrays["y"]) if "y" in arrays else None
+    if y is not None and y.numel() != n:
+        raise ValueError("labels do not fit the node ids")
+    graph = Graph(meta["name"], torch.zeros(n, 0), edge_index, y, node_ids, meta["class_names"],
+                  list(meta["notes"]))
+    if meta["feature_mode"] == "uploaded":
+        graph.x = torch.from_numpy(arrays["x"]).float()
+        if graph.x.dim() != 2 or graph.x.size(0) != n:
+            raise ValueError("features do not fit the node ids")
+    else:
+        graph.x = apply_features(graph, meta["feature_mode"]).x
+    return graph
