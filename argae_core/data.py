@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import random
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -234,9 +235,14 @@ def split_edges(graph: Graph, seed: int) -> Split:
             "hold out validation and test edges.")
     transform = RandomLinkSplit(num_val=VAL_RATIO, num_test=TEST_RATIO, is_undirected=True,
                                 split_labels=True, add_negative_train_samples=False)
+    python_state = random.getstate()  # PyG's negative sampling draws from Python's random
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        train, val, test = transform(Data(edge_index=graph.edge_index, num_nodes=graph.num_nodes))
+        random.seed(seed)
+        try:
+            train, val, test = transform(Data(edge_index=graph.edge_index, num_nodes=graph.num_nodes))
+        finally:
+            random.setstate(python_state)
     return Split(train_edge_index=train.edge_index,
                  val_pos=val.pos_edge_label_index, val_neg=val.neg_edge_label_index,
                  test_pos=test.pos_edge_label_index, test_neg=test.neg_edge_label_index)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import math
+import random
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -60,6 +61,7 @@ class Trainer:
         self.device = pick_device(config.device)
         torch.manual_seed(config.seed)
         np.random.seed(config.seed)
+        random.seed(config.seed)  # PyG's negative sampling draws from Python's random
         self.graph = graph if graph is not None else load_graph(config)
         self.split = split if split is not None else split_edges(self.graph, config.seed)
         self.x = self.graph.x.to(self.device)

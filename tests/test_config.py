@@ -1,0 +1,131 @@
+"""TrainConfig: validation names the field at fault; dict / JSON / query round trips."""
+import json
+
+import pytest
+
+from argae_core.config import FIELDS, MODEL_KINDS, ConfigError, TrainConfig
+
+
+def problems_of(**changes) -> dict:
+    return TrainConfig(**changes).problems()
+
+
+def test_defaults_are_valid_for_every_model_kind():
+    for kind in MODEL_KINDS:
+        assert TrainConfig(model=kind).problems() == {}
+
+
+@pytest.mark.parametrize("changes, field, words", [
+    ({"latent_size": 0}, "latent_size", "at least 1"),
+    ({"encoder_lr": -0.01}, "encoder_lr", "at least"),
+    ({"discriminator_lr": float("nan")}, "discriminator_lr", "finite"),
+    ({"model": "gan"}, "model", "unknown value 'gan'"),
+    ({"dataset": "imagenet"}, "dataset", "unknown dataset 'imagenet'"),
+    ({"model": "gae", "kl_weight": 0.5}, "kl_weight", "not variational"),
+    ({"model": "arga", "kl_weight": 0.5}, "kl_weight", "not variational"),
+    ({"model": "vgae", "reg_weight": 1.0}, "reg_weight", "no discriminator"),
+    ({"model": "gae", "reg_weight": 1.0}, "reg_weight", "no discriminator"),
+    ({"epochs": 1.5}, "epochs", "whole number"),
+    ({"features": "tfidf"}, "features", "unknown value"),
+    ({"dataset": "planted", "planted_p_in": 0.0, "planted_p_out": 0.0}, "planted_p_in", "no edges"),
+    ({"planted_nodes": 20, "planted_communities": 30}, "planted_communities", "more communities"),
+])
+def test_each_bad_value_is_reported_under_its_field(changes, field, words):
+    found = problems_of(**changes)
+    assert field in found, found
+    assert words in found[field]
+
+
+def test_weights_allowed_where_the_model_has_the_term():
+    assert problems_of(model="argva", kl_weight=0.5, reg_weight=2.0) == {}
+    assert problems_of(model="vgae", kl_weight=0.0) == {}
+    assert problems_of(model="arga", reg_weight=0.0) == {}
+
+
+def test_validate_raises_config_error_with_all_problems():
+    with pytest.raises(ConfigError) as caught:
+        TrainConfig(latent_size=0, encoder_lr=-1.0).validate()
+    assert set(caught.value.problems) == {"latent_size", "encoder_lr"}
+    assert "latent_size" in str(caught.value)
+
+
+def test_effective_weights_follow_the_model_kind():
+    assert TrainConfig(model="gae").effective_reg_weight() == 0.0
+    assert TrainConfig(model="arga", reg_weight=None).effective_reg_weight() > 0
+    assert TrainConfig(model="arga", reg_weight=0.25).effective_reg_weight() == 0.25
+    assert TrainConfig(model="arga").effective_kl_weight(100) == 0.0
+    assert TrainConfig(model="vgae").effective_kl_weight(100) == pytest.approx(0.01)
+    assert TrainConfig(model="argva", kl_weight=2.0).effective_kl_weight(100) == 2.0
+
+
+def test_from_dict_rejects_unknown_keys_and_wrong_types():
+    with pytest.raises(ConfigError) as caught:
+        TrainConfig.from_dict({"latent": 8, "epochs": "many", "encoder_lr": [1]})
+    assert set(caught.value.problems) == {"latent", "epochs", "encoder_lr"}
+    assert caught.value.problems["latent"] == "unknown setting"
+    assert "whole number" in caught.value.problems["epochs"]
+
+
+def test_from_dict_coerces_text_and_integral_floats():
+    config = TrainConfig.from_dict({"epochs": "30", "latent_size": 8.0, "encoder_lr": "0.01"})
+    assert (config.epochs, config.latent_size, config.encoder_lr) == (30, 8, 0.01)
+    with pytest.raises(ConfigError):
+        TrainConfig.from_dict({"epochs": 2.5})
+    with pytest.raises(ConfigError):
+        TrainConfig.from_dict({"epochs": True})
+
+
+def test_from_dict_is_lenient_about_unknown_keys_when_asked():
+    assert TrainConfig.from_dict({"epochs": 3, "colour": "red"}, strict=False).epochs == 3
+
+
+def changed_config() -> TrainConfig:
+    return TrainConfig(dataset="planted", model="arga", latent_size=8, encoder_lr=0.02,
+                       reg_weight=0.5, planted_signal=2.5, seed=7)
+
+
+def test_dict_round_trip():
+    config = changed_config()
+    assert TrainConfig.from_dict(config.to_dict()) == config
+
+
+def test_json_round_trip_and_bad_json():
+    config = changed_config()
+    assert TrainConfig.from_json(config.to_json()) == config
+    assert json.loads(config.to_json())["model"] == "arga"
+    with pytest.raises(ConfigError) as caught:
+        TrainConfig.from_json("{not json")
+    assert "json" in caught.value.problems
+    with pytest.raises(ConfigError):
+        TrainConfig.from_json("[1, 2]")
+
+
+def test_query_round_trip_keeps_only_changes():
+    config = changed_config()
+    query = config.to_query()
+    assert set(query) == {"dataset", "model", "latent_size", "encoder_lr", "reg_weight",
+                          "planted_signal", "seed"}
+    assert all(isinstance(v, str) for v in query.values())
+    assert TrainConfig.from_query(query) == config
+    assert TrainConfig().to_query() == {}
+
+
+def test_query_empty_string_means_default_weight():
+    config = TrainConfig.from_query({"model": "argva", "kl_weight": ""})
+    assert config.kl_weight is None
+
+
+def test_from_query_validates():
+    with pytest.raises(ConfigError) as caught:
+        TrainConfig.from_query({"latent_size": "0"})
+    assert "latent_size" in caught.value.problems
+
+
+def test_every_field_has_help_and_consistent_bounds():
+    for name, f in FIELDS.items():
+        assert f.metadata["help"], name
+        lo, hi = f.metadata["min"], f.metadata["max"]
+        if lo is not None and hi is not None:
+            assert lo <= hi, name
+        if f.default is not None and f.metadata["choices"]:
+            assert f.default in f.metadata["choices"], name
