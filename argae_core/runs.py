@@ -550,16 +550,16 @@ def read_records(path: Path) -> tuple[pd.DataFrame, list[str]]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return pd.DataFrame(), []
+        return _no_records(), []
     except (OSError, UnicodeDecodeError) as exc:
-        return pd.DataFrame(), [f"records.csv cannot be read ({exc}); no records"]
+        return _no_records(), [f"records.csv cannot be read ({exc}); no records"]
     warnings = []
     if text and not text.endswith("\n"):
         text = text[: text.rfind("\n") + 1]
         warnings.append("records.csv ends with a truncated line; ignored that line")
     rows = list(csv.reader(io.StringIO(text)))
     if not rows:
-        return pd.DataFrame(), warnings
+        return _no_records(), warnings
     header, body = rows[0], [r for r in rows[1:] if len(r) == len(rows[0])]
     if len(body) < len(rows) - 1:
         warnings.append(f"records.csv: {len(rows) - 1 - len(body)} malformed rows skipped")
@@ -568,6 +568,12 @@ def read_records(path: Path) -> tuple[pd.DataFrame, list[str]]:
         frame[column] = (frame[column] == "True") if column == "diverged" else pd.to_numeric(
             frame[column], errors="coerce")
     return frame, warnings
+
+
+def _no_records() -> pd.DataFrame:
+    """An empty table with the usual columns, so callers can always ask for "epoch"."""
+    from .training import ROW_FIELDS  # imports torch; only needed for a run with no epochs yet
+    return pd.DataFrame(columns=ROW_FIELDS)
 
 
 # ------------------------------------------------------------------ deletion, exports

@@ -173,6 +173,7 @@ def test_exception_finishes_as_failed_and_reraises(tmp_path):
 def test_writer_refuses_unknown_status_and_double_finish(tmp_path):
     graph = load_graph(KARATE)
     writer = RunWriter(KARATE, graph, root=tmp_path)
+    assert list(load_run(writer.run_id, tmp_path).records.columns)[:2] == ["epoch", "encoder_loss"]
     with pytest.raises(ValueError, match="status must be one of"):
         writer.finish({}, None, "done")
     writer.finish({}, None, "stopped")
@@ -204,11 +205,13 @@ def test_killed_training_process_is_listed_incomplete_and_loads(tmp_path):
         run_id = child.stdout.readline().strip()
         assert run_id, child.stderr.read()
         deadline = time.monotonic() + 120  # a bound against hanging, not a speed check
+        summaries = []
         while time.monotonic() < deadline and child.poll() is None:
             summaries, _ = list_runs(tmp_path)
             if summaries and summaries[0].epochs_done >= 5:
                 break
             time.sleep(0.2)
+        assert child.poll() is None, f"the training process died: {child.stderr.read()}"
         assert summaries[0].status == "running" and summaries[0].epochs_done >= 5
     finally:
         child.send_signal(signal.SIGKILL)
