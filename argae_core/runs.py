@@ -188,7 +188,7 @@ class RunWriter:
         self._last_flush = 0.0
         self._finished = False
         started = _now()
-        self.status = {
+        self.info = {
             "status": "running", "pid": os.getpid(), "pid_start": _process_start(os.getpid()),
             "host": socket.gethostname(), "started": started, "heartbeat": started,
             "finished_at": None, "epochs_done": 0, "epochs_planned": config.epochs,
@@ -208,7 +208,7 @@ class RunWriter:
             if graph.y is not None:
                 arrays["y"] = graph.y.numpy().astype(np.int64)
             _atomic_write(staging / "graph.npz", _npz_bytes(**arrays))
-            _atomic_write(staging / "status.json", _to_json(self.status))
+            _atomic_write(staging / "status.json", _to_json(self.info))
             while True:
                 run_id = new_run_id(self.config)
                 if not (self.root / run_id).exists():
@@ -244,8 +244,8 @@ class RunWriter:
         """Rewrite records.csv with every row so far, then the status heartbeat."""
         header = _csv_line(self._header) if self._header else ""
         _atomic_write(self.path / "records.csv", (header + "".join(self._lines)).encode())
-        self.status.update(heartbeat=_now(), epochs_done=self.epochs_done)
-        _atomic_write(self.path / "status.json", _to_json(self.status))
+        self.info.update(heartbeat=_now(), epochs_done=self.epochs_done)
+        _atomic_write(self.path / "status.json", _to_json(self.info))
         self._last_flush = time.monotonic()
 
     def finish(self, final_metrics: dict, state_dict: dict | None, status: str, *,
@@ -270,8 +270,8 @@ class RunWriter:
             if d_score is not None:
                 arrays["d_score"] = np.asarray(d_score)
             _atomic_write(self.path / "embedding.npz", _npz_bytes(**arrays))
-        self.status.update(status=status, message=message, finished_at=_now())
-        _atomic_write(self.path / "status.json", _to_json(self.status))
+        self.info.update(status=status, message=message, finished_at=_now())
+        _atomic_write(self.path / "status.json", _to_json(self.info))
 
 
 def _graph_summary(graph: Graph) -> dict:
