@@ -246,3 +246,9 @@ def split_edges(graph: Graph, seed: int) -> Split:
     return Split(train_edge_index=train.edge_index,
                  val_pos=val.pos_edge_label_index, val_neg=val.neg_edge_label_index,
                  test_pos=test.pos_edge_label_index, test_neg=test.neg_edge_label_index)
+
+
+def summary(graph: Graph) -> dict:
+    """Plain numbers about a graph, for pages and saved runs."""
+    return {"name": graph.name, "nodes": graph.num_nodes, "edges": graph.num_edges,
+            "features": graph.num_features, "classes": graph.num_classes, "notes": list(graph.notes)}

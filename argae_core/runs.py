@@ -187,6 +187,7 @@ class RunWriter:
         self._lines: list[str] = []
         self._last_flush = 0.0
         self._finished = False
+        self.final_metrics: dict | None = None
         started = _now()
         self.info = {
             "status": "running", "pid": os.getpid(), "pid_start": _process_start(os.getpid()),
@@ -257,6 +258,7 @@ class RunWriter:
         if self._finished:
             raise RunError(f"run {self.run_id} is already finished")
         self._finished = True
+        self.final_metrics = final_metrics
         self.flush()
         _atomic_write(self.path / "metrics.json", _to_json(final_metrics))
         if state_dict is not None:

@@ -1,0 +1,109 @@
+"""Helpers shared by the pages: the session's identity, the server's job manager, the
+dataset loader cache, and the config widgets built from `TrainConfig.FIELDS`."""
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from argae_core.config import FIELDS, ConfigError, TrainConfig
+from argae_core.data import DatasetUnavailable, load_graph, summary
+from argae_core.jobs import JobManager, ProcessExecutor, ThreadExecutor, default_slots
+
+DATASET_LABELS = {"karate": "KarateClub (offline, 34 nodes)",
+                  "planted": "Planted partition (generated, offline)",
+                  "cora": "Cora (Planetoid)", "citeseer": "CiteSeer (Planetoid)",
+                  "pubmed": "PubMed (Planetoid)"}
+MODEL_LABELS = {"gae": "GAE", "vgae": "VGAE", "arga": "ARGA", "argva": "ARGVA"}
+FEATURE_LABELS = {"raw": "raw", "row_normalized": "row-normalised", "identity": "identity (no features)",
+                  "degree": "degree"}
+FINISHED_MESSAGES = {"finished": "Training finished.", "stopped": "Stopped early.",
+                     "diverged": "Training diverged.", "failed": "Training failed."}
+
+
+# --------------------------------------------------------------- session & server
+def session_id() -> str:
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx else "no-session"
+
+
+def _session_alive(owner: str) -> bool | None:
+    """Whether a browser session is still connected; None when not under a real server."""
+    try:
+        runtime = Runtime.instance()
+    except RuntimeError:  # no server (tests, bare mode)
+        return None
+    verdict = runtime.is_active_session(owner)
+    return verdict if isinstance(verdict, bool) else None
+
+
+@st.cache_resource(show_spinner=False)
+def job_manager() -> JobManager:
+    """One per server: bounded workers shared by every session (ARGAE_MAX_JOBS)."""
+    slots = default_slots()
+    executor = (ThreadExecutor(slots) if os.environ.get("ARGAE_EXECUTOR") == "thread"
+                else ProcessExecutor(slots))
+    return JobManager(executor, liveness=_session_alive)
+
+
+def start_background_services() -> None:
+    job_manager()
+
+
+def heartbeat() -> None:
+    """Tell the job manager this session is alive on every page (jobs of gone sessions stop)."""
+    job_manager().touch(session_id())
+
+
+# --------------------------------------------------------------------- data
+@st.cache_resource(show_spinner="Loading the graph...", max_entries=16)
+def _cached_graph(config_json: str):
+    return load_graph(TrainConfig.from_json(config_json))
+
+
+def graph_for(config: TrainConfig):
+    """(graph, None) or (None, message) for the dataset part of a config."""
+    data_only = TrainConfig(**{k: v for k, v in config.to_dict().items()
+                               if FIELDS[k].metadata["group"] in ("data", "planted")
+                               or (k == "seed" and config.dataset == "planted")})
+    try:
+        return _cached_graph(data_only.to_json()), None
+    except (DatasetUnavailable, ConfigError, ValueError) as exc:
+        return None, str(exc)
+
+
+def graph_caption(graph) -> str:
+    s = summary(graph)
+    classes = f", {s['classes']} classes" if s["classes"] else ", no labels"
+    return f"**{s['name']}**: {s['nodes']:,} nodes, {s['edges']:,} edges, {s['features']:,} features{classes}."
+
+
+# ------------------------------------------------------------------ widgets
+def _label(name: str) -> str:
+    return name.replace("_", " ").replace("lr", "learning rate").capitalize()
+
+
+def config_widget(name: str, value, *, container=st, label: str | None = None, key_prefix: str = "w"):
+    """A widget for one TrainConfig field, with its bounds and help from FIELDS."""
+    meta = FIELDS[name].metadata
+    key = f"{key_prefix}_{name}"
+    label = label or _label(name)
+    if meta["choices"]:
+        names = {**DATASET_LABELS, **MODEL_LABELS, **FEATURE_LABELS}
+        options = list(meta["choices"])
+        return container.selectbox(label, options, index=options.index(value) if value in options else 0,
+                                   format_func=lambda v: names.get(v, v), help=meta["help"], key=key)
+    is_int = FIELDS[name].type.startswith("int")
+    lo, hi = meta["min"], meta["max"]
+    if is_int:
+        return container.number_input(label, min_value=lo, max_value=hi, value=value, step=1,
+                                      help=meta["help"], key=key)
+    return container.number_input(label, min_value=float(lo), max_value=float(hi), value=value,
+                                   format="%.6g", help=meta["help"], key=key,
+                                   placeholder="default", step=None if value is None else _step(value))
+
+
+def _step(value: float) -> float:
+    return float(f"{max(abs(value), 1e-6) / 10:.0e}")

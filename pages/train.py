@@ -1,0 +1,218 @@
+"""Train: pick a graph and hyperparameters, train in the background, watch both players."""
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from argae_core import plots
+from argae_core.config import ConfigError, TrainConfig
+from pages import common
+
+manager = common.job_manager()
+owner = common.session_id()
+REFRESH_SECONDS = 0.5
+
+
+# ------------------------------------------------------------------ the config
+def initial_config() -> TrainConfig:
+    """The URL's settings when it has valid ones, else the defaults (with a message)."""
+    query = {k: st.query_params[k] for k in st.query_params}
+    if not query:
+        return TrainConfig()
+    try:
+        return TrainConfig.from_query(query)
+    except ConfigError as exc:
+        st.session_state["url_problem"] = (
+            "The link's settings could not be used, so the defaults are shown: "
+            + "; ".join(f"{k}: {v}" for k, v in exc.problems.items()))
+        return TrainConfig()
+
+
+if "config" not in st.session_state:
+    st.session_state["config"] = initial_config().to_dict()
+saved = TrainConfig.from_dict(st.session_state["config"])
+
+
+def sidebar(saved: TrainConfig) -> dict:
+    """Draw the knobs; return the values they hold."""
+    w = common.config_widget
+    values: dict = {}
+    with st.sidebar:
+        st.header("Graph")
+        values["dataset"] = st.selectbox(
+            "Dataset", list(common.DATASET_LABELS), format_func=common.DATASET_LABELS.get,
+            index=list(common.DATASET_LABELS).index(saved.dataset) if saved.dataset in common.DATASET_LABELS else 0,
+            help=TrainConfig.__dataclass_fields__["dataset"].metadata["help"], key="w_dataset")
+        values["features"] = w("features", saved.features)
+        if values["dataset"] == "planted":
+            with st.expander("Planted partition", expanded=True):
+                for name in ("planted_nodes", "planted_communities", "planted_p_in", "planted_p_out",
+                             "planted_feature_dim", "planted_signal"):
+                    values[name] = w(name, getattr(saved, name), label=_planted_label(name))
+        st.header("Model")
+        values["model"] = w("model", saved.model)
+        adversarial = values["model"] in ("arga", "argva")
+        variational = values["model"] in ("vgae", "argva")
+        values["latent_size"] = w("latent_size", saved.latent_size)
+        values["encoder_hidden"] = w("encoder_hidden", saved.encoder_hidden)
+        if adversarial:
+            values["discriminator_hidden"] = w("discriminator_hidden", saved.discriminator_hidden)
+        st.header("Training")
+        values["epochs"] = w("epochs", saved.epochs)
+        values["seed"] = w("seed", saved.seed)
+        values["encoder_lr"] = w("encoder_lr", saved.encoder_lr)
+        if adversarial:
+            values["discriminator_lr"] = w("discriminator_lr", saved.discriminator_lr)
+            values["discriminator_steps"] = w("discriminator_steps", saved.discriminator_steps)
+            values["reg_weight"] = w("reg_weight", saved.reg_weight, label="Regulariser weight")
+        if variational:
+            values["kl_weight"] = w("kl_weight", saved.kl_weight, label="KL weight")
+        with st.expander("Logging and device"):
+            for name in ("eval_interval", "snapshot_interval", "device"):
+                values[name] = w(name, getattr(saved, name))
+    return values
+
+
+def _planted_label(name: str) -> str:
+    return {"planted_nodes": "Nodes", "planted_communities": "Communities", "planted_p_in": "p_in",
+            "planted_p_out": "p_out", "planted_feature_dim": "Feature dimension",
+            "planted_signal": "Feature signal"}[name]
+
+
+def to_config(values: dict, saved: TrainConfig) -> TrainConfig:
+    """Widget values over the saved config; settings the model does not use are cleared."""
+    merged = {**saved.to_dict(), **values}
+    if merged["model"] not in ("arga", "argva"):
+        merged["reg_weight"] = None
+    if merged["model"] not in ("vgae", "argva"):
+        merged["kl_weight"] = None
+    return TrainConfig(**merged)
+
+
+config = to_config(sidebar(saved), saved)
+st.session_state["config"] = config.to_dict()
+if config.to_query() != {k: st.query_params[k] for k in st.query_params}:
+    st.query_params.from_dict(config.to_query())  # the URL always holds the settings: shareable
+
+# ------------------------------------------------------------------ the page
+st.title("Train")
+if "url_problem" in st.session_state:
+    st.warning(st.session_state.pop("url_problem"))
+problems = config.problems()
+graph, graph_error = common.graph_for(config) if "dataset" not in problems else (None, None)
+if graph_error:
+    st.error(graph_error, icon=":material/error:")
+elif graph is not None:
+    st.markdown(common.graph_caption(graph) + " " + " ".join(graph.notes))
+for field_name, message in problems.items():
+    st.error(f"**{field_name.replace('_', ' ')}**: {message}", icon=":material/block:")
+
+job = manager.get(st.session_state.get("train_job"), owner)
+active = job is not None and job.active
+buttons = st.columns([1, 1, 1, 1, 4])
+if buttons[0].button("Start", type="primary", icon=":material/play_arrow:", use_container_width=True,
+                     disabled=active or bool(problems) or graph is None):
+    try:
+        st.session_state["train_job"] = manager.submit(owner, config)
+    except (RuntimeError, ConfigError) as exc:
+        st.error(str(exc))
+    st.rerun()
+paused = job is not None and job.state == "paused"
+if buttons[1].button("Resume" if paused else "Pause", icon=":material/pause:" if not paused else ":material/play_arrow:",
+                     use_container_width=True, disabled=not active or job.state == "queued"):
+    manager.control(job.job_id, owner, "resume" if paused else "pause")
+    time.sleep(0.3)  # let the worker acknowledge, so the button label is right on rerun
+    st.rerun()
+if buttons[2].button("Step", icon=":material/skip_next:", use_container_width=True,
+                     help="Pause and train exactly one more epoch.",
+                     disabled=not active or job.state == "queued"):
+    manager.control(job.job_id, owner, "step")
+if buttons[3].button("Stop", icon=":material/stop:", use_container_width=True, disabled=not active):
+    manager.control(job.job_id, owner, "stop")
+
+
+def progress(job) -> None:
+    total = job.config.epochs
+    done = job.epochs_done
+    if job.state == "queued":
+        q = manager.queue_status(job.job_id)
+        st.info(f"Waiting in the queue: position {q['position']} of {q['waiting']}. "
+                f"{q['running']} of {q['slots']} training slots are busy.", icon=":material/hourglass_top:")
+        return
+    if job.state == "starting":
+        st.info("Loading the graph and building the model...", icon=":material/hourglass_top:")
+    elapsed = (job.ended or time.time()) - (job.started or time.time())
+    left = elapsed / done * (total - done) if done and job.active else 0
+    text = f"epoch {done} / {total}" + (f" · about {left:.0f} s left" if job.active and done else "")
+    if job.state == "paused":
+        text += " · paused"
+    st.progress(min(done / total, 1.0), text=text)
+
+
+def metric_cards(rows: list[dict], adversarial: bool) -> None:
+    last = rows[-1]
+    val = next((r for r in reversed(rows) if r.get("val_auc") is not None), {})
+    cards = [("Epoch", f"{last['epoch']}"), ("Encoder loss", f"{last['encoder_loss']:.3f}")]
+    if adversarial:
+        cards += [("Discriminator loss", f"{last['discriminator_loss']:.3f}"),
+                  ("D(prior) / D(z)", f"{last['d_real']:.2f} / {last['d_fake']:.2f}")]
+    cards.append(("Validation AUC", f"{val['val_auc']:.3f}" if val else "-"))
+    for column, (label, value) in zip(st.columns(len(cards)), cards):
+        column.metric(label, value)
+
+
+def charts(job, rows: list[dict]) -> None:
+    runs = {job.label: rows}
+    adversarial = job.config.adversarial
+    left, right = st.columns(2)
+    if adversarial:
+        left.plotly_chart(plots.discriminator_loss_figure(runs), key="chart_d_loss")
+        right.plotly_chart(plots.discriminator_verdict_figure(runs), key="chart_d_verdict")
+    else:
+        st.info(f"{job.config.model.upper()} has no discriminator: it trains on reconstruction"
+                f"{' and KL' if job.config.variational else ''} only, so there is no adversarial game "
+                "to draw. Pick ARGA or ARGVA to see both players.", icon=":material/info:")
+    left, right = st.columns(2)
+    left.plotly_chart(plots.encoder_loss_figure(runs), key="chart_e_loss")
+    right.plotly_chart(plots.validation_figure(runs), key="chart_val")
+
+
+def outcome(job) -> None:
+    if job.state == "failed":
+        st.error(job.message or "Training failed.", icon=":material/error:")
+    elif job.state == "diverged":
+        st.error(f"Training diverged at epoch {job.epochs_done}: a loss became NaN or infinite. "
+                 "Lower the encoder learning rate (or the regulariser / KL weights) and start again. "
+                 "The curves up to that epoch are kept below and the run is saved.",
+                 icon=":material/warning:")
+    elif job.state == "stopped" and job.message:
+        st.warning(job.message)
+    if job.metrics and "test_auc" in job.metrics:
+        st.subheader("Test metrics")
+        st.caption(f"At epoch {job.metrics.get('best_epoch')}, the epoch with the best validation AUC. "
+                   f"Run saved as `{job.run_id}`.")
+        st.dataframe(plots.metrics_table_rows({job.label: job.metrics}), hide_index=True,
+                     use_container_width=True, key="final_metrics",
+                     column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                    for c in ("AUC", "AP", "ACC", "NMI", "ARI", "MMD to prior")})
+
+
+@st.fragment(run_every=REFRESH_SECONDS if active else None)
+def live() -> None:
+    job = manager.get(st.session_state.get("train_job"), owner)
+    if job is None:
+        st.info("Pick a graph and a model in the sidebar, then press **Start**.", icon=":material/arrow_back:")
+        return
+    progress(job)
+    rows = list(job.rows)
+    if rows:
+        metric_cards(rows, job.config.adversarial)
+        charts(job, rows)
+    if not job.active:
+        outcome(job)
+        if active:  # the run ended since this page was drawn: redraw the buttons too
+            st.rerun()
+
+
+live()
