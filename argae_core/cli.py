@@ -1,0 +1,393 @@
+"""The engine from a terminal.
+
+    python -m argae_core train --dataset cora --model argva --epochs 200 --seed 0 [--json]
+    python -m argae_core reproduce --seeds 5 [--epochs N] [--datasets cora,citeseer,pubmed]
+
+Every TrainConfig field is also a flag (`--encoder-lr 0.01`, `--kl-weight ""` for the
+default). Bad input ends with one line on stderr and an exit code, never a traceback:
+2 bad settings, 3 dataset unavailable, 1 anything else, 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+
+import numpy as np
+from tqdm import tqdm
+
+from .config import FIELDS, MODEL_KINDS, ConfigError, TrainConfig
+from .data import DatasetUnavailable, Graph, load_graph, split_edges
+
+EXIT_FAILED, EXIT_CONFIG, EXIT_DATASET, EXIT_INTERRUPTED = 1, 2, 3, 130
+REQUIRED_JSON_KEYS = ("test_auc", "test_ap", "acc", "nmi", "ari", "mmd", "epochs_run", "diverged",
+                      "seconds_per_epoch")
+
+# Pan et al., "Adversarially Regularized Graph Autoencoder for Graph Embedding", IJCAI 2018.
+PAPER_LINK = {  # test AUC, AP x100 (Table 2)
+    "cora": {"gae": (91.0, 92.0), "vgae": (91.4, 92.6), "arga": (92.4, 93.2), "argva": (92.4, 92.6)},
+    "citeseer": {"gae": (89.5, 89.9), "vgae": (90.8, 92.0), "arga": (91.9, 93.0),
+                 "argva": (92.4, 93.0)},
+    "pubmed": {"gae": (96.4, 96.5), "vgae": (94.4, 94.7), "arga": (96.8, 97.1),
+               "argva": (96.5, 96.8)},
+}
+PAPER_CLUSTERING = {"cora": {"arga": (0.640, 0.449, 0.352), "argva": (0.638, 0.450, 0.374)}}  # ACC NMI ARI
+PLANETOID_DATASETS = ("cora", "citeseer", "pubmed")
+PER_RUN_FIELDS = ("dataset", "model", "seed")  # reproduce sets these itself
+
+
+class CliError(Exception):
+    """A one-line message for stderr and the exit code that goes with it."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (usage stays behind --help)."""
+
+    def error(self, message):
+        self.exit(EXIT_CONFIG, f"{self.prog}: {message} (see --help)\n")
+
+
+# ------------------------------------------------------------------ parsing
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_config_flags(parser: argparse.ArgumentParser, skip=()) -> None:
+    """One optional flag per TrainConfig field; unset flags keep the config's default."""
+    group = parser.add_argument_group("settings (TrainConfig fields; default in brackets)")
+    for name, f in FIELDS.items():
+        if name in skip:
+            continue
+        meta = f.metadata
+        if meta["choices"]:
+            bounds = "one of " + ", ".join(meta["choices"])
+        elif meta["min"] is not None:
+            bounds = f"{meta['min']:g} to {meta['max']:g}"
+        else:
+            bounds = ""
+        default = "empty" if f.default is None else f.default
+        text = f"{meta['help']} ({bounds}) [{default}]" if bounds else f"{meta['help']} [{default}]"
+        group.add_argument(flag(name), dest=name, default=argparse.SUPPRESS, metavar="VALUE",
+                           help=text.replace("%", "%%"))
+
+
+def config_from_args(args: argparse.Namespace, skip=()) -> TrainConfig:
+    """The TrainConfig the flags describe; CliError (exit 2) naming the flags at fault."""
+    values = {name: (None if getattr(args, name) == "" else getattr(args, name))
+              for name in FIELDS if name not in skip and hasattr(args, name)}
+    try:
+        return TrainConfig.from_dict(values).validate()
+    except ConfigError as exc:
+        raise config_error(exc) from None
+
+
+def config_error(exc: ConfigError, context: str = "") -> CliError:
+    problems = "; ".join(f"{flag(k) if k in FIELDS else k}: {v}" for k, v in exc.problems.items())
+    return CliError(f"invalid settings{context}: {problems}", EXIT_CONFIG)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="python -m argae_core",
+                           description="ARGAE Lab engine: train GAE / VGAE / ARGA / ARGVA from a "
+                                       "terminal, or reproduce the ARGA paper's table.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+
+    train = commands.add_parser("train", help="train one model and print its metrics",
+                                description="Train one model; the reported epoch is the one with "
+                                            "the best validation AUC.")
+    train.add_argument("--json", action="store_true",
+                       help="print one JSON object (metrics + config) on stdout instead of a table")
+    train.add_argument("--no-save", action="store_true", help="do not save the run under runs/")
+    add_config_flags(train)
+    train.set_defaults(handler=cmd_train)
+
+    reproduce = commands.add_parser(
+        "reproduce", help="train the four models over several seeds beside the paper's numbers",
+        description="Train each model on each dataset for several seeds (0, 1, ...) and print "
+                    "mean ± std beside Pan et al., IJCAI 2018. Datasets that cannot be loaded "
+                    "are skipped with a note.")
+    reproduce.add_argument("--seeds", type=int, default=5, help="number of seeds, 0..n-1 [5]")
+    reproduce.add_argument("--datasets", default=",".join(PLANETOID_DATASETS),
+                           help="comma-separated [cora,citeseer,pubmed]")
+    reproduce.add_argument("--models", default=",".join(MODEL_KINDS),
+                           help="comma-separated [gae,vgae,arga,argva]")
+    reproduce.add_argument("--json", action="store_true",
+                           help="print one JSON object with every run's metrics instead of tables")
+    add_config_flags(reproduce, skip=PER_RUN_FIELDS)
+    reproduce.set_defaults(handler=cmd_reproduce)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except CliError as exc:
+        print(f"argae: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print("argae: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # stdout closed early (`| head`): nobody is left to read a message
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+    except Exception as exc:  # a bug or an OS error: still one line, details on request
+        if os.environ.get("ARGAE_DEBUG"):
+            raise
+        print(f"argae: failed: {type(exc).__name__}: {exc} (set ARGAE_DEBUG=1 for the traceback)",
+              file=sys.stderr)
+        return EXIT_FAILED
+
+
+# -------------------------------------------------------------------- train
+def load_or_fail(config: TrainConfig) -> Graph:
+    try:
+        return load_graph(config)
+    except DatasetUnavailable as exc:
+        raise CliError(str(exc), EXIT_DATASET) from None
+
+
+def make_trainer(config: TrainConfig, graph: Graph, split=None):
+    from .training import Trainer
+    try:
+        return Trainer(config, graph=graph, split=split)
+    except DatasetUnavailable as exc:  # e.g. too few edges to split
+        raise CliError(str(exc), EXIT_DATASET) from None
+    except RuntimeError as exc:  # e.g. device cuda without a GPU
+        raise CliError(f"{flag('device')}: {exc}", EXIT_CONFIG) from None
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    graph = load_or_fail(config)
+    trainer = make_trainer(config, graph)
+    writer = None if args.no_save else _run_writer(config, graph)
+    records = iter(trainer) if writer is None else _record_run(trainer, writer)
+    bar = tqdm(total=config.epochs, desc=f"{graph.name} {config.model.upper()}", unit="epoch",
+               file=sys.stderr, disable=None, leave=False)
+    try:
+        for record in records:
+            bar.update(1)
+            bar.set_postfix(loss=f"{record.encoder_loss:.3f}",
+                            val_auc="-" if trainer.best_val_auc < 0 else f"{trainer.best_val_auc:.3f}")
+    except KeyboardInterrupt:
+        saved = f"; partial run saved in {writer.path}" if writer else ""
+        raise CliError(f"interrupted at epoch {trainer.epoch}{saved}", EXIT_INTERRUPTED) from None
+    finally:
+        bar.close()
+    metrics = _saved_metrics(writer) if writer else trainer.final_metrics()
+    run_dir = str(writer.path) if writer else None
+    if args.json:
+        print(json.dumps(train_json(metrics, config, run_dir), default=_plain))
+    else:
+        print(metrics_table(metrics, config, graph))
+        if run_dir:
+            print(f"run saved in {run_dir}")
+    return 0
+
+
+def _run_writer(config: TrainConfig, graph: Graph):
+    from .runs import RunWriter
+    try:
+        return RunWriter(config, graph, source="cli")
+    except OSError as exc:
+        raise CliError(f"cannot save the run ({exc}); set ARGAE_RUNS_DIR or pass --no-save",
+                       EXIT_FAILED) from None
+
+
+def _record_run(trainer, writer):
+    from .runs import record_run
+    return record_run(trainer, writer)
+
+
+def _saved_metrics(writer) -> dict:
+    """The final metrics `record_run` computed and saved (no second evaluation)."""
+    return json.loads((writer.path / "metrics.json").read_text())
+
+
+def train_json(metrics: dict, config: TrainConfig, run_dir: str | None) -> dict:
+    out = {key: None for key in REQUIRED_JSON_KEYS}
+    out.update(metrics)
+    out.update(config=config.to_dict(), run_dir=run_dir)
+    return out
+
+
+def _plain(value):
+    """JSON for numpy scalars and arrays."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+TABLE_ROWS = (("test_auc", "test AUC"), ("test_ap", "test AP"), ("acc", "clustering ACC"),
+              ("nmi", "clustering NMI"), ("ari", "clustering ARI"), ("mmd", "MMD to N(0, I)"),
+              ("best_epoch", "reported epoch (best val AUC)"), ("epochs_run", "epochs run"),
+              ("diverged_at", "diverged at epoch"), ("seconds_per_epoch", "seconds per epoch"))
+
+
+def metrics_table(metrics: dict, config: TrainConfig, graph: Graph) -> str:
+    lines = [f"{config.model.upper()} on {graph.name} ({graph.num_nodes} nodes, "
+             f"{graph.num_edges} edges), seed {config.seed}"]
+    if metrics.get("diverged"):
+        lines.append(f"diverged at epoch {metrics.get('diverged_at')}: a loss became NaN or "
+                     "infinite; try lower learning rates")
+    width = max(len(label) for _, label in TABLE_ROWS)
+    for key, label in TABLE_ROWS:
+        value = metrics.get(key)
+        if value is None:
+            continue
+        text = f"{value:.4f}" if isinstance(value, float) else str(value)
+        lines.append(f"  {label:<{width}}  {text}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- reproduce
+def _names(text: str, allowed, what: str) -> list[str]:
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in allowed]
+    if unknown or not names:
+        raise CliError(f"{flag(what)}: unknown {', '.join(unknown) or 'empty list'}; choose from "
+                       f"{', '.join(allowed)}", EXIT_CONFIG)
+    return names
+
+
+def run_config(base: TrainConfig, dataset: str, model: str, seed: int) -> TrainConfig:
+    """The base settings for one cell; weights only go to models that have the term."""
+    config = base.replace(dataset=dataset, model=model, seed=seed)
+    if not config.adversarial:
+        config = config.replace(reg_weight=None)
+    if not config.variational:
+        config = config.replace(kl_weight=None)
+    return config
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from .config import BUILTIN_DATASETS
+    if not 1 <= args.seeds <= 100:
+        raise CliError(f"--seeds: must be between 1 and 100, got {args.seeds}", EXIT_CONFIG)
+    datasets = _names(args.datasets, BUILTIN_DATASETS, "datasets")
+    models = _names(args.models, MODEL_KINDS, "models")
+    base = config_from_args(args, skip=PER_RUN_FIELDS)
+    for dataset in datasets:
+        for model in models:
+            try:
+                run_config(base, dataset, model, 0).validate()
+            except ConfigError as exc:
+                raise config_error(exc, f" for {model} on {dataset}") from None
+    graphs = {}
+    for dataset in datasets:
+        try:
+            graphs[dataset] = load_graph(run_config(base, dataset, models[0], 0))
+        except DatasetUnavailable as exc:
+            print(f"argae: skipping {dataset}: {exc}", file=sys.stderr)
+    if not graphs:
+        raise CliError("no dataset could be loaded; nothing to reproduce", EXIT_DATASET)
+    seeds = list(range(args.seeds))
+    results = train_grid(base, graphs, models, seeds)
+    if args.json:
+        print(json.dumps({"seeds": seeds, "settings": base.to_dict(), "skipped": sorted(set(datasets) - set(graphs)),
+                          "results": results}, default=_plain))
+    else:
+        print(reproduce_report(results, graphs, seeds, base))
+    return 0
+
+
+def train_grid(base: TrainConfig, graphs: dict[str, Graph], models: list[str],
+               seeds: list[int]) -> dict:
+    """results[dataset][model] = list of final metrics, one per seed. Every model of a seed
+    trains on the same edge split."""
+    results = {d: {m: [] for m in models} for d in graphs}
+    total = len(graphs) * len(models) * len(seeds) * base.epochs
+    with tqdm(total=total, unit="epoch", file=sys.stderr, disable=None) as bar:
+        for dataset, graph in graphs.items():
+            for seed in seeds:
+                try:
+                    split = split_edges(graph, seed)
+                except DatasetUnavailable as exc:
+                    raise CliError(str(exc), EXIT_DATASET) from None
+                for model in models:
+                    config = run_config(base, dataset, model, seed)
+                    bar.set_description(f"{dataset} {model} seed {seed}")
+                    trainer = make_trainer(config, graph, split)
+                    for _ in trainer:
+                        bar.update(1)
+                    bar.update(config.epochs - trainer.epoch)  # a diverged run ends early
+                    results[dataset][model].append(trainer.final_metrics())
+    return results
+
+
+# mark a cell: meets the paper (mean, at the precision shown) or falls short
+def _symbols() -> tuple[str, str, str]:
+    try:
+        "±✓✗".encode(sys.stdout.encoding or "ascii")
+        return "±", "✓", "✗"
+    except (UnicodeEncodeError, LookupError):
+        return "+-", "ok", "NO"
+
+
+def mean_std(values: list) -> tuple[float, float, int]:
+    """Mean and sample std over the finite values, and how many there were."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return math.nan, math.nan, 0
+    std = float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0
+    return float(np.mean(finite)), std, len(finite)
+
+
+def _cell(runs: list[dict], key: str, scale: float, digits: int, paper: float | None) -> str:
+    pm, yes, no = _symbols()
+    mean, std, n = mean_std([r.get(key) for r in runs])
+    if n == 0:
+        return "diverged"
+    text = f"{mean * scale:.{digits}f} {pm} {std * scale:.{digits}f}"
+    if n < len(runs):
+        text += f" ({len(runs) - n} diverged)"
+    if paper is None:
+        return f"{text}  (paper -)"
+    mark = yes if round(mean * scale, digits) >= paper else no
+    return f"{text}  (paper {paper:.{digits}f}) {mark}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+    fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    return "\n".join([fmt(header), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows])
+
+
+def reproduce_report(results: dict, graphs: dict[str, Graph], seeds: list[int],
+                     base: TrainConfig) -> str:
+    _, yes, _ = _symbols()
+    out = [f"Mean ± std over seeds {seeds[0]}..{seeds[-1]}, {base.epochs} epochs each; reported "
+           f"epoch chosen by validation AUC. Paper: Pan et al., IJCAI 2018. {yes} = mean meets or "
+           "beats the paper at the precision shown."]
+    met = total = 0
+    for dataset, by_model in results.items():
+        graph = graphs[dataset]
+        link_rows, cluster_rows = [], []
+        for model, runs in by_model.items():
+            auc_paper, ap_paper = PAPER_LINK.get(dataset, {}).get(model, (None, None))
+            link_rows.append([model.upper(), _cell(runs, "test_auc", 100, 1, auc_paper),
+                              _cell(runs, "test_ap", 100, 1, ap_paper)])
+            paper = PAPER_CLUSTERING.get(dataset, {}).get(model, (None, None, None))
+            if graph.num_classes > 1:
+                cluster_rows.append([model.upper()] + [_cell(runs, key, 1, 3, p) for key, p in
+                                                       zip(("acc", "nmi", "ari"), paper)])
+        cells = [c for row in link_rows + cluster_rows for c in row[1:] if "(paper -)" not in c]
+        met += sum(c.endswith(yes) for c in cells)
+        total += len(cells)
+        out += ["", f"{graph.name}: link prediction, test AUC / AP x100",
+                _table(["model", "AUC", "AP"], link_rows)]
+        if cluster_rows:
+            out += ["", f"{graph.name}: clustering of Z (KMeans, k = {graph.num_classes})",
+                    _table(["model", "ACC", "NMI", "ARI"], cluster_rows)]
+    if total:
+        out += ["", f"{met} of {total} cells with a paper number meet it."]
+    return "\n".join(out)
