@@ -12,12 +12,15 @@ the other way on a per-worker control queue, checked between epochs.
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import queue
+import sys
 import threading
 import time
 import traceback
+import types
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -184,7 +187,8 @@ class ProcessExecutor:
         tasks, control = self._ctx.Queue(), self._ctx.Queue()
         process = self._ctx.Process(target=_worker_main, daemon=True, name="argae-worker",
                                     args=(tasks, self.events, control, self._threads, self.runs_root))
-        process.start()
+        with _plain_main_module():
+            process.start()
         return {"process": process, "tasks": tasks, "control": control}
 
     def start(self, slot, job_id, config_dict):
@@ -206,6 +210,22 @@ class ProcessExecutor:
             worker["process"].join(timeout=5)
             if worker["process"].is_alive():
                 worker["process"].kill()
+
+
+@contextlib.contextmanager
+def _plain_main_module():
+    """Spawned children re-run the parent's __main__ file; under Streamlit that is the app
+    script (which would start workers of its own). Show them a main module with no file."""
+    with _SPAWN_LOCK:
+        saved = sys.modules["__main__"]
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            yield
+        finally:
+            sys.modules["__main__"] = saved
+
+
+_SPAWN_LOCK = threading.Lock()
 
 
 # ======================================================================== manager
