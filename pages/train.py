@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import time
 
+from types import SimpleNamespace
+
 import streamlit as st
 
-from argae_core import plots
+from argae_core import plots, runs
 from argae_core.config import ConfigError, TrainConfig
 from pages import common
 
@@ -99,6 +101,8 @@ if config.to_query() != {k: st.query_params[k] for k in st.query_params}:
 st.title("Train")
 if "url_problem" in st.session_state:
     st.warning(st.session_state.pop("url_problem"))
+if st.session_state.get("preset_note"):
+    st.info(st.session_state["preset_note"], icon=":material/school:")
 problems = config.problems()
 graph, graph_error = common.graph_for(config) if "dataset" not in problems else (None, None)
 if graph_error:
@@ -132,9 +136,28 @@ if buttons[3].button("Stop", icon=":material/stop:", use_container_width=True, d
     manager.control(job.job_id, owner, "stop")
 
 
+def saved_run_view(run_id: str):
+    """A saved run drawn like a job (read-only), or None with a message."""
+    try:
+        run = runs.load_run(run_id)
+    except runs.RunError as exc:
+        st.error(str(exc))
+        return None
+    records = run.records.astype(object).where(run.records.notna(), None)
+    rows = records.to_dict("records")
+    status = run.status
+    return SimpleNamespace(label=f"{run.config.model.upper()} on {run.config.dataset}", config=run.config,
+                           rows=rows, state=status, active=False, epochs_done=len(rows),
+                           metrics=run.metrics, message=run.info.get("message"), run_id=run.run_id,
+                           saved=True, live=status == "running")
+
+
 def progress(job) -> None:
     total = job.config.epochs
     done = job.epochs_done
+    if getattr(job, "saved", False):
+        st.progress(min(done / total, 1.0), text=f"saved run · {job.state} · epoch {done} / {total}")
+        return
     if job.state == "queued":
         q = manager.queue_status(job.job_id)
         st.info(f"Waiting in the queue: position {q['position']} of {q['waiting']}. "
@@ -198,9 +221,24 @@ def outcome(job) -> None:
                                     for c in ("AUC", "AP", "ACC", "NMI", "ARI", "MMD to prior")})
 
 
-@st.fragment(run_every=REFRESH_SECONDS if active else None)
+viewing = st.session_state.get("view_run")
+if viewing:
+    banner, back = st.columns([5, 1])
+    banner.info(f"Showing the saved run `{viewing}`. Your own training, if any, goes on in the background.",
+                icon=":material/folder_open:")
+    if back.button("Back to live", use_container_width=True):
+        del st.session_state["view_run"]
+        st.rerun()
+
+
+saved_view = saved_run_view(viewing) if viewing else None
+refresh = bool(saved_view and saved_view.live) if viewing else active
+
+
+@st.fragment(run_every=REFRESH_SECONDS if refresh else None)
 def live() -> None:
-    job = manager.get(st.session_state.get("train_job"), owner)
+    job = (saved_run_view(viewing) if viewing
+           else manager.get(st.session_state.get("train_job"), owner))
     if job is None:
         st.info("Pick a graph and a model in the sidebar, then press **Start**.", icon=":material/arrow_back:")
         return
@@ -211,7 +249,7 @@ def live() -> None:
         charts(job, rows)
     if not job.active:
         outcome(job)
-        if active:  # the run ended since this page was drawn: redraw the buttons too
+        if active and not viewing:  # the run ended since this page was drawn: redraw the buttons
             st.rerun()
 
 

@@ -112,3 +112,27 @@ def test_offline_dataset_shows_the_engine_message(monkeypatch, tmp_path):
     assert any("PubMed could not be loaded" in e.value for e in at.error)
     assert button(at, "Start").disabled
     assert data.data_dir() == tmp_path
+
+
+def test_a_saved_run_opens_in_the_train_page():
+    from argae_core import runs
+    from argae_core.config import TrainConfig
+    from argae_core.training import Trainer
+
+    trainer = Trainer(TrainConfig(epochs=12, eval_interval=3))
+    writer = runs.RunWriter(trainer.config, trainer.graph, source="test")
+    for _ in runs.record_run(trainer, writer):
+        pass
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/train.py")
+    at.session_state["view_run"] = writer.run_id
+    at.run()
+    assert not at.exception
+    assert any(writer.run_id in i.value for i in at.info)
+    assert epochs_shown(at) == 12
+    assert len(at.get("plotly_chart")) == 4
+    assert at.dataframe  # its final metrics
+    button(at, "Back to live").click()
+    at.run()
+    assert "view_run" not in at.session_state
