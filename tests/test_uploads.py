@@ -10,7 +10,8 @@ from argae_core.config import TrainConfig
 from argae_core.data import DatasetUnavailable, load_graph, split_edges
 from argae_core.training import Trainer
 from argae_core.uploads import (DEFAULT_MAX_BYTES, IDENTITY_UPLOAD_LIMIT, MIN_SPLIT_EDGES,
-                                UploadError, load_upload, parse_upload, save_upload)
+                                UploadError, both_directions, load_upload, parse_upload,
+                                save_upload)
 
 
 @pytest.fixture(autouse=True)
@@ -434,3 +435,12 @@ def test_a_trainer_trains_on_an_upload():
     final = trainer.final_metrics()
     assert 0.0 <= final["test_auc"] <= 1.0 and "nmi" in final
 
+
+
+def test_both_directions_matches_pyg_coalesce_of_to_undirected():
+    from torch_geometric.utils import coalesce, to_undirected
+    rng = np.random.default_rng(1)
+    pairs = np.unique(np.sort(rng.integers(0, 50, (200, 2)), axis=1), axis=0)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]].T
+    expected = coalesce(to_undirected(torch.from_numpy(pairs), num_nodes=50), num_nodes=50)
+    assert torch.equal(both_directions(pairs, 50), expected)
