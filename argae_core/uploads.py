@@ -41,7 +41,7 @@ IDENTITY_UPLOAD_LIMIT = 3_000         # without features: one-hot ids up to here
 # PyG's RandomLinkSplit holds out int(ratio * edges) edges per split; with fewer than this
 # the validation split is empty and the split fails.
 MIN_SPLIT_EDGES = math.ceil(1 / min(VAL_RATIO, TEST_RATIO))
-REAL_SPLIT_CHECK_EDGES = 50_000       # below this, also try the real split (cheap, catches dense graphs)
+REAL_SPLIT_CHECK_EDGES = 50_000       # up to here also run the real split (cheap; dense graphs)
 SNIFF_LINES = 50                      # data lines looked at to guess the delimiter and header
 ID_BATCH = 200_000                    # node ids mapped to positions at a time
 EXAMPLES = 5                          # ids quoted in a message
@@ -93,8 +93,8 @@ def _decode(data: bytes, file: str, max_bytes: int) -> tuple[str, str, str | Non
     """The text of an uploaded file, the encoding it was read with, and a warning when
     that is not UTF-8."""
     if len(data) > max_bytes:
-        raise UploadError(f"the file is {_size(len(data))}, over the {_size(max_bytes)} upload limit",
-                          file)
+        raise UploadError(f"the file is {_size(len(data))}, over the {_size(max_bytes)} upload "
+                          "limit", file)
     if not data.strip():
         raise UploadError("the file is empty", file)
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -136,8 +136,9 @@ def _refuse_binary(data: bytes, file: str) -> None:
     if nul >= 0 and _looks_like_utf16(head):
         hint = "it looks like UTF-16 text without a byte-order mark; save it as UTF-8"
     offset = nul if nul >= 0 else control[0]
-    raise UploadError(f"not a text file (byte {offset + 1} is a {'NUL' if offset == nul else 'control'} "
-                      f"byte); {hint}", file, _line_of(data, offset))
+    kind = "NUL" if offset == nul else "control"
+    raise UploadError(f"not a text file (byte {offset + 1} is a {kind} byte); {hint}",
+                      file, _line_of(data, offset))
 
 
 def _looks_like_utf16(head: bytes) -> bool:
@@ -192,9 +193,10 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _header_like(field: str) -> bool:
-    """A column name such as 'source', 'node_id' or 'Label' (no digits, a known word)."""
-    return not any(c.isdigit() for c in field) and any(
+def _header_like(field: str, digits: bool = False) -> bool:
+    """A column name such as 'source', 'node_id' or 'Label': a known word and, unless
+    `digits`, no digits ('node1' could as well be a node)."""
+    return (digits or not any(c.isdigit() for c in field)) and any(
         word in HEADER_WORDS for word in re.split(r"[^a-z]+", field.lower()))
 
 
@@ -252,10 +254,7 @@ def _read_edges(text: str) -> _EdgeList:
         raise UploadError("no edges: the file holds only blank lines and comments", "edges")
     split = _sniff(sample)
     first = split(sample[0][1])
-    later = [split(line)[:2] for _, line in sample[1:]]
-    is_header = (not any(_is_number(f) for f in first[:2])
-                 and (any(_header_like(f) for f in first[:3])
-                      or (bool(later) and all(all(map(_is_number, r)) for r in later))))
+    is_header = _edges_header(first, [split(line)[:2] for _, line in sample[1:]])
     index, batch = _IdIndex(), []
     weights = False
     for number, line in _data_lines(text):
@@ -276,7 +275,21 @@ def _read_edges(text: str) -> _EdgeList:
     ids, positions = index.finish()
     if not ids:
         raise UploadError(f"no edges: only the header ({_quote(first)})", "edges")
-    return _EdgeList(ids, positions.reshape(-1, 2), split.name, first if is_header else None, weights)
+    return _EdgeList(ids, positions.reshape(-1, 2), split.name, first if is_header else None,
+                     weights)
+
+
+def _edges_header(first: list[str], later: list[list[str]]) -> bool:
+    """Whether the first line names the columns: no numbers in it, and either the next
+    lines are all numbers, or it uses column words ('source', 'to', 'node1', ...) that the
+    next lines do not use as node ids."""
+    if any(_is_number(f) for f in first[:2]):
+        return False
+    if later and all(all(map(_is_number, row)) for row in later):
+        return True
+    used = {node for row in later for node in row}
+    return (any(_header_like(f) for f in first[:3])
+            or (any(_header_like(f, digits=True) for f in first[:2]) and not used & set(first[:2])))
 
 
 def _check_edge_columns(fields: list[str], number: int, split: _Splitter) -> bool:
@@ -288,9 +301,9 @@ def _check_edge_columns(fields: list[str], number: int, split: _Splitter) -> boo
                           f"({_quote(fields)}); separate them with a comma, a tab or spaces",
                           "edges", number)
     if len(fields) > 3:
-        raise UploadError(f"expected two columns of node ids, found {len(fields)} ({_quote(fields)}); "
-                          f"only source, target and an optional numeric weight are read{space_hint}",
-                          "edges", number)
+        raise UploadError(f"expected two columns of node ids, found {len(fields)} "
+                          f"({_quote(fields)}); only source, target and an optional numeric "
+                          f"weight are read{space_hint}", "edges", number)
     try:
         weight = float(fields[2])
     except ValueError:
@@ -314,7 +327,8 @@ class _FeatureTable:
 def _read_features(text: str, edge_nodes: dict[str, int]) -> _FeatureTable:
     sample = list(islice(_data_lines(text), SNIFF_LINES))
     if not sample:
-        raise UploadError("no feature rows: the file holds only blank lines and comments", "features")
+        raise UploadError("no feature rows: the file holds only blank lines and comments",
+                          "features")
     split = _sniff(sample)
     first = split(sample[0][1])
     is_header = first[0] not in edge_nodes and (
@@ -482,15 +496,15 @@ def _node_order(edges: _EdgeList, table: _FeatureTable | None,
         have = set(table.ids)
         missing = [node for node in ids if node not in have]
         if missing:
-            raise UploadError(f"{len(missing):,} of {_count(len(ids), 'node')} of the edge list have no feature "
-                              f"row ({_examples(missing)}); give every node a row, or leave the "
-                              "features file out", "features")
+            raise UploadError(f"{len(missing):,} of {_count(len(ids), 'node')} of the edge list "
+                              f"have no feature row ({_examples(missing)}); give every node a "
+                              "row, or leave the features file out", "features")
         known = set(ids)
         extra = [node for node in table.ids if node not in known]
         if extra:
             ids += extra
-            warnings.append(f"{_count(len(extra), 'node')} of the features file not in the edge list "
-                            f"({_examples(extra)}): added as isolated nodes.")
+            warnings.append(f"{_count(len(extra), 'node')} of the features file not in the edge "
+                            f"list ({_examples(extra)}): added as isolated nodes.")
     final = sorted(ids, key=int) if all(re.fullmatch(r"-?\d+", i) for i in ids) else ids
     position = {node: i for i, node in enumerate(final)}
     return final, np.array([position[node] for node in edges.ids], dtype=np.int64)
@@ -513,12 +527,14 @@ def _undirected_edges(ends: np.ndarray, num_nodes: int,
               "duplicate_edges": int(src.size - pairs.size),
               "reversed_duplicates": int(ordered - pairs.size)}
     if counts["self_loops"]:
-        warnings.append(f"Dropped {_count(counts['self_loops'], 'self-loop')} (edges from a node to itself).")
+        warnings.append(f"Dropped {_count(counts['self_loops'], 'self-loop')} (edges from a node "
+                        "to itself).")
     if counts["duplicate_edges"]:
         both = (" (the file lists every edge in both directions)"
                 if counts["reversed_duplicates"] == pairs.size else "")
-        warnings.append(f"Dropped {_count(counts['duplicate_edges'], 'duplicate edge')}: a pair of nodes "
-                        f"listed again, in either direction, is one undirected edge{both}.")
+        warnings.append(f"Dropped {_count(counts['duplicate_edges'], 'duplicate edge')}: a pair "
+                        "of nodes listed again, in either direction, is one undirected "
+                        f"edge{both}.")
     return both_directions(np.stack([pairs // num_nodes, pairs % num_nodes]), num_nodes), counts
 
 
@@ -539,14 +555,15 @@ def _check_splittable(name: str, edge_index: torch.Tensor, num_nodes: int, count
         dropped = (f" after dropping {_count(counts['duplicate_edges'], 'duplicate edge')} and "
                    f"{_count(counts['self_loops'], 'self-loop')}")
     if edges < MIN_SPLIT_EDGES:
-        raise UploadError(f"the graph has {_count(edges, 'edge')}{dropped}; link prediction needs at least "
-                          f"{MIN_SPLIT_EDGES} to hold out {VAL_RATIO:.0%} validation and "
+        raise UploadError(f"the graph has {_count(edges, 'edge')}{dropped}; link prediction needs "
+                          f"at least {MIN_SPLIT_EDGES} to hold out {VAL_RATIO:.0%} validation and "
                           f"{TEST_RATIO:.0%} test edges (at least one each)", "edges")
     needed = int(VAL_RATIO * edges) + int(TEST_RATIO * edges)
     non_edges = num_nodes * (num_nodes - 1) // 2 - edges
     if non_edges < needed:
-        raise UploadError(f"the graph is too dense: only {_count(non_edges, 'node pair')} unconnected, and "
-                          f"link prediction needs {needed:,} as negative examples", "edges")
+        raise UploadError(f"the graph is too dense: only {_count(non_edges, 'node pair')} "
+                          f"unconnected, and link prediction needs {needed:,} as negative "
+                          "examples", "edges")
     if edges <= REAL_SPLIT_CHECK_EDGES:
         graph = Graph(name, torch.zeros(num_nodes, 0), edge_index)
         try:
@@ -554,7 +571,8 @@ def _check_splittable(name: str, edge_index: torch.Tensor, num_nodes: int, count
                 simplefilter("ignore")
                 split_edges(graph, seed=0)
         except Exception as exc:  # the real split is the final word; say why it refused
-            raise UploadError(f"the link-prediction split fails on this graph ({exc})", "edges") from None
+            raise UploadError(f"the link-prediction split fails on this graph ({exc})",
+                              "edges") from None
 
 
 def _features(graph: Graph, table: _FeatureTable | None) -> tuple[str, torch.Tensor, str]:
@@ -564,7 +582,8 @@ def _features(graph: Graph, table: _FeatureTable | None) -> tuple[str, torch.Ten
         rows = np.array([position[node] for node in table.ids])
         x = np.empty_like(table.values)
         x[rows] = table.values
-        return "uploaded", torch.from_numpy(x), f"{table.values.shape[1]} features per node from the features file."
+        note = f"{table.values.shape[1]} features per node from the features file."
+        return "uploaded", torch.from_numpy(x), note
     if graph.num_nodes <= IDENTITY_UPLOAD_LIMIT:
         mode, why = "identity", f"the graph has at most {IDENTITY_UPLOAD_LIMIT:,} nodes"
         what = "identity features (one-hot node ids: the model sees only the structure)"
@@ -596,8 +615,8 @@ def _notes(report: dict, feature_note: str) -> list[str]:
     """Sentences about what was read and done, for the dashboard and saved runs."""
     edges = report["files"]["edges"]
     header = f", header {_quote(edges['header'])}" if edges["header"] else ""
-    notes = [f"Uploaded edge list ({edges['delimiter']}-separated{header}): {_count(report['nodes'], 'node')}, "
-             f"{_count(report['edges'], 'undirected edge')}, "
+    notes = [f"Uploaded edge list ({edges['delimiter']}-separated{header}): "
+             f"{_count(report['nodes'], 'node')}, {_count(report['edges'], 'undirected edge')}, "
              f"{_count(report['components'], 'connected component')}, "
              f"{_count(report['isolated_nodes'], 'isolated node')}.", feature_note]
     if report["classes"]:
@@ -671,7 +690,7 @@ def load_upload(upload_id: str) -> Graph:
         with np.load(folder / "graph.npz", allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
         return _graph_from_store(meta, arrays)
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile) as exc:
         raise DatasetUnavailable(f"Upload {upload_id} in {folder} is damaged ({exc}); upload the "
                                  "files again.") from None
 
@@ -682,7 +701,8 @@ def _graph_from_store(meta: dict, arrays: dict[str, np.ndarray]) -> Graph:
     node_ids = [str(node) for node in meta["node_ids"]]
     n = len(node_ids)
     pairs = arrays["pairs"]
-    if pairs.ndim != 2 or pairs.shape[0] != 2 or (pairs.size and not 0 <= pairs.min() <= pairs.max() < n):
+    in_range = not pairs.size or 0 <= pairs.min() <= pairs.max() < n
+    if pairs.ndim != 2 or pairs.shape[0] != 2 or not in_range:
         raise ValueError("the edges do not fit the node ids")
     edge_index = both_directions(pairs, n)
     y = torch.from_numpy(arrays["y"]) if "y" in arrays else None

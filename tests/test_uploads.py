@@ -81,6 +81,30 @@ def test_integer_ids_are_sorted_numerically():
     assert parsed.graph.node_ids == [str(i) for i in range(5, 30)]
 
 
+def test_a_header_with_digits_is_told_from_data_by_the_ids_that_follow():
+    name = lambda i: f"node{i}"
+    data = parse_upload(edge_text(ring_pairs(), name=name).encode())  # first line is an edge
+    assert data.report["files"]["edges"]["header"] is None and data.report["edges"] == 60
+    named = parse_upload(edge_text(ring_pairs(), header=["Node1", "Node2"],
+                                   name=lambda i: f"p{i}").encode())
+    assert named.report["files"]["edges"]["header"] == ["Node1", "Node2"]
+    assert "Node1" not in named.graph.node_ids
+
+
+def test_ids_that_look_like_missing_values_stay_ids():
+    names = ["nan", "None", "NA", "null", ""] + [f"x{i}" for i in range(25)]
+    parsed = parse_upload(edge_text(ring_pairs(), sep="\t", name=lambda i: names[i] or "-").encode())
+    assert parsed.graph.node_ids[:4] == ["nan", "None", "NA", "null"]
+    assert parsed.report["nodes"] == 30
+
+
+def test_a_pandas_style_features_header_with_an_empty_first_cell():
+    features = ",0,1\n" + "".join(f"{i},{i},1\n" for i in range(30))
+    parsed = parse_upload(edge_text(ring_pairs()).encode(), features.encode())
+    assert parsed.report["files"]["features"]["header"] == ["", "0", "1"]
+    assert parsed.graph.x[5].tolist() == [5.0, 1.0]
+
+
 def test_quoted_csv_names_may_contain_commas():
     name = lambda i: f'"City {i}, North"'
     parsed = parse_upload(edge_text(ring_pairs(), header=["from", "to"], name=name).encode())
