@@ -1,0 +1,65 @@
+"""Metrics on inputs whose answers are known."""
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+
+from argae_core.metrics import cluster_accuracy, clustering, mmd_to_prior, prior_match
+
+
+def test_cluster_accuracy_is_invariant_to_renaming_clusters():
+    labels = np.array([0, 0, 1, 1, 2, 2, 2])
+    renamed = np.array([5, 5, 9, 9, 7, 7, 7])
+    assert cluster_accuracy(labels, renamed) == 1.0
+
+
+def test_cluster_accuracy_counts_the_best_matching():
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    clusters = np.array([1, 1, 0, 0, 0, 0])  # best: 1->0 (2 right), 0->1 (3 right)
+    assert cluster_accuracy(labels, clusters) == pytest.approx(5 / 6)
+
+
+def test_cluster_accuracy_with_more_clusters_than_classes():
+    labels = np.array([0, 0, 1, 1])
+    clusters = np.array([0, 1, 2, 2])  # one of the two 0s can be matched
+    assert cluster_accuracy(labels, clusters) == pytest.approx(3 / 4)
+
+
+def test_clustering_finds_well_separated_blobs():
+    z, labels = make_blobs(n_samples=300, centers=4, n_features=8, cluster_std=0.5, random_state=0)
+    scores = clustering(z, labels, seed=0)
+    assert scores == {"acc": 1.0, "nmi": pytest.approx(1.0), "ari": pytest.approx(1.0)}
+
+
+def test_clustering_of_noise_scores_near_chance():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 4, 400)
+    scores = clustering(rng.standard_normal((400, 8)), labels, seed=0)
+    assert scores["nmi"] < 0.05 and abs(scores["ari"]) < 0.05 and scores["acc"] < 0.4
+
+
+def test_mmd_is_near_zero_for_prior_samples_and_grows_with_the_gap():
+    rng = np.random.default_rng(1)
+    prior_like = rng.standard_normal((1000, 16))
+    same = mmd_to_prior(prior_like, seed=0)
+    shifted = mmd_to_prior(prior_like + 1.0, seed=0)
+    far = mmd_to_prior(prior_like + 3.0, seed=0)
+    squeezed = mmd_to_prior(0.2 * prior_like, seed=0)
+    assert abs(same) < 0.005
+    assert shifted > 0.05 and shifted > 10 * abs(same)
+    assert far > shifted
+    assert squeezed > 0.05
+
+
+def test_mmd_subsamples_large_clouds():
+    rng = np.random.default_rng(2)
+    value = mmd_to_prior(rng.standard_normal((5000, 4)) + 2.0, seed=0, sample=500)
+    assert value > 0.1
+
+
+def test_prior_match_reports_per_dimension_moments():
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal((2000, 3)) * np.array([1.0, 2.0, 0.5]) + np.array([0.0, 1.0, -1.0])
+    match = prior_match(z, seed=0)
+    assert np.allclose(match["dim_mean"], [0.0, 1.0, -1.0], atol=0.1)
+    assert np.allclose(match["dim_std"], [1.0, 2.0, 0.5], atol=0.1)
+    assert match["mmd"] > 0.05

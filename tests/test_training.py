@@ -1,0 +1,166 @@
+"""The streaming trainer: records per epoch, determinism, divergence, stop, evaluation.
+
+KarateClub and a few epochs everywhere, except the one slow end-to-end run on Cora."""
+import math
+
+import numpy as np
+import pytest
+
+from argae_core.config import MODEL_KINDS, ConfigError, TrainConfig
+from argae_core.data import load_graph, split_edges
+from argae_core.training import ROW_FIELDS, EpochRecord, Trainer
+
+FINAL_KEYS = {"test_auc", "test_ap", "acc", "nmi", "ari", "mmd", "dim_mean", "dim_std",
+              "epochs_run", "diverged", "diverged_at", "best_epoch", "seconds_per_epoch"}
+
+
+def karate(**changes) -> TrainConfig:
+    return TrainConfig(**{"dataset": "karate", "epochs": 8, "latent_size": 8, "encoder_hidden": 16,
+                          "eval_interval": 2, "snapshot_interval": 3, **changes})
+
+
+def losses(trainer: Trainer) -> list[dict]:
+    return [{k: v for k, v in r.row().items() if k != "seconds"} for r in trainer]
+
+
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_each_model_kind_trains_and_reports_its_parts(kind):
+    config = karate(model=kind)
+    trainer = Trainer(config)
+    records = list(trainer)
+    assert [r.epoch for r in records] == list(range(1, 9))
+    for r in records:
+        assert isinstance(r, EpochRecord) and not r.diverged and r.seconds > 0
+        assert math.isfinite(r.encoder_loss) and r.recon_loss > 0
+        assert (r.reg_loss is not None) == config.adversarial
+        assert (r.kl_loss is not None) == config.variational
+        assert (r.discriminator_loss is not None) == config.adversarial
+        if config.adversarial:
+            assert 0 < r.d_real < 1 and 0 < r.d_fake < 1
+        parts = r.recon_loss + (r.reg_loss or 0) + (r.kl_loss or 0)
+        assert r.encoder_loss == pytest.approx(parts, rel=1e-5)
+    assert [r.epoch for r in records if r.val_auc is not None] == [2, 4, 6, 8]
+    snapshots = [r for r in records if r.z is not None]
+    assert [r.epoch for r in snapshots] == [1, 3, 6, 8]
+    assert snapshots[0].z.shape == (34, 8)
+    assert all((r.d_score is not None) == config.adversarial for r in snapshots)
+    metrics = trainer.final_metrics()
+    assert FINAL_KEYS <= set(metrics)
+    assert 0 <= metrics["test_auc"] <= 1 and 0 <= metrics["acc"] <= 1
+    assert metrics["epochs_run"] == 8 and metrics["diverged"] is False
+    assert len(metrics["dim_mean"]) == 8
+    assert trainer.history[0].keys() == set(ROW_FIELDS)
+
+
+def test_training_improves_link_prediction_on_a_planted_graph():
+    config = TrainConfig(dataset="planted", model="gae", epochs=60, eval_interval=1, seed=1)
+    trainer = Trainer(config)
+    records = list(trainer)
+    first = next(r.val_auc for r in records if r.val_auc is not None)
+    assert trainer.best_val_auc > first + 0.03
+    assert trainer.final_metrics()["test_auc"] > 0.75
+
+
+@pytest.mark.parametrize("kind", ["vgae", "argva"])
+def test_same_seed_gives_the_same_losses(kind):
+    first = losses(Trainer(karate(model=kind, seed=3)))
+    again = losses(Trainer(karate(model=kind, seed=3)))
+    other = losses(Trainer(karate(model=kind, seed=4)))
+    assert first == again
+    assert first != other
+
+
+def test_the_reported_epoch_is_the_best_validation_epoch():
+    trainer = Trainer(karate(model="arga", epochs=20, eval_interval=1))
+    records = list(trainer)
+    best = max((r for r in records if r.val_auc is not None), key=lambda r: r.val_auc)
+    metrics = trainer.final_metrics()
+    assert metrics["best_epoch"] == best.epoch
+    # the weights scored are the best epoch's: their validation AUC comes back
+    z = trainer.embed()
+    auc, _ = trainer.model.test(z, trainer.split.val_pos, trainer.split.val_neg)
+    assert auc == pytest.approx(best.val_auc)
+
+
+def test_trainer_uses_the_graph_and_split_it_is_given():
+    config = karate(model="gae", epochs=2)
+    graph = load_graph(config)
+    split = split_edges(graph, seed=9)
+    trainer = Trainer(config, graph=graph, split=split)
+    assert trainer.graph is graph and trainer.split is split
+
+
+def test_trainer_refuses_an_invalid_config():
+    with pytest.raises(ConfigError):
+        Trainer(karate(latent_size=0))
+
+
+@pytest.mark.parametrize("after", [1, 4])
+def test_stop_ends_after_the_current_epoch(after):
+    trainer = Trainer(karate(model="argva", epochs=50))
+    seen = []
+    for record in trainer:
+        seen.append(record.epoch)
+        if record.epoch == after:
+            trainer.stop()
+    assert seen == list(range(1, after + 1))
+    assert trainer.finished
+    metrics = trainer.final_metrics()
+    assert metrics["epochs_run"] == after and metrics["diverged"] is False
+    assert "test_auc" in metrics
+
+
+def poison_recon_loss(trainer: Trainer, from_epoch: int):
+    """Make the reconstruction loss NaN from `from_epoch` on, keeping it differentiable."""
+    real = trainer.model.recon_loss
+
+    def recon_loss(z, edges):
+        loss = real(z, edges)
+        return loss * float("nan") if trainer.epoch >= from_epoch else loss
+    trainer.model.recon_loss = recon_loss
+
+
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_nan_loss_ends_the_run_with_a_diverged_record(kind):
+    trainer = Trainer(karate(model=kind, epochs=30, eval_interval=1))
+    poison_recon_loss(trainer, from_epoch=5)
+    records = list(trainer)  # no exception
+    assert [r.epoch for r in records] == [1, 2, 3, 4, 5]
+    assert records[-1].diverged and not any(r.diverged for r in records[:-1])
+    assert records[-1].z is None and records[-1].val_auc is None
+    metrics = trainer.final_metrics()
+    assert metrics["diverged"] is True and metrics["diverged_at"] == 5
+    assert metrics["epochs_run"] == 5
+    assert 1 <= metrics["best_epoch"] <= 4 and math.isfinite(metrics["test_auc"])
+
+
+def test_divergence_before_any_validation_still_gives_final_metrics():
+    trainer = Trainer(karate(model="gae", epochs=30, eval_interval=10))
+    poison_recon_loss(trainer, from_epoch=2)
+    records = list(trainer)
+    assert records[-1].diverged and trainer.diverged_at == 2
+    metrics = trainer.final_metrics()
+    assert metrics["diverged"] is True and "test_auc" not in metrics
+
+
+def test_a_non_finite_feature_diverges_at_the_first_epoch():
+    """No monkeypatching: one infinite input value poisons every loss at once."""
+    config = karate(model="argva")
+    graph = load_graph(config)
+    graph.x[0, 0] = float("inf")
+    trainer = Trainer(config, graph=graph)
+    records = list(trainer)
+    assert len(records) == 1 and records[0].diverged and trainer.diverged_at == 1
+    assert trainer.final_metrics()["diverged"] is True
+
+
+@pytest.mark.slow
+def test_argva_on_cora_with_defaults_reaches_the_bar(cora_available):
+    config = TrainConfig(dataset="cora", model="argva")
+    trainer = Trainer(config)
+    for _ in trainer:
+        pass
+    metrics = trainer.final_metrics()
+    assert not metrics["diverged"]
+    assert metrics["test_auc"] >= 0.88, metrics
+    assert np.isfinite(metrics["mmd"])
