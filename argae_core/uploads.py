@@ -53,7 +53,7 @@ HEADER_WORDS = {"source", "target", "src", "dst", "from", "to", "node", "nodes",
                 "vertex", "head", "tail", "name", "label", "labels", "class", "community",
                 "group", "category", "weight", "feature", "features"}
 BINARY_SIGNATURES = {b"PK\x03\x04": "a ZIP archive or an Excel workbook (save it as CSV)",
-                     b"\x1f\x8b": "gzip-compressed (unpack it first)",
+                     b"\x1f\x8b": "a gzip-compressed file (unpack it first)",
                      b"%PDF": "a PDF document",
                      b"\x89PNG": "a PNG image",
                      b"\xd0\xcf\x11\xe0": "an old Excel / Office file (save it as CSV)"}
@@ -93,8 +93,10 @@ def _decode(data: bytes, file: str, max_bytes: int) -> tuple[str, str, str | Non
     """The text of an uploaded file, the encoding it was read with, and a warning when
     that is not UTF-8."""
     if len(data) > max_bytes:
-        raise UploadError(f"the file is {_size(len(data))}, over the {_size(max_bytes)} upload "
-                          "limit", file)
+        size, limit = _size(len(data)), _size(max_bytes)
+        if size == limit:  # rounding hid the difference
+            size, limit = f"{len(data):,} bytes", f"{max_bytes:,} bytes"
+        raise UploadError(f"the file is {size}, over the {limit} upload limit", file)
     if not data.strip():
         raise UploadError("the file is empty", file)
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -401,8 +403,6 @@ def _read_labels(text: str, nodes: dict[str, int]) -> tuple[dict[str, str], list
         if node not in nodes:
             raise UploadError(f"node {node!r} is not in the graph (not in the edges or the "
                               "features file)", "labels", number)
-        if not label:
-            raise UploadError(f"empty label for node {node!r}", "labels", number)
         if node in labels and labels[node] != label:
             raise UploadError(f"node {node!r} is labelled {label!r} here but {labels[node]!r} on "
                               f"line {seen[node]}", "labels", number)

@@ -332,7 +332,9 @@ def test_a_complete_graph_is_too_dense_for_negative_edges():
 
 def test_a_file_over_the_size_limit():
     error = refuse(b"0" * (DEFAULT_MAX_BYTES + 1))
-    assert str(error) == "edges file: the file is 50 MB, over the 50 MB upload limit"
+    assert str(error) == ("edges file: the file is 52,428,801 bytes, over the 52,428,800 bytes "
+                          "upload limit")
+    assert "is 60 MB, over the 50 MB upload limit" in str(refuse(b"0" * 60 * 2**20))
     small = refuse(edge_text(ring_pairs()).encode(), b"1,2\n" * 400, max_bytes=1000)
     assert str(small) == "features file: the file is 1,600 bytes, over the 1,000 bytes upload limit"
 
