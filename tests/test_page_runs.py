@@ -1,0 +1,206 @@
+"""The Runs page under AppTest: empty folder, table, skipped entries, one run's details,
+delete with confirmation, incomplete and running runs, opening a run in the Train page."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ.setdefault("ARGAE_EXECUTOR", "thread")  # as in test_pages: no worker processes
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from argae_core import runs  # noqa: E402
+from argae_core.config import TrainConfig  # noqa: E402
+from argae_core.training import Trainer  # noqa: E402
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+ARGVA = TrainConfig(dataset="karate", model="argva", epochs=12, eval_interval=3, snapshot_interval=5)
+GAE = TrainConfig(dataset="karate", model="gae", epochs=8, seed=1, eval_interval=2)
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory) -> tuple[Path, str, str]:
+    """Two finished KarateClub runs (ARGVA first, GAE second, so GAE is the newest)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the machine is shared; KarateClub does not need two threads
+    root = tmp_path_factory.mktemp("saved-runs")
+    ids = []
+    for config in (ARGVA, GAE):
+        trainer = Trainer(config)
+        writer = runs.RunWriter(config, trainer.graph, root=root, source="test")
+        for _ in runs.record_run(trainer, writer):
+            pass
+        ids.append(writer.run_id)
+    torch.set_num_threads(threads)
+    return root, ids[0], ids[1]
+
+
+@pytest.fixture
+def runs_dir(saved, tmp_path, monkeypatch) -> Path:
+    """A runs folder of this test's own holding copies of the two saved runs."""
+    root = tmp_path / "runs"
+    shutil.copytree(saved[0], root)
+    monkeypatch.setenv("ARGAE_RUNS_DIR", str(root))
+    return root
+
+
+def open_runs_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/runs.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def select_row(at: AppTest, row: int) -> None:
+    at.session_state["runs_table"] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def skipped(at: AppTest) -> list:
+    """The expanders listing skipped entries of the runs folder."""
+    return [e for e in at.expander if "runs folder" in e.label]
+
+
+def table(at: AppTest, column: str = "status"):
+    """The first table shown with `column`: the runs table, the final metrics, the config."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def set_status(root: Path, run_id: str, **changes) -> None:
+    path = root / run_id / "status.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+
+
+def test_empty_runs_folder_points_to_the_train_page(tmp_path, monkeypatch):
+    monkeypatch.setenv("ARGAE_RUNS_DIR", str(tmp_path / "nothing-yet"))
+    at = open_runs_page()
+    assert any("No saved runs yet" in i.value for i in at.info)
+    assert not at.dataframe and not skipped(at)
+
+
+def test_table_lists_both_runs_newest_first(runs_dir, saved):
+    _, argva_id, gae_id = saved
+    at = open_runs_page()
+    rows = table(at)
+    assert list(rows["run"]) == [gae_id, argva_id]
+    assert list(rows["model"]) == ["GAE", "ARGVA"]
+    assert list(rows["status"]) == ["finished", "finished"]
+    assert list(rows["epochs"]) == [8, 12] and list(rows["seed"]) == [1, 0]
+    assert rows["AUC"].between(0, 1).all() and rows["MMD"].notna().all()
+    assert not skipped(at)  # nothing was skipped
+
+
+def test_filters_narrow_the_table(runs_dir, saved):
+    at = open_runs_page()
+    at.multiselect(key="runs_filter_model").set_value(["ARGVA"])
+    at.run()
+    assert list(table(at)["run"]) == [saved[1]]
+    assert at.subheader[0].value == "ARGVA on karate, seed 0"  # the selection follows the rows left
+
+
+def test_corrupt_and_foreign_entries_warn_and_the_page_still_works(runs_dir):
+    (runs_dir / "broken-run").mkdir()
+    (runs_dir / "broken-run" / "status.json").write_text("{ not json")
+    (runs_dir / "notes.txt").write_text("a stray file")
+    at = open_runs_page()
+    [expander] = skipped(at)
+    assert "2 entries" in expander.label
+    assert "broken-run" in expander.markdown[0].value and "notes.txt" in expander.markdown[0].value
+    assert len(table(at)) == 2
+    select_row(at, 1)
+    assert at.subheader[0].value == "ARGVA on karate, seed 0"
+
+
+def test_selecting_a_run_shows_its_curves_metrics_and_downloads(runs_dir, saved):
+    at = open_runs_page()
+    assert at.subheader[0].value == "GAE on karate, seed 1"  # the newest is shown first
+    assert len(at.get("plotly_chart")) == 2  # GAE: encoder loss and validation only
+    select_row(at, 1)
+    assert at.subheader[0].value == "ARGVA on karate, seed 0"
+    assert any("finished" in s.value and "12 epochs" in s.value for s in at.success)
+    assert len(at.get("plotly_chart")) == 4
+    metrics = table(at, "MMD to prior")
+    assert 0 <= float(metrics["AUC"].iloc[0]) <= 1
+    config = table(at, "setting")
+    assert dict(zip(config["setting"], config["value"]))["epochs"] == "12"
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["Metrics per epoch (CSV)", "Config (JSON)", "Embeddings (npz)", "Embeddings (CSV)",
+                      "Everything (zip)"]
+    assert not any(b.disabled for b in at.get("download_button"))
+
+
+def test_the_selection_stays_on_its_run_when_a_new_run_appears(runs_dir, saved):
+    at = open_runs_page()
+    select_row(at, 1)
+    _, argva_id, _ = saved
+    shutil.copytree(runs_dir / argva_id, runs_dir / "zz-newer-copy")
+    set_status(runs_dir, "zz-newer-copy", started="2999-01-01T00:00:00+00:00")
+    at.run()
+    assert list(table(at)["run"])[0] == "zz-newer-copy"
+    # still the run picked, not the one now in its row
+    assert any(f"`{argva_id}`" in c.value for c in at.caption)
+
+
+def test_delete_asks_for_confirmation_then_removes_the_run(runs_dir, saved):
+    _, argva_id, gae_id = saved
+    at = open_runs_page()
+    button(at, "Delete").click()
+    at.run()
+    assert (runs_dir / gae_id).is_dir()  # nothing deleted yet
+    assert any(gae_id in w.value for w in at.warning)
+    button(at, "Cancel").click()
+    at.run()
+    assert (runs_dir / gae_id).is_dir() and not any(b.label.startswith("Yes") for b in at.button)
+    button(at, "Delete").click()
+    at.run()
+    button(at, f"Yes, delete {gae_id}").click()
+    at.run()
+    assert not at.exception
+    assert not (runs_dir / gae_id).exists()
+    assert any(f"Deleted run `{gae_id}`" in s.value for s in at.success)
+    assert list(table(at)["run"]) == [argva_id]
+
+
+def test_an_interrupted_run_is_listed_incomplete(runs_dir, saved):
+    _, argva_id, _ = saved
+    # Its writer's pid is ours, but with another start time: a dead process whose pid was reused.
+    set_status(runs_dir, argva_id, status="running", pid=os.getpid(),
+               pid_start=runs._process_start(os.getpid()) + 1)
+    (runs_dir / argva_id / "metrics.json").unlink()
+    at = open_runs_page()
+    assert list(table(at)["status"]) == ["finished", "incomplete"]
+    select_row(at, 1)
+    assert any("incomplete" in w.value and "after 12 of 12 epochs" in w.value for w in at.warning)
+    assert len(at.get("plotly_chart")) == 4  # the curves up to then are kept
+    assert not button(at, "Delete").disabled
+
+
+def test_a_run_still_training_cannot_be_deleted(runs_dir, saved):
+    _, _, gae_id = saved
+    set_status(runs_dir, gae_id, status="running", pid=os.getpid(),
+               pid_start=runs._process_start(os.getpid()))
+    at = open_runs_page()
+    assert table(at)["status"].iloc[0] == "running"
+    assert button(at, "Delete").disabled
+
+
+def test_open_in_train_page_shows_the_run_there(runs_dir, saved):
+    _, _, gae_id = saved
+    at = open_runs_page()
+    button(at, "Open in Train page").click()
+    at.run()
+    assert not at.exception
+    assert at.session_state["view_run"] == gae_id
+    assert any(gae_id in i.value for i in at.info)  # the Train page's saved-run banner
