@@ -18,4 +18,7 @@ cols = st.columns(2)
 with cols[0]:
     st.page_link("pages/train.py", label="**Train**: pick a graph and knobs, watch both players' losses live",
                  icon=":material/model_training:")
+with cols[1]:
+    st.page_link("pages/runs.py", label="**Runs**: every saved run: reopen, download, delete",
+                 icon=":material/folder_open:")
 st.caption("Start with KarateClub or the planted-partition graph: both work offline.")
