@@ -27,6 +27,7 @@ PLANETOID = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed"}
 PLANETOID_RAW = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
 IDENTITY_FEATURE_LIMIT = 20_000  # one-hot ids beyond this would not fit a laptop's memory
 VAL_RATIO, TEST_RATIO = 0.05, 0.10
+MIN_SPLIT_EDGES = 20  # int(0.05 * E) >= 1: RandomLinkSplit fails without a validation edge
 
 
 class DatasetUnavailable(RuntimeError):
@@ -229,10 +230,16 @@ class Split:
 
 def split_edges(graph: Graph, seed: int) -> Split:
     """5 % validation and 10 % test edges (with as many non-edges), seeded."""
-    if graph.num_edges < 10:
+    if graph.num_edges < MIN_SPLIT_EDGES:
         raise DatasetUnavailable(
-            f"{graph.name} has {graph.num_edges} edges; link prediction needs at least 10 to "
-            "hold out validation and test edges.")
+            f"{graph.name} has {graph.num_edges} edges; link prediction needs at least "
+            f"{MIN_SPLIT_EDGES} to hold out 5 % validation and 10 % test edges (one of each at least).")
+    unconnected = graph.num_nodes * (graph.num_nodes - 1) // 2 - graph.num_edges
+    needed = int(VAL_RATIO * graph.num_edges) + int(TEST_RATIO * graph.num_edges)
+    if unconnected < needed:
+        raise DatasetUnavailable(
+            f"{graph.name} is too dense: {unconnected} unconnected node pairs, and link prediction "
+            f"needs {needed} as negative examples.")
     transform = RandomLinkSplit(num_val=VAL_RATIO, num_test=TEST_RATIO, is_undirected=True,
                                 split_labels=True, add_negative_train_samples=False)
     python_state = random.getstate()  # PyG's negative sampling draws from Python's random

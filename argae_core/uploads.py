@@ -33,14 +33,11 @@ import torch
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .data import (TEST_RATIO, VAL_RATIO, DatasetUnavailable, Graph, apply_features,
-                   cache_dir, split_edges)
+from .data import (MIN_SPLIT_EDGES, TEST_RATIO, VAL_RATIO, DatasetUnavailable, Graph,
+                   apply_features, cache_dir, split_edges)
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024  # matches .streamlit/config.toml maxUploadSize = 50 (MB)
 IDENTITY_UPLOAD_LIMIT = 3_000         # without features: one-hot ids up to here, degree beyond
-# PyG's RandomLinkSplit holds out int(ratio * edges) edges per split; with fewer than this
-# the validation split is empty and the split fails.
-MIN_SPLIT_EDGES = math.ceil(1 / min(VAL_RATIO, TEST_RATIO))
 REAL_SPLIT_CHECK_EDGES = 50_000       # up to here also run the real split (cheap; dense graphs)
 SNIFF_LINES = 50                      # data lines looked at to guess the delimiter and header
 ID_BATCH = 200_000                    # node ids mapped to positions at a time

@@ -212,8 +212,27 @@ def test_split_is_seeded_and_leaves_global_rng_alone():
 
 def test_split_refuses_graphs_with_too_few_edges():
     tiny = Graph("tiny", torch.ones(4, 1), torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]))
-    with pytest.raises(DatasetUnavailable, match="at least 10"):
+    with pytest.raises(DatasetUnavailable, match="at least 20"):
         split_edges(tiny, seed=0)
+
+
+def test_split_works_at_the_minimum_and_refuses_one_below():
+    """19 edges would give int(0.05 * 19) = 0 validation edges and RandomLinkSplit crashes."""
+    def path_graph(edges):
+        src = torch.arange(edges)
+        pairs = torch.stack([torch.cat([src, src + 1]), torch.cat([src + 1, src])])
+        return Graph("path", torch.ones(edges + 1, 1), pairs)
+    split = split_edges(path_graph(20), seed=0)
+    assert split.val_pos.size(1) == 1 and split.val_neg.size(1) == 1
+    with pytest.raises(DatasetUnavailable, match="at least 20"):
+        split_edges(path_graph(19), seed=0)
+
+
+def test_split_refuses_a_graph_too_dense_for_negative_examples():
+    nodes = 8  # the complete graph K8 has 28 edges and no unconnected pair
+    pairs = torch.tensor([(a, b) for a in range(nodes) for b in range(nodes) if a != b]).t()
+    with pytest.raises(DatasetUnavailable, match="too dense"):
+        split_edges(Graph("K8", torch.ones(nodes, 1), pairs), seed=0)
 
 
 def test_env_points_tests_away_from_the_repo():
