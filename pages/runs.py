@@ -6,6 +6,7 @@ import functools
 
 import pandas as pd
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from argae_core import plots, runs
 from argae_core.config import TrainConfig
@@ -105,10 +106,15 @@ def config_rows(config: TrainConfig, nodes: int) -> pd.DataFrame:
                          for name, value in config.to_dict().items() if name not in unused])
 
 
+def started_text(stamp: str | None) -> str:
+    started = pd.to_datetime(stamp, utc=True, errors="coerce")
+    return "at an unknown time" if pd.isna(started) else started.strftime("%Y-%m-%d %H:%M UTC")
+
+
 def header(run: runs.Run, summary: runs.RunSummary) -> None:
     config = run.config
     st.subheader(f"{common.MODEL_LABELS.get(config.model, config.model)} on {config.dataset}, seed {config.seed}")
-    details = [f"`{run.run_id}`", f"started {(summary.started or '?').replace('T', ' ')}",
+    details = [f"`{run.run_id}`", f"started {started_text(summary.started)}",
                f"{run.graph.nodes:,} nodes, {run.graph.edges:,} edges"]
     details += [f"source {summary.source}"] if summary.source else []
     details += [f"group {summary.group}"] if summary.group else []
@@ -120,32 +126,35 @@ def header(run: runs.Run, summary: runs.RunSummary) -> None:
 
 def actions(run: runs.Run) -> None:
     """Open the run in other pages; delete it after a confirmation."""
-    buttons = st.columns([1, 1, 1, 3])
-    if buttons[0].button("Open in Train page", icon=":material/model_training:", width="stretch"):
+    row = st.container(horizontal=True)
+    if row.button("Open in Train page", icon=":material/model_training:"):
         open_in("pages/train.py", run.run_id)
-    if LATENT_PAGE.exists() and buttons[1].button("Open in Latent page", icon=":material/scatter_plot:",
-                                                  width="stretch"):
+    if LATENT_PAGE.exists() and row.button("Open in Latent page", icon=":material/scatter_plot:"):
         open_in("pages/latent.py", run.run_id)
     running = run.status == "running"
     if st.session_state.get("runs_confirm_delete") != run.run_id:
-        if buttons[2].button("Delete", icon=":material/delete:", width="stretch", disabled=running,
-                             help="A run still training cannot be deleted." if running else None):
+        if row.button("Delete", icon=":material/delete:", disabled=running,
+                      help="A run still training cannot be deleted." if running else None):
             st.session_state["runs_confirm_delete"] = run.run_id
             st.rerun()
         return
     st.warning(f"Delete run `{run.run_id}`? Its files are removed from this server for everyone who "
                "uses it. This cannot be undone.", icon=":material/delete_forever:")
-    yes, no, _ = st.columns([2, 1, 3])
-    if yes.button(f"Yes, delete {run.run_id}", type="primary", width="stretch"):
+    confirm = st.container(horizontal=True)
+    if confirm.button(f"Yes, delete {run.run_id}", type="primary"):
         delete(run.run_id)
-    if no.button("Cancel", width="stretch"):
+    if confirm.button("Cancel"):
         st.session_state.pop("runs_confirm_delete", None)
         st.rerun()
 
 
 def open_in(page: str, run_id: str) -> None:
+    """Show `run_id` in another page (Train and Latent read `view_run`)."""
     st.session_state["view_run"] = run_id
-    st.switch_page(page)
+    try:
+        st.switch_page(page)
+    except StreamlitAPIException:  # the file exists but app.py does not list it yet
+        st.error(f"{page} is not part of the app's navigation yet.")
 
 
 def delete(run_id: str) -> None:
@@ -173,11 +182,12 @@ def downloads(run: runs.Run) -> None:
              ("Embeddings (CSV)", functools.partial(runs.export_embeddings, fmt="csv"), "embeddings.csv",
               "text/csv", has_embedding),
              ("Everything (zip)", runs.export_zip, "zip", "application/zip", True)]
-    for column, (label, export, suffix, mime, available) in zip(st.columns(len(files)), files):
-        column.download_button(
+    row = st.container(horizontal=True)
+    for label, export, suffix, mime, available in files:
+        row.download_button(
             label, data=functools.partial(export, run_id), file_name=f"{run_id}.{suffix}"
             if suffix == "zip" else f"{run_id}-{suffix}", mime=mime, disabled=not available,
-            on_click="ignore", icon=":material/download:", width="stretch",
+            on_click="ignore", icon=":material/download:",
             help=None if available else "This run saved no embedding yet.", key=f"runs_download_{suffix}")
 
 

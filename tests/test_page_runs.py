@@ -204,3 +204,9 @@ def test_open_in_train_page_shows_the_run_there(runs_dir, saved):
     assert not at.exception
     assert at.session_state["view_run"] == gae_id
     assert any(gae_id in i.value for i in at.info)  # the Train page's saved-run banner
+
+
+def test_the_latent_button_appears_only_when_the_latent_page_exists(runs_dir):
+    at = open_runs_page()
+    labels = [b.label for b in at.button]
+    assert ("Open in Latent page" in labels) == (Path(APP).parent / "pages" / "latent.py").exists()
