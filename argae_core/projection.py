@@ -1,0 +1,339 @@
+"""2-D pictures of the latent cloud Z together with samples of the N(0, I) prior.
+
+Both clouds are projected jointly (one fit on the stacked array), so a distance on screen
+means the same thing inside Z, inside the prior and between them. Two methods:
+
+- PCA (scikit-learn): instant, linear, the picture shown first.
+- UMAP (umap-learn): the neighbourhood picture. Choices, each measured on Cora
+  (benchmarks/bench_projection.py, numbers in its docstring):
+  * The 15-nearest-neighbour graph is computed exactly by scikit-learn and handed to UMAP
+    (`precomputed_knn`). That skips pynndescent, whose JIT compilation was most of umap's
+    first-call cost (about 70 of 85 s), and gives one code path for every size, so a tiny
+    warm-up fit compiles everything a Cora-sized frame needs.
+  * A fixed `random_state` makes a frame a function of (Z, prior, seed): reproducible and
+    cacheable. umap then runs its layout on one thread; on this 2-core shared machine the
+    threaded layout was slower anyway (2.8 s against 1.7 s per frame).
+  * Stable frames: a frame starts from the previous frame's layout with fewer layout epochs
+    and a lower learning rate (a learning rate of 1 throws the good start away), then is
+    aligned onto it by an orthogonal Procrustes fit (rotation, reflection, scale, shift:
+    the transforms a UMAP picture does not define). Motion on screen is then change in Z.
+    AlignedUMAP was not used: it needs every snapshot up front and refits all of them when
+    a new one arrives, while a live run adds snapshots one by one.
+  * numba's disk cache is switched on for umap's compiled functions (umap does not ask for
+    it), so only the first process on a machine pays the compilation; later processes load
+    it in well under a second.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+from scipy.linalg import orthogonal_procrustes
+from sklearn.decomposition import PCA
+from sklearn.neighbors import NearestNeighbors
+
+from . import metrics
+
+METHODS = ("umap", "pca")
+DEFAULT_CAP = 5000           # points per cloud; larger clouds are projected as a seeded subsample
+UMAP_NEIGHBORS = 15          # umap's default
+UMAP_MIN_POINTS = 4          # umap's spectral start fails below this many points
+# Layout settings measured on Cora Z snapshots (5,416 points, 15-NN preservation on screen):
+COLD_LAYOUT_EPOCHS = 200     # 0.251, against 0.260 at umap's default 500 for 2.5x the time
+WARM_LAYOUT_EPOCHS = 30      # from the previous frame at lr 0.1: 0.244, a 2%-noised Z moves
+WARM_LEARNING_RATE = 0.1     # 0.08 radii (cold + aligned: 0.43); at lr 1: 0.182 and 0.16
+CURVE_MMD_SAMPLE = 1000      # points per cloud for the MMD curve: a quarter of the cost of 2000
+
+
+@dataclass(frozen=True)
+class Projection:
+    """One 2-D frame: rows of `z_xy` are the Z rows `z_index` (all rows when None), rows
+    of `prior_xy` the prior rows `prior_index`."""
+    z_xy: np.ndarray
+    prior_xy: np.ndarray
+    z_index: np.ndarray | None
+    prior_index: np.ndarray | None
+    method: str
+    warm_started: bool = False   # UMAP started from a previous frame
+    seconds: float = 0.0
+
+    @property
+    def xy(self) -> np.ndarray:
+        """Both clouds stacked, Z first: the layout a next frame starts from."""
+        return np.vstack([self.z_xy, self.prior_xy])
+
+    @property
+    def subsampled(self) -> bool:
+        return self.z_index is not None or self.prior_index is not None
+
+
+# ------------------------------------------------------------------- inputs
+def prior_samples(n: int, dim: int, seed: int = 0) -> np.ndarray:
+    """`n` seeded samples of N(0, I) in `dim` dimensions, float32 like Z."""
+    if n < 0 or dim < 1:
+        raise ValueError(f"prior_samples needs n >= 0 and dim >= 1, got n={n}, dim={dim}")
+    return np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
+
+
+def subsample(n: int, cap: int = DEFAULT_CAP, seed: int = 0) -> np.ndarray | None:
+    """Sorted seeded row indices, `cap` of `n`; None when all `n` rows fit under the cap."""
+    if cap < 1:
+        raise ValueError(f"the subsample cap must be at least 1, got {cap}")
+    if n <= cap:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(n, cap, replace=False))
+
+
+def _checked(name: str, values: np.ndarray) -> np.ndarray:
+    """`values` as a float32 [rows, dim] array, or a ValueError that says what is wrong."""
+    array = np.asarray(values, dtype=np.float32)
+    if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"{name} must be a non-empty [rows, dimensions] array, got shape "
+                         f"{array.shape}")
+    bad_rows = np.flatnonzero(~np.isfinite(array).all(axis=1))
+    if len(bad_rows):
+        raise ValueError(f"{name} has NaN or infinite values in {len(bad_rows)} of "
+                         f"{len(array)} rows (first: row {bad_rows[0]}); the run probably "
+                         "diverged at this epoch: pick an earlier one")
+    return array
+
+
+def _take(array: np.ndarray, index: np.ndarray | None) -> np.ndarray:
+    return array if index is None else array[index]
+
+
+# --------------------------------------------------------------- projection
+def project(z: np.ndarray, prior: np.ndarray, method: str = "umap",
+            init: Projection | np.ndarray | None = None, seed: int = 0,
+            n_epochs: int | None = None, cap: int = DEFAULT_CAP,
+            learning_rate: float | None = None) -> Projection:
+    """Project Z and prior samples jointly to 2-D.
+
+    `init` is the previous frame (a `Projection`, or its stacked `xy`): UMAP starts from
+    it, and either method's result is aligned onto it, so successive frames stay put.
+    Its rows must be the same points (same sizes and `cap`, hence the same subsample).
+    `n_epochs` / `learning_rate` default to the cold or warm-start settings above."""
+    if method not in METHODS:
+        raise ValueError(f"unknown projection method {method!r}; choose one of {', '.join(METHODS)}")
+    z, prior = _checked("Z", z), _checked("the prior sample", prior)
+    if z.shape[1] != prior.shape[1]:
+        raise ValueError(f"Z has {z.shape[1]} dimensions but the prior sample has "
+                         f"{prior.shape[1]}: draw the prior in the latent size")
+    start = time.perf_counter()
+    z_index, prior_index = subsample(len(z), cap, seed), subsample(len(prior), cap, seed)
+    points = np.vstack([_take(z, z_index), _take(prior, prior_index)])
+    previous = _previous_layout(init, len(points))
+    if method == "pca":
+        xy = _pca(points)
+    else:
+        xy = _umap(points, previous, seed, n_epochs, learning_rate)
+    if previous is not None:
+        xy = align(xy, previous)
+    n_z = len(points) - len(_take(prior, prior_index))
+    return Projection(z_xy=xy[:n_z], prior_xy=xy[n_z:], z_index=z_index, prior_index=prior_index,
+                      method=method, warm_started=method == "umap" and previous is not None,
+                      seconds=time.perf_counter() - start)
+
+
+def _previous_layout(init: Projection | np.ndarray | None, rows: int) -> np.ndarray | None:
+    if init is None:
+        return None
+    layout = init.xy if isinstance(init, Projection) else np.asarray(init, dtype=np.float32)
+    if layout.shape != (rows, 2):
+        raise ValueError(f"the previous frame has shape {layout.shape} but this frame projects "
+                         f"{rows} points: frames of one sequence need the same Z size, prior "
+                         "size and cap")
+    return layout
+
+
+def _pca(points: np.ndarray) -> np.ndarray:
+    """First two principal components; a latent size of 1 gives (value, 0)."""
+    components = min(2, points.shape[1])
+    xy = PCA(n_components=components, svd_solver="full").fit_transform(points)
+    if components < 2:
+        xy = np.hstack([xy, np.zeros_like(xy)])
+    return xy.astype(np.float32)
+
+
+def _umap(points: np.ndarray, previous: np.ndarray | None, seed: int,
+          n_epochs: int | None, learning_rate: float | None) -> np.ndarray:
+    if len(points) < UMAP_MIN_POINTS:
+        raise ValueError(f"UMAP needs at least {UMAP_MIN_POINTS} points (Z and prior together), "
+                         f"got {len(points)}: use PCA")
+    umap = _umap_module()
+    neighbors = min(UMAP_NEIGHBORS, len(points))
+    distances, indices = NearestNeighbors(n_neighbors=neighbors).fit(points).kneighbors(points)
+    warm = previous is not None
+    reducer = umap.UMAP(
+        n_neighbors=neighbors, random_state=seed, n_jobs=1,
+        n_epochs=n_epochs or (WARM_LAYOUT_EPOCHS if warm else COLD_LAYOUT_EPOCHS),
+        learning_rate=learning_rate or (WARM_LEARNING_RATE if warm else 1.0),
+        init=previous if warm else "spectral",
+        precomputed_knn=(indices.astype(np.int32), distances.astype(np.float32), None))
+    xy = reducer.fit_transform(points).astype(np.float32)
+    _warm.set()
+    return xy
+
+
+def align(current: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """`current` rotated / reflected, scaled and shifted onto `reference` (orthogonal
+    Procrustes), in the reference's coordinates so the axes stay put between frames."""
+    current_mean, reference_mean = current.mean(axis=0), reference.mean(axis=0)
+    centred = current.astype(np.float64) - current_mean
+    rotation, singular_sum = orthogonal_procrustes(centred, reference - reference_mean)
+    spread = float((centred ** 2).sum())
+    scale = singular_sum / spread if spread > 0 else 1.0
+    return (scale * centred @ rotation + reference_mean).astype(np.float32)
+
+
+# ------------------------------------------------------------------ sequences
+class Projector:
+    """The frames of one run for one method: each frame starts from, and is aligned onto,
+    the frame of the nearest earlier epoch already computed. Feed epochs in order (`update`
+    does); the page keeps one per run and calls `update` as snapshots arrive. Thread-safe."""
+
+    def __init__(self, method: str = "umap", seed: int = 0, cap: int = DEFAULT_CAP):
+        if method not in METHODS:
+            raise ValueError(f"unknown projection method {method!r}; choose one of {', '.join(METHODS)}")
+        self.method, self.seed, self.cap = method, seed, cap
+        self.frames: dict[int, Projection] = {}
+        self._prior: np.ndarray | None = None
+        self._lock = threading.Lock()
+
+    def prior(self, rows: int, dim: int) -> np.ndarray:
+        """The run's prior sample: one draw, the same for every epoch, so only Z moves.
+        As many rows as Z shows (an i.i.d. sample needs no subsampling)."""
+        if self._prior is None or self._prior.shape != (rows, dim):
+            self._prior = prior_samples(rows, dim, self.seed)
+        return self._prior
+
+    def frame(self, epoch: int, z: np.ndarray, previous: Projection | None = None) -> Projection:
+        """The frame of `epoch` (computed once). `previous` overrides the earlier frame."""
+        with self._lock:
+            if epoch in self.frames:
+                return self.frames[epoch]
+            if previous is None:
+                earlier = [e for e in self.frames if e < epoch]
+                previous = self.frames[max(earlier)] if earlier else None
+            z = _checked("Z", z)
+            prior = self.prior(min(len(z), self.cap), z.shape[1])
+            projection = project(z, prior, self.method, init=previous, seed=self.seed, cap=self.cap)
+            self.frames[epoch] = projection
+            return projection
+
+    def update(self, snapshots: dict[int, np.ndarray]) -> dict[int, Projection]:
+        """Frames of every snapshot, computing the missing ones in epoch order."""
+        for epoch in sorted(snapshots):
+            self.frame(epoch, snapshots[epoch])
+        return {epoch: self.frames[epoch] for epoch in sorted(snapshots)}
+
+
+def project_sequence(snapshots: dict[int, np.ndarray], method: str = "umap", seed: int = 0,
+                     cap: int = DEFAULT_CAP) -> dict[int, Projection]:
+    """Frames of a finished run's snapshots {epoch: Z}, each aligned onto the one before."""
+    return Projector(method, seed, cap).update(snapshots)
+
+
+# -------------------------------------------------------------------- warm-up
+_warm = threading.Event()
+_warm_lock = threading.Lock()
+_warm_thread: threading.Thread | None = None
+_umap_lock = threading.Lock()
+
+
+def _umap_module():
+    """umap, imported on first use (it takes seconds) with numba's disk cache switched on
+    for its compiled functions before anything compiles."""
+    with _umap_lock:
+        first = "umap" not in sys.modules
+        import umap
+        if first:
+            _enable_jit_cache("umap")
+            # we pass our own neighbour graph and never call transform(), which needs umap's
+            warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]")
+    return umap
+
+
+def _enable_jit_cache(package: str) -> int:
+    """Switch numba's on-disk cache on for every compiled function of `package` that did
+    not ask for it. numba stores it where it stores any `cache=True` function: beside the
+    package, in NUMBA_CACHE_DIR, or in the user's cache folder when the package is
+    read-only. Returns the number of functions switched on."""
+    from numba.core.registry import CPUDispatcher
+    switched = 0
+    for name, module in list(sys.modules.items()):
+        if name != package and not name.startswith(package + "."):
+            continue
+        for value in list(vars(module).values()):
+            if isinstance(value, CPUDispatcher):
+                try:
+                    value.enable_caching()
+                    switched += 1
+                except RuntimeError:  # numba found nowhere to write: compile as before
+                    pass
+    return switched
+
+
+def warm_up(background: bool = True) -> threading.Thread | None:
+    """Compile umap's code with a tiny fit (a cold and a warm-start frame of a few hundred
+    random points), in a daemon thread unless `background` is False. Returns the thread
+    (the running one when called again), or None when already warm or run inline."""
+    global _warm_thread
+    if _warm.is_set():
+        return None
+    if not background:
+        _fit_tiny()
+        return None
+    with _warm_lock:
+        if _warm_thread is None or not _warm_thread.is_alive():
+            _warm_thread = threading.Thread(target=_fit_tiny, name="umap-warm-up", daemon=True)
+            _warm_thread.start()
+        return _warm_thread
+
+
+def _fit_tiny() -> None:
+    if _warm.is_set():
+        return
+    z, prior = prior_samples(150, 8, seed=1), prior_samples(150, 8, seed=2)
+    first = project(z, prior, "umap", n_epochs=20)
+    project(z + 0.01, prior, "umap", init=first)
+    _warm.set()
+
+
+def is_warm() -> bool:
+    """True once a UMAP frame has been computed (or warm-up finished) in this process."""
+    return _warm.is_set()
+
+
+# ------------------------------------------------------------ latent statistics
+def dimension_stats(z: np.ndarray, bins: int = 30) -> dict:
+    """Per-dimension summary of Z against N(0, 1), for small-multiple histograms.
+
+    Every dimension shares the bin `edges` (covering [-4, 4] and Z's 0.5-99.5 percentile
+    range), so the panels share an axis; `prior_counts` is the N(0, 1) count expected per
+    bin for as many values; `outside` counts values beyond the edges; `ks` is the
+    Kolmogorov-Smirnov distance to N(0, 1), to pick the dimensions worth showing."""
+    z = _checked("Z", z).astype(np.float64)
+    low = min(-4.0, float(np.percentile(z, 0.5)))
+    high = max(4.0, float(np.percentile(z, 99.5)))
+    edges = np.linspace(low, high, bins + 1)
+    counts = np.stack([np.histogram(column, edges)[0] for column in z.T])
+    expected = len(z) * np.diff(stats.norm.cdf(edges))
+    return {"edges": edges, "centers": (edges[:-1] + edges[1:]) / 2, "counts": counts,
+            "prior_counts": expected, "outside": len(z) - counts.sum(axis=1),
+            "mean": z.mean(axis=0), "std": z.std(axis=0),
+            "ks": stats.ks_1samp(z, stats.norm.cdf, axis=0).statistic}
+
+
+def mmd_curve(snapshots: dict[int, np.ndarray], seed: int = 0,
+              sample: int = CURVE_MMD_SAMPLE) -> list[tuple[int, float]]:
+    """[(epoch, squared MMD of Z to N(0, I))] in epoch order (metrics.mmd_to_prior). The
+    same seed draws the same prior sample at every epoch, so the curve follows Z only."""
+    return [(epoch, metrics.mmd_to_prior(_checked(f"Z at epoch {epoch}", snapshots[epoch]),
+                                         seed=seed, sample=sample))
+            for epoch in sorted(snapshots)]
