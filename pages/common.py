@@ -6,11 +6,20 @@ import os
 
 import streamlit as st
 from streamlit.runtime import Runtime
+from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from argae_core.config import FIELDS, ConfigError, TrainConfig
 from argae_core.data import DatasetUnavailable, load_graph, summary
 from argae_core.jobs import JobManager, ProcessExecutor, ThreadExecutor, default_slots
+
+# A folder named pages/ makes Streamlit start in its old multipage mode: a deep link such as
+# /train on a fresh server would run that page alone, without app.py's navigation, page
+# config and heartbeat. The first page script to import this module switches the server to
+# app.py's st.navigation and reruns, so the link opens as intended.
+if PagesManager.uses_pages_directory:
+    PagesManager.uses_pages_directory = False
+    st.rerun()
 
 DATASET_LABELS = {"karate": "KarateClub (offline, 34 nodes)",
                   "planted": "Planted partition (generated, offline)",

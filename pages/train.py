@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import streamlit as st
 
-from argae_core import plots, runs
+from argae_core import plots, runs, uploads
 from argae_core.config import ConfigError, TrainConfig
 from pages import common
 
@@ -42,10 +42,13 @@ def sidebar(saved: TrainConfig) -> dict:
     values: dict = {}
     with st.sidebar:
         st.header("Graph")
-        values["dataset"] = st.selectbox(
-            "Dataset", list(common.DATASET_LABELS), format_func=common.DATASET_LABELS.get,
-            index=list(common.DATASET_LABELS).index(saved.dataset) if saved.dataset in common.DATASET_LABELS else 0,
+        choices = list(common.DATASET_LABELS) + ["upload"]
+        current = "upload" if saved.dataset.startswith("upload:") else saved.dataset
+        choice = st.selectbox(
+            "Dataset", choices, format_func=lambda c: common.DATASET_LABELS.get(c, "Upload your own graph"),
+            index=choices.index(current) if current in choices else 0,
             help=TrainConfig.__dataclass_fields__["dataset"].metadata["help"], key="w_dataset")
+        values["dataset"] = upload_section(saved) if choice == "upload" else choice
         values["features"] = w("features", saved.features)
         if values["dataset"] == "planted":
             with st.expander("Planted partition", expanded=True):
@@ -76,6 +79,45 @@ def sidebar(saved: TrainConfig) -> dict:
     return values
 
 
+@st.cache_data(show_spinner="Reading your files...", max_entries=8)
+def parse_and_store(edges: bytes, features: bytes | None, labels: bytes | None, name: str):
+    """(upload id, report) or (None, message); cached on the bytes so reruns do not re-parse."""
+    try:
+        parsed = uploads.parse_upload(edges, features, labels, name=name)
+        return uploads.save_upload(parsed), parsed.report
+    except uploads.UploadError as exc:
+        return None, str(exc)
+
+
+def upload_section(saved: TrainConfig) -> str:
+    """File uploaders and a preview; returns 'upload:<id>' or 'upload:' until a graph is valid."""
+    st.caption("Plain text only: an edge list (CSV, TSV or whitespace; two columns of node ids, "
+               "optional header), optional features (node id, values...) and labels (node id, label).")
+    edges = st.file_uploader("Edge list", key="up_edges")
+    features = st.file_uploader("Node features (optional)", key="up_features")
+    labels = st.file_uploader("Node labels (optional)", key="up_labels")
+    if edges is None:
+        return saved.dataset if saved.dataset.startswith("upload:") else "upload:"
+    upload_id, report = parse_and_store(edges.getvalue(), features and features.getvalue(),
+                                        labels and labels.getvalue(), edges.name)
+    if upload_id is None:
+        st.error(report, icon=":material/error:")
+        return "upload:"
+    st.session_state["upload_report"] = report
+    return f"upload:{upload_id}"
+
+
+def upload_preview(report: dict) -> None:
+    cards = [("Nodes", report["nodes"]), ("Edges", report["edges"]), ("Isolated", report["isolated_nodes"]),
+             ("Components", report["components"]), ("Feature size", report["feature_size"]),
+             ("Classes", report.get("classes") or 0)]
+    for column, (label, value) in zip(st.columns(len(cards)), cards):
+        column.metric(label, f"{value:,}")
+    st.caption(f"Features: {report['feature_mode']}.")
+    for warning in report.get("warnings", []):
+        st.warning(warning, icon=":material/info:")
+
+
 def _planted_label(name: str) -> str:
     return {"planted_nodes": "Nodes", "planted_communities": "Communities", "planted_p_in": "p_in",
             "planted_p_out": "p_out", "planted_feature_dim": "Feature dimension",
@@ -104,7 +146,13 @@ if "url_problem" in st.session_state:
 if st.session_state.get("preset_note"):
     st.info(st.session_state["preset_note"], icon=":material/school:")
 problems = config.problems()
-graph, graph_error = common.graph_for(config) if "dataset" not in problems else (None, None)
+if config.dataset == "upload:":
+    problems.pop("dataset", None)
+    st.info("Upload an edge list in the sidebar to train on your own graph.", icon=":material/upload_file:")
+elif config.dataset.startswith("upload:") and st.session_state.get("upload_report"):
+    upload_preview(st.session_state["upload_report"])
+graph, graph_error = (common.graph_for(config) if "dataset" not in problems and config.dataset != "upload:"
+                      else (None, None))
 if graph_error:
     st.error(graph_error, icon=":material/error:")
 elif graph is not None:
@@ -115,8 +163,8 @@ for field_name, message in problems.items():
 job = manager.get(st.session_state.get("train_job"), owner)
 active = job is not None and job.active
 buttons = st.columns([1, 1, 1, 1, 4])
-if buttons[0].button("Start", type="primary", icon=":material/play_arrow:", use_container_width=True,
-                     disabled=active or bool(problems) or graph is None):
+if buttons[0].button("Start", type="primary", icon=":material/play_arrow:", width="stretch",
+                     disabled=active or bool(problems) or graph is None or config.dataset == "upload:"):
     try:
         st.session_state["train_job"] = manager.submit(owner, config)
     except (RuntimeError, ConfigError) as exc:
@@ -124,15 +172,15 @@ if buttons[0].button("Start", type="primary", icon=":material/play_arrow:", use_
     st.rerun()
 paused = job is not None and job.state == "paused"
 if buttons[1].button("Resume" if paused else "Pause", icon=":material/pause:" if not paused else ":material/play_arrow:",
-                     use_container_width=True, disabled=not active or job.state == "queued"):
+                     width="stretch", disabled=not active or job.state == "queued"):
     manager.control(job.job_id, owner, "resume" if paused else "pause")
     time.sleep(0.3)  # let the worker acknowledge, so the button label is right on rerun
     st.rerun()
-if buttons[2].button("Step", icon=":material/skip_next:", use_container_width=True,
+if buttons[2].button("Step", icon=":material/skip_next:", width="stretch",
                      help="Pause and train exactly one more epoch.",
                      disabled=not active or job.state == "queued"):
     manager.control(job.job_id, owner, "step")
-if buttons[3].button("Stop", icon=":material/stop:", use_container_width=True, disabled=not active):
+if buttons[3].button("Stop", icon=":material/stop:", width="stretch", disabled=not active):
     manager.control(job.job_id, owner, "stop")
 
 
@@ -216,7 +264,7 @@ def outcome(job) -> None:
         st.caption(f"At epoch {job.metrics.get('best_epoch')}, the epoch with the best validation AUC. "
                    f"Run saved as `{job.run_id}`.")
         st.dataframe(plots.metrics_table_rows({job.label: job.metrics}), hide_index=True,
-                     use_container_width=True, key="final_metrics",
+                     width="stretch", key="final_metrics",
                      column_config={c: st.column_config.NumberColumn(format="%.3f")
                                     for c in ("AUC", "AP", "ACC", "NMI", "ARI", "MMD to prior")})
 
@@ -226,7 +274,7 @@ if viewing:
     banner, back = st.columns([5, 1])
     banner.info(f"Showing the saved run `{viewing}`. Your own training, if any, goes on in the background.",
                 icon=":material/folder_open:")
-    if back.button("Back to live", use_container_width=True):
+    if back.button("Back to live", width="stretch"):
         del st.session_state["view_run"]
         st.rerun()
 
