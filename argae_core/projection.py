@@ -152,9 +152,11 @@ def _previous_layout(init: Projection | np.ndarray | None, rows: int) -> np.ndar
 
 
 def _pca(points: np.ndarray) -> np.ndarray:
-    """First two principal components; a latent size of 1 gives (value, 0)."""
+    """First two principal components; a latent size of 1 gives (value, 0). The solver
+    works on the small dim x dim covariance: under CPU contention a full SVD of the
+    stacked cloud took 0.2-0.9 s (threaded BLAS waiting for cores), this takes ~5 ms."""
     components = min(2, points.shape[1])
-    xy = PCA(n_components=components, svd_solver="full").fit_transform(points)
+    xy = PCA(n_components=components, svd_solver="covariance_eigh").fit_transform(points)
     if components < 2:
         xy = np.hstack([xy, np.zeros_like(xy)])
     return xy.astype(np.float32)

@@ -1,0 +1,242 @@
+"""Latent projection speed and stability, on a Cora-sized cloud (2,708 x 32 Z + 2,708 prior).
+
+Prints one table: time to the first picture in fresh processes (numba cache empty, as on a
+machine's first run, and filled), warm time per frame (PCA, cold UMAP, warm-started UMAP)
+with ratios against the PCA frame of the same run, and what the frames look like: 15-NN
+preservation on screen and how far points move between frames.
+
+Z comes from ARGVA trained on Cora for --epochs epochs (snapshots every 5) when
+ARGAE_DATA_DIR has Cora, else from a synthetic sequence of the same size (--synthetic forces
+it). --aligned-umap adds umap's AlignedUMAP on the same snapshots (slow: its own compilation).
+
+    ARGAE_DATA_DIR=/work/shared/datasets PYTHONPATH=. python benchmarks/bench_projection.py
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+# Imports stay light at the top: the fresh-process runs re-enter this file with --child.
+NOISE = 0.02  # "a slightly changed Z": Gaussian noise of 2% of Z's std
+
+
+# ------------------------------------------------------------ fresh processes
+def child(path: str, warm_up: bool) -> None:
+    """Runs in a fresh process: time from here to the first PCA and UMAP pictures."""
+    stamps = {"start": time.time()}
+    from argae_core import projection
+    stamps["imported"] = time.time()
+    data = np.load(path)
+    z, prior = data["z"], data["prior"]
+    thread = projection.warm_up() if warm_up else None
+    projection.project(z, prior, "pca")
+    stamps["pca"] = time.time()
+    if thread is not None:
+        thread.join()
+        stamps["warm"] = time.time()
+        projection.project(z, prior, "umap")
+        stamps["umap"] = time.time()
+    print(json.dumps(stamps))
+
+
+def fresh_process(path: Path, numba_cache: Path, warm_up: bool) -> dict:
+    """Seconds from launching Python to each stamp of `child`."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(numba_cache))
+    command = [sys.executable, __file__, "--child", str(path)] + ([] if warm_up else ["--no-warm-up"])
+    launched = time.time()
+    out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    stamps = json.loads(out.stdout.strip().splitlines()[-1])
+    return {name: stamp - launched for name, stamp in stamps.items()}
+
+
+# ------------------------------------------------------------------ the data
+def snapshots(epochs: int, synthetic: bool) -> tuple[dict[int, np.ndarray], str]:
+    if not synthetic:
+        from argae_core.config import TrainConfig
+        from argae_core.data import DatasetUnavailable
+        from argae_core.training import Trainer
+        try:
+            trainer = Trainer(TrainConfig(dataset="cora", model="argva", epochs=epochs,
+                                          snapshot_interval=5))
+        except DatasetUnavailable as exc:
+            print(f"Cora unavailable ({exc}); using a synthetic sequence")
+        else:
+            start = time.perf_counter()
+            found = {record.epoch: record.z for record in trainer if record.z is not None}
+            return found, (f"Cora ARGVA Z, {epochs} epochs "
+                           f"({time.perf_counter() - start:.0f} s to train)")
+    return synthetic_snapshots(epochs), "synthetic Z (7 clusters drifting toward N(0, I))"
+
+
+def synthetic_snapshots(epochs: int, n: int = 2708, dim: int = 32) -> dict[int, np.ndarray]:
+    """Seven clusters that shrink toward N(0, I) as epochs pass, like a regularised Z."""
+    rng = np.random.default_rng(0)
+    centres, noise = 4.0 * rng.standard_normal((7, dim)), rng.standard_normal((n, dim))
+    members = centres[np.arange(n) % 7]
+    out = {}
+    for epoch in [1] + list(range(5, epochs + 1, 5)):
+        pull = epoch / epochs
+        drift = 0.3 * rng.standard_normal((n, dim))
+        out[epoch] = ((1 - 0.5 * pull) * members + noise + drift / (1 + epoch)).astype(np.float32)
+    return out
+
+
+# --------------------------------------------------------------- measurements
+def neighbour_preservation(points: np.ndarray, xy: np.ndarray, k: int = 15) -> float:
+    """Mean share of each point's k nearest neighbours in latent space kept on screen."""
+    from sklearn.neighbors import NearestNeighbors
+    high = NearestNeighbors(n_neighbors=k + 1).fit(points).kneighbors(points)[1][:, 1:]
+    low = NearestNeighbors(n_neighbors=k + 1).fit(xy).kneighbors(xy)[1][:, 1:]
+    return float(np.mean([len(np.intersect1d(a, b)) for a, b in zip(high, low)]) / k)
+
+
+def motion(current: np.ndarray, previous: np.ndarray) -> float:
+    """Mean point displacement between two frames, in RMS radii of the previous frame."""
+    radius = np.sqrt(((previous - previous.mean(axis=0)) ** 2).sum(axis=1).mean())
+    return float(np.linalg.norm(current - previous, axis=1).mean() / radius)
+
+
+def median_seconds(function, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def sequence_rows(P, snaps: dict[int, np.ndarray], prior: np.ndarray) -> dict:
+    """Cold and warm-started frames over the snapshots: time, preservation, motion."""
+    epochs = sorted(snaps)
+    warm = P.Projector("umap", seed=0).update(snaps)
+    cold = {e: P.project(snaps[e], prior, "umap", seed=0) for e in epochs}
+    pca = P.project_sequence(snaps, "pca")
+    points = {e: np.vstack([snaps[e], prior]) for e in epochs}
+    aligned, previous = {}, None
+    for e in epochs:
+        aligned[e] = cold[e].xy if previous is None else P.align(cold[e].xy, previous)
+        previous = aligned[e]
+    pairs = list(zip(epochs, epochs[1:]))
+    return {
+        "warm_seconds": [warm[e].seconds for e in epochs[1:]],
+        "cold_seconds": [cold[e].seconds for e in epochs],
+        "preservation": {name: float(np.mean([neighbour_preservation(points[e], frames[e])
+                                              for e in epochs[1:]]))
+                         for name, frames in (("pca", {e: pca[e].xy for e in epochs}),
+                                              ("cold", {e: cold[e].xy for e in epochs}),
+                                              ("warm", {e: warm[e].xy for e in epochs}))},
+        "motion": {"cold": np.mean([motion(cold[b].xy, cold[a].xy) for a, b in pairs]),
+                   "cold aligned": np.mean([motion(aligned[b], aligned[a]) for a, b in pairs]),
+                   "warm": np.mean([motion(warm[b].xy, warm[a].xy) for a, b in pairs])},
+    }
+
+
+def noise_rows(P, z: np.ndarray, prior: np.ndarray) -> dict:
+    """The same Z plus 2% noise: how far each strategy moves the picture (UMAP randomness)."""
+    changed = z + NOISE * z.std() * np.random.default_rng(1).standard_normal(z.shape).astype(np.float32)
+    before = P.project(z, prior, "umap")
+    cold = P.project(changed, prior, "umap")
+    warm = P.project(changed, prior, "umap", init=before)
+    return {"cold": motion(cold.xy, before.xy),
+            "cold aligned": motion(P.align(cold.xy, before.xy), before.xy),
+            "warm": motion(warm.xy, before.xy)}
+
+
+def aligned_umap_rows(P, snaps: dict[int, np.ndarray], prior: np.ndarray) -> dict:
+    """umap's AlignedUMAP on the whole sequence (it cannot add one frame at a time)."""
+    import umap
+    epochs = sorted(snaps)
+    data = [np.vstack([snaps[e], prior]) for e in epochs]
+    identity = {i: i for i in range(len(data[0]))}
+    start = time.perf_counter()
+    umap.AlignedUMAP(random_state=0, n_epochs=200).fit(data[:2], relations=[identity])
+    compile_and_two = time.perf_counter() - start
+    start = time.perf_counter()
+    frames = umap.AlignedUMAP(random_state=0, n_epochs=200).fit(
+        data, relations=[identity] * (len(data) - 1)).embeddings_
+    whole = time.perf_counter() - start
+    return {"first use, 2 frames": compile_and_two, "all frames": whole, "frames": len(data),
+            "preservation": float(np.mean([neighbour_preservation(p, f)
+                                           for p, f in zip(data[1:], frames[1:])])),
+            "motion": float(np.mean([motion(b, a) for a, b in zip(frames, frames[1:])]))}
+
+
+# -------------------------------------------------------------------- output
+def table(rows: list[tuple[str, str, str]]) -> str:
+    width = max(len(r[0]) for r in rows)
+    return "\n".join(f"{a:<{width}}  {b:>10}  {c:>8}" for a, b, c in rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--synthetic", action="store_true")
+    parser.add_argument("--aligned-umap", action="store_true")
+    parser.add_argument("--child")
+    parser.add_argument("--no-warm-up", action="store_true")
+    args = parser.parse_args()
+    if args.child:
+        return child(args.child, warm_up=not args.no_warm_up)
+
+    from argae_core import projection as P
+    snaps, source = snapshots(args.epochs, args.synthetic)
+    z = snaps[max(snaps)]
+    prior = P.prior_samples(len(z), z.shape[1], seed=0)
+    print(f"{source}; {len(snaps)} snapshots; frames of {len(z)} + {len(prior)} points, "
+          f"{z.shape[1]} dims; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
+
+    with tempfile.TemporaryDirectory(prefix="bench-projection-") as folder:
+        path = Path(folder) / "cloud.npz"
+        np.savez(path, z=z, prior=prior)
+        cache = Path(folder) / "numba"
+        empty = fresh_process(path, cache, warm_up=True)     # fills the cache
+        filled = fresh_process(path, cache, warm_up=True)
+        alone = fresh_process(path, cache, warm_up=False)
+
+    P.warm_up(background=False)
+    pca_frame = median_seconds(lambda: P.project(z, prior, "pca"), 5)
+    sequence = sequence_rows(P, snaps, prior)
+    noise = noise_rows(P, z, prior)
+
+    def timed(name, seconds):
+        return (name, f"{seconds:.2f} s", f"{seconds / pca_frame:.0f}x")
+
+    rows = [("fresh process (time from launching Python)", "", "x PCA")]
+    for label, run in (("numba cache empty (first run on a machine)", empty),
+                       ("numba cache filled", filled)):
+        rows += [(f" {label}", "", ""),
+                 timed("   import argae_core.projection", run["imported"]),
+                 timed("   first PCA picture, UMAP warming in a thread", run["pca"]),
+                 timed("   warm-up done", run["warm"]),
+                 timed("   first UMAP picture", run["umap"])]
+    rows += [timed(" first PCA picture, no warm-up thread", alone["pca"]),
+             ("warm process, per frame", "", ""),
+             timed(" PCA", pca_frame),
+             timed(" UMAP cold (spectral start, 200 layout epochs)", np.median(sequence["cold_seconds"])),
+             timed(" UMAP warm-started (previous frame, 30 epochs)", np.median(sequence["warm_seconds"])),
+             ("15-NN preservation on screen (mean over frames)", "", "")]
+    rows += [(f" {name}", f"{value:.3f}", "") for name, value in sequence["preservation"].items()]
+    rows += [("motion between snapshots (RMS radii)", "", "")]
+    rows += [(f" UMAP {name}", f"{value:.3f}", "") for name, value in sequence["motion"].items()]
+    rows += [(f"motion for the same Z + {NOISE:.0%} noise (RMS radii)", "", "")]
+    rows += [(f" UMAP {name}", f"{value:.3f}", "") for name, value in noise.items()]
+    if args.aligned_umap:
+        aligned = aligned_umap_rows(P, snaps, prior)
+        rows += [(f"AlignedUMAP, {aligned['frames']} frames at once", "", ""),
+                 timed(" first use, 2 frames (includes compilation)", aligned["first use, 2 frames"]),
+                 timed(" all frames, per frame", aligned["all frames"] / aligned["frames"]),
+                 (" 15-NN preservation", f"{aligned['preservation']:.3f}", ""),
+                 (" motion between snapshots", f"{aligned['motion']:.3f}", "")]
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
