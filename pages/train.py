@@ -156,7 +156,8 @@ graph, graph_error = (common.graph_for(config) if "dataset" not in problems and 
 if graph_error:
     st.error(graph_error, icon=":material/error:")
 elif graph is not None:
-    st.markdown(common.graph_caption(graph) + " " + " ".join(graph.notes))
+    notes = "" if config.dataset.startswith("upload:") else " " + " ".join(graph.notes)  # preview says it
+    st.markdown(common.graph_caption(graph) + notes)
 for field_name, message in problems.items():
     st.error(f"**{field_name.replace('_', ' ')}**: {message}", icon=":material/block:")
 
