@@ -1,0 +1,270 @@
+"""Drive the real app: a `streamlit run app.py` server on a free loopback port, headless
+Chromium through Playwright, and small readers of what a page shows.
+
+Shared by the browser tests, `benchmarks/classroom_load.py` and `scripts/screenshots.py`.
+Nothing here asserts: callers decide what a result means.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+REPO_DIR = Path(__file__).resolve().parent.parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+EXCEPTION_BOX = '[data-testid="stException"]'
+
+
+# ------------------------------------------------------------------------ the server
+def free_port() -> int:
+    """A loopback port nobody listens on right now (the kernel picks it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    """Nobody accepts connections on it and a server could bind it again (as Tornado does,
+    with SO_REUSEADDR, so connections left in TIME_WAIT do not count)."""
+    with socket.socket() as client:
+        client.settimeout(1)
+        if client.connect_ex(("127.0.0.1", port)) == 0:
+            return False
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def group_processes(group: int) -> list[int]:
+    """Pids of the live (not zombie) processes of a process group, read from /proc."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, _parent, pgrp = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, ValueError):
+            continue
+        if int(pgrp) == group and state not in ("Z", "X"):
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+class AppServer:
+    """`streamlit run app.py` in its own process group (its training workers included),
+    with runs and caches in folders the caller names; ARGAE_DATA_DIR is inherited."""
+
+    def __init__(self, runs_dir: Path, cache_dir: Path, *, port: int | None = None,
+                 env: dict[str, str] | None = None, log_dir: Path | None = None):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "ARGAE_RUNS_DIR": str(runs_dir), "ARGAE_CACHE_DIR": str(cache_dir),
+                    "PYTHONPATH": str(REPO_DIR), **(env or {})}
+        self.env.pop("ARGAE_EXECUTOR", None)  # the real thing: warm worker processes
+        self.log_path = Path(log_dir or tempfile.gettempdir()) / f"argae-server-{self.port}.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 90.0) -> "AppServer":
+        command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
+                   "--server.address", "127.0.0.1", "--server.headless", "true",
+                   "--browser.gatherUsageStats", "false"]
+        with open(self.log_path, "wb") as log:
+            # A new session makes the server the leader of a process group that its spawned
+            # workers join, so stopping the group stops every process it started.
+            self.process = subprocess.Popen(command, cwd=REPO_DIR, env=self.env, stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        self._wait_healthy(timeout)
+        return self
+
+    def _wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as reply:
+                    if reply.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise TimeoutError(f"the server did not answer /_stcore/health within {timeout:.0f} s:\n{self.log()}")
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except OSError:
+            return "(no log)"
+
+    def kill(self) -> None:
+        """SIGKILL the whole group at once: a crash, as the machine would do it."""
+        self._signal_group(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self, grace: float = 10.0) -> None:
+        """Terminate the group, give it `grace` seconds, then kill what is left."""
+        if self.process is None:
+            return
+        self._signal_group(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+        self._signal_group(signal.SIGKILL)  # workers that outlived their server, too
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while self.group_processes() and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def group_processes(self) -> list[int]:
+        """Live (not zombie) processes of the server's group: the server and its workers."""
+        return group_processes(self.process.pid) if self.process else []
+
+    def _signal_group(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, sig)
+
+    def wait_port_free(self, timeout: float = 15.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if port_is_free(self.port):
+                return True
+            time.sleep(0.2)
+        return False
+
+    def __enter__(self) -> "AppServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+# ------------------------------------------------------------------------ the browser
+def browser_unavailable() -> str | None:
+    """Why the browser tests cannot run here, or None when they can."""
+    if not Path(CHROMIUM).is_file():
+        return f"{CHROMIUM} is missing (install Debian's chromium: apt-get install -y chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install playwright)"
+    return None
+
+
+def launch_chromium(playwright):
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def expect(target):
+    """Playwright's `expect`, imported on use: test modules must import without Playwright,
+    so that the fixtures can skip (or fail under CI) with the reason."""
+    from playwright.sync_api import expect as playwright_expect
+    return playwright_expect(target)
+
+
+# --------------------------------------------------------------- reading a page
+def wait_app_idle(page, timeout: float = 60.0) -> None:
+    """Wait until the app is connected, its script is not running and no element is stale
+    (left from the previous run). The attributes are the ones Streamlit's own end-to-end
+    tests read. A page with a live fragment is idle only between two refreshes."""
+    page.wait_for_function(
+        """() => { const app = document.querySelector('[data-testid="stApp"]');
+                   return app && app.dataset.testConnectionState === 'CONNECTED'
+                          && app.dataset.testScriptState === 'notRunning'
+                          && !document.querySelector('[data-stale="true"]'); }""",
+        timeout=timeout * 1000)
+
+
+def plotly_point_counts(page) -> list[list[int]]:
+    """For each plotly chart on the page, the number of x values of each of its traces.
+
+    Charts Streamlit has marked stale (left from the previous script run, about to be
+    replaced) are not counted."""
+    return page.evaluate(
+        """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+                 .filter(el => !el.closest('[data-stale="true"]'))
+                 .map(el => (el.data || []).map(t => (t.x ? t.x.length : 0)))""")
+
+
+def settled_point_counts(page, timeout: float = 60.0) -> list[list[int]]:
+    """`plotly_point_counts` once two reads half a second apart, each on an idle app, agree
+    (a rerun briefly shows old and new charts side by side)."""
+    previous = None
+
+    def agreed():
+        nonlocal previous
+        wait_app_idle(page, timeout)
+        counts = plotly_point_counts(page)
+        same, previous = counts == previous, counts
+        return same and (counts,)
+    return wait_until(agreed, timeout, interval=0.5, what="charts that stop changing")[0]
+
+
+def plotly_traces(page) -> list[list[dict]]:
+    """For each plotly chart, each trace's name, type and x / y values (as numbers)."""
+    return page.evaluate(
+        """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+               .filter(el => !el.closest('[data-stale="true"]')).map(el =>
+               (el.data || []).map(t => ({name: t.name || '', type: t.type || 'scatter',
+                                          x: Array.from(t.x || []), y: Array.from(t.y || [])})))""")
+
+
+def most_points(page) -> int:
+    """The longest trace on the page: how many epochs the live charts hold."""
+    counts = [n for chart in plotly_point_counts(page) for n in chart]
+    return max(counts, default=0)
+
+
+def exception_texts(page) -> list[str]:
+    return [box.inner_text() for box in page.query_selector_all(EXCEPTION_BOX)]
+
+
+def table_cells(page, testid: str = "stDataFrame") -> list[str]:
+    """Header and cell texts of the page's first current data frame (the glide grid draws
+    on a canvas; its accessible table mirrors the cells)."""
+    return page.evaluate(
+        """(testid) => { const frame = Array.from(document.querySelectorAll(`[data-testid="${testid}"]`))
+                                         .find(el => !el.closest('[data-stale="true"]'));
+               if (!frame) return [];
+               return Array.from(frame.querySelectorAll('[role="gridcell"], [role="columnheader"]'))
+                      .map(c => c.textContent.trim()); }""", testid)
+
+
+def nav_links(page) -> dict[str, str]:
+    """The sidebar's page links: {label: href}."""
+    return page.evaluate(
+        r"""() => Object.fromEntries(Array.from(
+               document.querySelectorAll('[data-testid="stSidebarNav"] a'))
+               .map(a => [a.innerText.trim().split(/\s*\n\s*/).pop().trim(), a.href]))""")
+
+
+def wait_until(condition, timeout: float, interval: float = 0.3, what: str = "condition"):
+    """Poll `condition()` until it returns something truthy; return that, or raise
+    TimeoutError naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not reached within {timeout:.0f} s")
+        time.sleep(interval)
+
+
+def sidebar_link(page, label: str):
+    """The sidebar navigation link whose text ends with `label` (the icon name comes first)."""
+    return page.locator('[data-testid="stSidebarNav"] a').filter(has_text=label).first

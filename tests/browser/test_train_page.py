@@ -1,0 +1,100 @@
+"""The Train page in a real browser: a live run on KarateClub, its charts and final table;
+leaving and coming back; sessions that do not see each other's runs."""
+from __future__ import annotations
+
+from .harness import (exception_texts, expect, most_points, plotly_point_counts, settled_point_counts,
+                      sidebar_link, table_cells, wait_app_idle, wait_until)
+
+FIRST_START = 120.0   # the first Start may wait for a worker importing torch on a loaded machine
+
+
+def open_train(page, app_url: str, query: str = "") -> None:
+    page.goto(f"{app_url}/train{'?' + query if query else ''}")
+    wait_app_idle(page)
+    expect(start_button(page)).to_be_enabled()
+
+
+def start_button(page):
+    return page.get_by_role("button", name="Start")
+
+
+def sidebar_choice(page, label: str) -> str:
+    """The shown value of the sidebar selectbox labelled `label`."""
+    return page.locator('[data-testid="stSidebar"]').get_by_role("combobox", name=label).input_value()
+
+
+def wait_points(page, more_than: int, timeout: float = FIRST_START) -> int:
+    return wait_until(lambda: (n := most_points(page)) > more_than and n, timeout,
+                      what=f"live charts with more than {more_than} points")
+
+
+def stop_and_wait(page) -> None:
+    page.get_by_role("button", name="Stop").click()
+    expect(start_button(page)).to_be_enabled()
+
+
+def test_karate_argva_trains_live_and_shows_the_final_metrics(page, app_url, screenshot):
+    epochs = 300
+    open_train(page, app_url, f"epochs={epochs}")
+    assert sidebar_choice(page, "Dataset").startswith("KarateClub")
+    assert sidebar_choice(page, "Model") == "ARGVA"
+    assert not plotly_point_counts(page), "charts before any run"
+
+    start_button(page).click()
+    seen = set()
+    table_heading = page.get_by_role("heading", name="Test metrics")
+
+    def finished():
+        seen.add(most_points(page))
+        return table_heading.count() > 0
+    try:
+        wait_until(finished, FIRST_START, what="the Test metrics table")
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}; chart points seen: {sorted(seen)}") from None
+    charts = settled_point_counts(page)  # the page redraws once the run has ended
+    # Discriminator loss, D's verdict (real, fake), encoder loss and its parts: every epoch;
+    # validation AUC / AP: every eval_interval epochs.
+    assert len(charts) == 4, charts
+    assert [max(c) for c in charts[:3]] == [epochs] * 3, charts
+    assert 0 < max(charts[3]) < epochs, charts
+    assert any(0 < n < epochs for n in seen), f"the charts never showed a run in progress: {sorted(seen)}"
+
+    cells = wait_until(lambda: table_cells(page), 30, what="the metrics table's cells")
+    assert {"AUC", "AP", "ACC", "NMI"} <= set(cells), cells
+    row = cells[cells.index("ARGVA on karate"):]
+    auc = float(row[cells[:cells.index("ARGVA on karate")].index("AUC")])
+    assert 0.5 < auc <= 1.0, row
+    assert not exception_texts(page)
+    screenshot(page, "train-karate-argva")
+
+
+def test_leaving_the_train_page_and_coming_back_keeps_the_run(page, app_url):
+    open_train(page, app_url, "epochs=5000")
+    start_button(page).click()
+    before = wait_points(page, 5)
+
+    sidebar_link(page, "Home").click()
+    expect(page.get_by_role("heading", name="ARGAE Lab", exact=True)).to_be_visible()
+    sidebar_link(page, "Train").click()
+    expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
+
+    back = wait_points(page, before - 1, timeout=60)       # the charts are there again...
+    wait_points(page, back, timeout=60)                      # ...and keep growing
+    assert page.locator('[data-testid="stSidebar"] input[aria-label="Epochs"]').input_value() == "5000"
+    stop_and_wait(page)
+    assert not exception_texts(page)
+
+
+def test_two_sessions_do_not_see_each_others_run(new_session, app_url):
+    alice, bob = new_session(), new_session()
+    open_train(alice, app_url, "epochs=5000")
+    start_button(alice).click()
+    wait_points(alice, 5)
+
+    open_train(bob, app_url)
+    expect(bob.get_by_text("then press Start")).to_be_visible()
+    assert not plotly_point_counts(bob)
+    assert bob.get_by_role("button", name="Stop").is_disabled()
+
+    stop_and_wait(alice)
+    assert not exception_texts(alice) and not exception_texts(bob)
