@@ -29,6 +29,7 @@ from typing import Callable, Protocol
 from .config import TrainConfig
 
 SNAPSHOTS_IN_MEMORY = 3   # older snapshots stay on disk with the run
+PHASES_IN_MEMORY = 50     # step mode: the latest single updates (the newest carries Z)
 ACTIVE = ("queued", "starting", "running", "paused")
 
 
@@ -87,8 +88,24 @@ def _obey(control, trainer, paused: bool, steps_allowed: int, events, job_id) ->
             events.put(("paused", job_id, False))
         elif command == "step":
             paused, steps_allowed = True, steps_allowed + 1
+        elif command == "update":
+            paused = True
+            if _one_update(trainer, events, job_id):
+                return paused, steps_allowed  # the epoch ended: let its record through
         if not paused or steps_allowed:
             return paused, steps_allowed
+
+
+def _one_update(trainer, events, job_id) -> bool:
+    """Step mode: one discriminator or encoder update, sent with Z and D(z) after it.
+    Returns True when it was the encoder update, i.e. the epoch is complete."""
+    phase = trainer.advance()
+    z, d_score = trainer.snapshot()
+    events.put(("phase", job_id, {**phase, "z": z, "d_score": d_score}))
+    if phase["phase"] == "encoder":
+        trainer.advance()  # completes the epoch's record (validation, snapshot)
+        return True
+    return False
 
 
 def _describe(exc: BaseException) -> str:
@@ -243,6 +260,7 @@ class Job:
     rows: list[dict] = field(default_factory=list)
     snapshots: dict = field(default_factory=dict)   # epoch -> (z, d_score); newest few only
     snapshot_epochs: list[int] = field(default_factory=list)
+    phases: list[dict] = field(default_factory=list)   # step mode: single updates, newest last
     metrics: dict | None = None
     run_id: str | None = None
     graph: dict | None = None
@@ -316,7 +334,7 @@ class JobManager:
             return [j for j in self._jobs.values() if j.owner == owner]
 
     def control(self, job_id: str, owner: str, command: str) -> None:
-        if command not in ("pause", "resume", "step", "stop"):
+        if command not in ("pause", "resume", "step", "update", "stop"):
             raise ValueError(f"unknown command {command!r}")
         with self._lock:
             job = self.get(job_id, owner)
@@ -389,6 +407,11 @@ class JobManager:
                     job.snapshots.pop(old, None)
         elif kind == "paused":
             job.state = "paused" if payload else "running"
+        elif kind == "phase":
+            job.state = "paused"
+            # Only the newest update keeps its Z: the table needs the numbers, the picture one Z.
+            older = [{k: v for k, v in p.items() if k not in ("z", "d_score")} for p in job.phases]
+            job.phases = older[-(PHASES_IN_MEMORY - 1):] + [payload]
         elif kind == "done":
             job.state, job.metrics, job.ended = payload["status"], payload["metrics"], time.time()
         elif kind == "error":

@@ -105,3 +105,23 @@ def metrics_table_rows(metrics: Mapping[str, Mapping]) -> list[dict]:
     keys = [("test_auc", "AUC"), ("test_ap", "AP"), ("acc", "ACC"), ("nmi", "NMI"), ("ari", "ARI"),
             ("mmd", "MMD to prior")]
     return [{"run": label, **{name: m.get(key) for key, name in keys}} for label, m in metrics.items()]
+
+
+def latent_figure(z_xy, prior_xy, *, d_score=None, title: str = "Z and prior samples",
+                  revision: str = "latent", height: int = 420) -> go.Figure:
+    """Z ("fake") over samples of N(0, I) ("real") in one 2-D projection (WebGL scatter).
+    With `d_score`, Z is coloured by the discriminator's D(z)."""
+    fig = go.Figure()
+    fig.add_trace(go.Scattergl(x=prior_xy[:, 0], y=prior_xy[:, 1], mode="markers", name="prior N(0, I): real",
+                               marker=dict(size=4, color=REAL_COLOUR, opacity=0.35)))
+    marker = dict(size=5, color=FAKE_COLOUR, opacity=0.8)
+    if d_score is not None:
+        marker.update(color=d_score, colorscale="RdBu", cmin=0, cmax=1,
+                      colorbar=dict(title="D(z)", thickness=12))
+    fig.add_trace(go.Scattergl(x=z_xy[:, 0], y=z_xy[:, 1], mode="markers", name="Z: fake", marker=marker))
+    fig.update_layout(title=dict(text=title, x=0, font=dict(size=15)), height=height, uirevision=revision,
+                      margin=dict(l=10, r=10, t=40, b=10), template="plotly_white",
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1))
+    fig.update_xaxes(showticklabels=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, zeroline=False, scaleanchor="x")
+    return fig

@@ -80,15 +80,19 @@ class Trainer:
         self.best_val_auc = -math.inf
         self._best_state: dict | None = None
         self._stop = False
+        self._phases = None  # the epoch in progress, when step mode has begun one
+        self._ready: EpochRecord | None = None  # an epoch step mode finished, not yet yielded
         self.history: list[dict] = []
 
     # ------------------------------------------------------------ iteration
     def __iter__(self):
-        while not self.finished:
+        while self._ready is not None or not self.finished:
             yield self.step()
 
     @property
     def finished(self) -> bool:
+        if self._phases is not None:  # an epoch begun in step mode is not over yet
+            return False
         return self._stop or self.diverged_at is not None or self.epoch >= self.config.epochs
 
     def stop(self) -> None:
@@ -140,17 +144,48 @@ class Trainer:
         return self.config.adversarial
 
     def step(self) -> EpochRecord:
-        """Train one epoch and return its record (never raises on divergence)."""
+        """Train one epoch (or what is left of one begun by `advance`) and return its record."""
+        if self._ready is not None:  # an epoch `advance` completed: iteration still sees it
+            record, self._ready = self._ready, None
+            return record
+        if self._phases is None:
+            self._phases = self.epoch_phases()
+        for item in self._phases:
+            if isinstance(item, EpochRecord):
+                self._phases = None
+                return item
+        raise RuntimeError("epoch_phases ended without a record")  # unreachable by construction
+
+    def advance(self) -> dict | EpochRecord:
+        """One update only (a discriminator update, or the encoder update): step mode.
+
+        Returns the update's numbers; after the encoder update, the next call returns the
+        epoch's record (which iterating the trainer then also yields, once)."""
+        if self._ready is not None:
+            return self._ready
+        if self._phases is None:
+            self._phases = self.epoch_phases()
+        item = next(self._phases)
+        if isinstance(item, EpochRecord):
+            self._phases, self._ready = None, item
+        return item
+
+    def epoch_phases(self):
+        """One epoch as a generator: a dict after each discriminator update and after the
+        encoder update, then the epoch's `EpochRecord` (never raises on divergence)."""
         start = time.perf_counter()
         self.epoch += 1
         self.model.train()
         z = self.encode()
         d_losses, d_real, d_fake = [], None, None
         if self.config.adversarial:
-            for _ in range(self.config.discriminator_steps):
+            for update in range(1, self.config.discriminator_steps + 1):
                 loss, d_real, d_fake = self.discriminator_step(z)
                 d_losses.append(loss)
+                yield {"phase": "discriminator", "epoch": self.epoch, "update": update,
+                       "discriminator_loss": loss, "d_real": d_real, "d_fake": d_fake}
         parts = self.encoder_step(z)
+        yield {"phase": "encoder", "epoch": self.epoch, **parts}
         record = EpochRecord(epoch=self.epoch, **parts,
                              discriminator_loss=float(np.mean(d_losses)) if d_losses else None,
                              d_real=d_real, d_fake=d_fake)
@@ -160,18 +195,25 @@ class Trainer:
         elif self.epoch % self.config.eval_interval == 0 or self.epoch == self.config.epochs:
             record.val_auc, record.val_ap = self._validate()
         if (self.epoch % self.config.snapshot_interval == 0 or self.epoch == 1
-                or self.finished) and not record.diverged:
+                or self.epoch >= self.config.epochs or self._stop) and not record.diverged:
             record.z, record.d_score = self.snapshot()
         record.seconds = time.perf_counter() - start
         self.history.append(record.row())
-        return record
+        yield record
 
     # ----------------------------------------------------------- evaluation
     @torch.no_grad()
     def embed(self) -> torch.Tensor:
-        """Z in eval mode (the mean for variational models)."""
+        """Z in eval mode (the mean for variational models). Leaves the model's mode and the
+        posterior of an epoch in progress (mu / log std, which `kl_loss` reads) untouched."""
+        was_training = self.model.training
+        holder = getattr(self.model, "VGAE", self.model)  # ARGVA keeps them in its inner VGAE
+        saved = getattr(holder, "__mu__", None), getattr(holder, "__logstd__", None)
         self.model.eval()
-        return self.encode()
+        z = self.encode()
+        self.model.train(was_training)
+        holder.__mu__, holder.__logstd__ = saved
+        return z
 
     @torch.no_grad()
     def snapshot(self) -> tuple[np.ndarray, np.ndarray | None]:

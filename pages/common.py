@@ -116,3 +116,13 @@ def config_widget(name: str, value, *, container=st, label: str | None = None, k
 
 def _step(value: float) -> float:
     return float(f"{max(abs(value), 1e-6) / 10:.0e}")
+
+
+# ------------------------------------------------------------------ pictures
+def pca_picture(z, seed: int, previous=None):
+    """Z and as many prior samples in one PCA projection (instant, for live pictures),
+    aligned onto `previous` when given so that successive pictures do not flip."""
+    from argae_core import projection
+    prior = projection.prior_samples(len(z), z.shape[1], seed)
+    same_points = previous is not None and len(previous.z_xy) == min(len(z), projection.DEFAULT_CAP)
+    return projection.project(z, prior, method="pca", seed=seed, init=previous if same_points else None)

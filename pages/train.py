@@ -185,6 +185,54 @@ if buttons[3].button("Stop", icon=":material/stop:", width="stretch", disabled=n
     manager.control(job.job_id, owner, "stop")
 
 
+def step_mode(job) -> None:
+    """GAN Lab style: one discriminator or encoder update at a time, and what it moved."""
+    steps = job.config.discriminator_steps
+    last = job.phases[-1] if job.phases else None
+    if last is None or last["phase"] == "encoder":
+        upcoming = "discriminator update 1 of {}".format(steps)
+    else:
+        upcoming = (f"discriminator update {last['update'] + 1} of {steps}" if last["update"] < steps
+                    else "encoder update")
+    left, right = st.columns([1, 2])
+    with left:
+        st.caption(f"Each epoch: {steps} discriminator updates on prior samples vs Z, then one encoder "
+                   f"update. Next: **{upcoming}**.")
+        if st.button("One update", icon=":material/skip_next:", key="one_update",
+                     help="Pause, then make exactly one update (discriminator or encoder)."):
+            manager.control(job.job_id, owner, "update")
+            time.sleep(0.4)  # the worker answers within a few ms on small graphs
+            st.rerun()
+        if job.phases:
+            table = [{k: p.get(k) for k in ("epoch", "phase", "update", "d_real", "d_fake",
+                                              "discriminator_loss", "encoder_loss")}
+                     for p in reversed(job.phases[-12:])]
+            st.dataframe(table, hide_index=True, width="stretch", column_config={
+                "d_real": st.column_config.NumberColumn("D(prior)", format="%.3f"),
+                "d_fake": st.column_config.NumberColumn("D(z)", format="%.3f"),
+                "discriminator_loss": st.column_config.NumberColumn("D loss", format="%.3f"),
+                "encoder_loss": st.column_config.NumberColumn("E loss", format="%.3f")})
+    with right:
+        if last is not None and last.get("z") is not None:
+            frame = common.pca_picture(last["z"], job.config.seed, st.session_state.get("step_frame"))
+            st.session_state["step_frame"] = frame
+            d_score = last.get("d_score")
+            if d_score is not None and frame.z_index is not None:
+                d_score = d_score[frame.z_index]
+            st.plotly_chart(plots.latent_figure(
+                frame.z_xy, frame.prior_xy, d_score=d_score, revision="step",
+                title=f"After epoch {last['epoch']}'s {last['phase']} update (PCA; colour: D(z))"),
+                key="step_latent")
+        else:
+            st.info("Press **One update**: the picture shows Z against prior samples after each update, "
+                    "coloured by the discriminator's verdict D(z).", icon=":material/school:")
+
+
+if active and job.config.adversarial and job.state != "queued":
+    with st.expander("Step mode: one update at a time", expanded=bool(job.phases)):
+        step_mode(job)
+
+
 def saved_run_view(run_id: str):
     """A saved run drawn like a job (read-only), or None with a message."""
     try:

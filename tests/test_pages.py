@@ -136,3 +136,20 @@ def test_a_saved_run_opens_in_the_train_page():
     button(at, "Back to live").click()
     at.run()
     assert "view_run" not in at.session_state
+
+
+def test_step_mode_makes_one_update_at_a_time():
+    at = open_page("pages/train.py", {"epochs": "5000", "discriminator_steps": "3"})
+    button(at, "Start").click()
+    run_until(at, lambda a: epochs_shown(a) >= 1)
+    for _ in range(2):
+        next(b for b in at.button if b.label == "One update").click()
+        at.run()
+    run_until(at, lambda a: any("Next: **discriminator update 3 of 3**" in c.value for c in a.caption)
+              or any("Next: **encoder update**" in c.value for c in a.caption))
+    table = next(d.value for d in at.dataframe)
+    assert list(table["phase"])[:2] == ["discriminator", "discriminator"]
+    assert [int(u) for u in table["update"][:2]] in ([2, 1], [3, 2])
+    assert any(c for c in at.get("plotly_chart"))  # the latent picture after the update
+    button(at, "Stop").click()
+    run_until(at, lambda a: not button(a, "Start").disabled)

@@ -1,0 +1,96 @@
+"""The job layer: queue, ownership, controls, step mode, vanished sessions."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from argae_core.config import TrainConfig
+from argae_core.jobs import JobManager, ThreadExecutor
+from argae_core.training import Trainer
+
+
+def wait(predicate, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+@pytest.fixture
+def manager():
+    m = JobManager(ThreadExecutor(slots=1), owner_timeout=60)
+    yield m
+    m.shutdown()
+
+
+def test_a_job_trains_and_reports_metrics(manager):
+    job_id = manager.submit("alice", TrainConfig(epochs=15))
+    wait(lambda: not manager.get(job_id, "alice").active)
+    job = manager.get(job_id, "alice")
+    assert job.state == "finished" and job.epochs_done == 15
+    assert 0 <= job.metrics["test_auc"] <= 1 and job.run_id
+
+
+def test_sessions_never_see_or_stop_each_others_jobs(manager):
+    job_id = manager.submit("alice", TrainConfig(epochs=2000))
+    assert manager.get(job_id, "bob") is None
+    manager.control(job_id, "bob", "stop")
+    wait(lambda: manager.get(job_id, "alice").epochs_done >= 3)
+    assert manager.get(job_id, "alice").active
+    manager.control(job_id, "alice", "stop")
+    wait(lambda: not manager.get(job_id, "alice").active)
+    assert manager.get(job_id, "alice").state == "stopped"
+
+
+def test_the_queue_is_bounded_and_visible(manager):
+    first = manager.submit("alice", TrainConfig(epochs=2000))
+    second = manager.submit("bob", TrainConfig(epochs=5))
+    assert manager.get(second, "bob").state == "queued"
+    assert manager.queue_status(second) == {"position": 1, "waiting": 1, "running": 1, "slots": 1}
+    manager.control(first, "alice", "stop")
+    wait(lambda: manager.get(second, "bob").state == "finished")
+
+
+def test_step_mode_updates_match_plain_training(manager):
+    config = TrainConfig(epochs=3, discriminator_steps=2)
+    job_id = manager.submit("alice", config)
+    manager.control(job_id, "alice", "pause")
+    wait(lambda: manager.get(job_id, "alice").state == "paused")
+    for _ in range(6):  # two epochs of 2 discriminator updates and 1 encoder update
+        manager.control(job_id, "alice", "update")
+    wait(lambda: len(manager.get(job_id, "alice").phases) == 6)
+    job = manager.get(job_id, "alice")
+    assert [p["phase"] for p in job.phases[-3:]] == ["discriminator", "discriminator", "encoder"]
+    assert job.phases[-1]["z"].shape == (34, config.latent_size)
+    assert "z" not in job.phases[0]  # only the newest update keeps its Z in memory
+    manager.control(job_id, "alice", "resume")
+    wait(lambda: not manager.get(job_id, "alice").active)
+    plain = [r.row()["encoder_loss"] for r in Trainer(config)]
+    assert [r["encoder_loss"] for r in manager.get(job_id, "alice").rows] == plain
+
+
+def test_a_vanished_session_has_its_job_stopped():
+    m = JobManager(ThreadExecutor(slots=1), owner_timeout=1.0)
+    try:
+        job_id = m.submit("ghost", TrainConfig(epochs=10_000))
+        wait(lambda: not m.get(job_id, "ghost").active, timeout=30)
+        job = m.get(job_id, "ghost")
+        assert job.state == "stopped" and "went away" in job.message
+    finally:
+        m.shutdown()
+
+
+def test_a_failing_dataset_fails_the_job_with_its_message(manager, monkeypatch, tmp_path):
+    monkeypatch.setenv("ARGAE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ARGAE_CACHE_DIR", str(tmp_path / "cache"))
+
+    def offline(*args, **kwargs):
+        raise OSError("network unreachable")
+    monkeypatch.setattr("torch_geometric.datasets.Planetoid.__init__", offline)
+    job_id = manager.submit("alice", TrainConfig(dataset="citeseer", epochs=5))
+    wait(lambda: not manager.get(job_id, "alice").active)
+    job = manager.get(job_id, "alice")
+    assert job.state == "failed" and "CiteSeer could not be loaded" in job.message
