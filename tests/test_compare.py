@@ -1,0 +1,190 @@
+"""argae_core.compare on fixed inputs: configs of a comparison, mean ± std over seeds, the
+best value per column (MMD: lowest), and the generated reading of the table."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from argae_core import compare
+from argae_core.compare import Outcome, best_per_column, mean_rows, reading, summarize, table_rows
+from argae_core.config import TrainConfig
+
+
+def scores(auc, ap, mmd, acc=None, nmi=None, ari=None) -> dict:
+    labelled = {"acc": acc, "nmi": nmi, "ari": ari} if acc is not None else {}
+    return {"test_auc": auc, "test_ap": ap, "mmd": mmd, "epochs_run": 10, "best_epoch": 10, **labelled}
+
+
+def two_models(gae_mmd=0.0372, argva_mmd=0.0120, gae_auc=0.912, argva_auc=0.908):
+    return summarize([Outcome("gae", 0, "finished", scores(gae_auc, 0.920, gae_mmd, 0.70, 0.60, 0.50)),
+                      Outcome("argva", 0, "finished", scores(argva_auc, 0.921, argva_mmd, 0.75, 0.65, 0.55))])
+
+
+def text(summaries) -> str:
+    return " ".join(reading(summaries))
+
+
+# ------------------------------------------------------------------ configs
+def test_configs_share_knobs_and_seed_and_drop_weights_a_model_has_no_term_for():
+    base = TrainConfig(dataset="planted", epochs=30, latent_size=8, encoder_lr=0.01, reg_weight=2.0,
+                       kl_weight=0.5, model="argva")
+    configs = compare.comparison_configs(base, ["gae", "vgae", "arga", "argva"], compare.seeds_for(3, 2))
+    assert [(c.model, c.seed) for c in configs] == [
+        ("gae", 3), ("vgae", 3), ("arga", 3), ("argva", 3), ("gae", 4), ("vgae", 4), ("arga", 4), ("argva", 4)]
+    for config in configs:
+        config.validate()  # GAE with a KL weight would be refused
+        assert (config.dataset, config.epochs, config.latent_size, config.encoder_lr) == ("planted", 30, 8, 0.01)
+        assert config.reg_weight == (2.0 if config.adversarial else None)
+        assert config.kl_weight == (0.5 if config.variational else None)
+
+
+def test_problems_name_the_input_at_fault():
+    assert compare.comparison_problems(["gae", "argva"], 2, room=8) == {}
+    assert "at least one model" in compare.comparison_problems([], 1, room=8)["models"]
+    assert "1 to 5" in compare.comparison_problems(["gae"], 6, room=8)["seeds"]
+    too_many = compare.comparison_problems(["gae", "vgae", "arga", "argva"], 3, room=8)["seeds"]
+    assert "12 runs" in too_many and "8 more" in too_many
+    assert "stop your other runs" in compare.comparison_problems(["gae"], 1, room=0)["seeds"]
+
+
+def test_group_ids_are_distinct_and_marked():
+    ids = {compare.new_group_id() for _ in range(20)}
+    assert len(ids) == 20 and all(i.startswith("cmp-") for i in ids)
+
+
+# -------------------------------------------------------------- aggregation
+def test_mean_and_sample_std_over_seeds():
+    summaries = summarize([Outcome("gae", s, "finished", scores(auc, 0.9, mmd))
+                           for s, auc, mmd in ((0, 0.80, 0.10), (1, 0.90, 0.20), (2, 0.85, 0.30))])
+    (gae,) = summaries
+    assert gae.stats["test_auc"].mean == pytest.approx(0.85)
+    assert gae.stats["test_auc"].std == pytest.approx(0.05)      # sample std (n - 1)
+    assert gae.stats["mmd"].std == pytest.approx(0.1)
+    assert gae.stats["test_auc"].n == 3 and gae.runs == 3
+    row = table_rows(summaries)[0]
+    assert row["AUC"] == "0.850 ± 0.050" and row["MMD to prior"] == "0.2000 ± 0.1000"
+    assert row["runs"] == "3 seeds"
+
+
+def test_one_seed_has_no_std_and_runs_without_scores_are_counted_not_averaged():
+    summaries = summarize([Outcome("arga", 0, "finished", scores(0.9, 0.9, 0.05)),
+                           Outcome("arga", 1, "failed", None),
+                           Outcome("arga", 2, "diverged", {"diverged": True, "test_auc": math.nan})])
+    (arga,) = summaries
+    assert arga.stats["test_auc"].std is None and arga.stats["test_auc"].n == 1
+    assert table_rows(summaries)[0]["AUC"] == "0.900"
+    assert table_rows(summaries)[0]["runs"] == "3 seeds: 1 failed, 1 diverged"
+
+
+def test_best_per_column_higher_is_better_except_mmd():
+    best = best_per_column(two_models())
+    assert best["test_auc"] == ["gae"]
+    assert best["test_ap"] == ["argva"]
+    assert best["mmd"] == ["argva"]   # the lower MMD, although it is the smaller number
+    rows = {r["model"]: r for r in table_rows(two_models())}
+    assert rows["ARGVA"]["MMD to prior"].endswith("★") and not rows["GAE"]["MMD to prior"].endswith("★")
+    assert rows["GAE"]["AUC"].endswith("★")
+
+
+def test_ties_at_the_shown_precision_mark_both_and_single_values_mark_none():
+    tied = best_per_column(two_models(gae_auc=0.9121, argva_auc=0.9118))
+    assert sorted(tied["test_auc"]) == ["argva", "gae"]
+    assert best_per_column(summarize([Outcome("gae", 0, "finished", scores(0.9, 0.9, 0.1))])) == {}
+
+
+def test_metrics_no_model_has_are_left_out_of_the_table():
+    summaries = summarize([Outcome("gae", 0, "finished", scores(0.9, 0.9, 0.1)),
+                           Outcome("argva", 0, "finished", scores(0.8, 0.8, 0.05))])
+    assert list(table_rows(summaries)[0]) == ["model", "AUC", "AP", "MMD to prior", "runs"]
+
+
+def test_mean_rows_average_each_epoch_over_the_seeds_that_have_it():
+    seed0 = [{"epoch": 1, "encoder_loss": 2.0, "val_auc": None, "diverged": False},
+             {"epoch": 2, "encoder_loss": 1.0, "val_auc": 0.6, "diverged": False}]
+    seed1 = [{"epoch": 1, "encoder_loss": 4.0, "val_auc": None, "diverged": False},
+             {"epoch": 2, "encoder_loss": 3.0, "val_auc": 0.8, "diverged": True},
+             {"epoch": 3, "encoder_loss": 5.0, "val_auc": None, "diverged": False}]
+    rows = mean_rows([seed0, seed1])
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert rows[0]["encoder_loss"] == 3.0 and rows[0]["val_auc"] is None
+    assert rows[1]["val_auc"] == pytest.approx(0.7) and rows[1]["diverged"] is True
+    assert rows[2]["encoder_loss"] == 5.0
+    assert mean_rows([seed0]) == seed0
+
+
+# ------------------------------------------------------------------ reading
+def test_reading_states_the_mmd_ratio_and_direction():
+    said = text(two_models())
+    assert "ARGVA's latent cloud is 3.1x closer to N(0, I) than GAE's by MMD (0.0120 vs 0.0372)" in said
+    assert "test AUC is 0.4 points higher for GAE (0.912 vs 0.908)" in said
+    assert "AP is 0.1 points higher for ARGVA" in said
+    assert "trade-off" in said
+    assert "One seed only" in said
+
+
+def test_reading_follows_the_numbers():
+    flipped = text(two_models(gae_mmd=0.010, argva_mmd=0.050, gae_auc=0.850, argva_auc=0.900))
+    assert "GAE's latent cloud is 5.0x closer to N(0, I) than ARGVA's" in flipped
+    assert "ARGVA is ahead of GAE on AUC by 5.0 points (0.900 vs 0.850)" in flipped
+    assert "3.1x" not in flipped
+    nearly = text(two_models(gae_mmd=0.0125, argva_mmd=0.0120))
+    assert "slightly closer" in nearly
+
+
+def test_reading_of_ties():
+    said = text(two_models(gae_mmd=0.01201, argva_mmd=0.01199, gae_auc=0.9081, argva_auc=0.9079))
+    assert "equally close to N(0, I) by MMD (0.0120)" in said
+    assert "AUC is the same for both (0.908)" in said
+    assert "trade-off" not in said and "wins on both" not in said
+
+
+def test_reading_with_an_mmd_at_its_noise_floor_gives_no_ratio():
+    said = text(two_models(gae_mmd=0.03, argva_mmd=-0.0004))
+    assert "as close to N(0, I) as MMD can tell" in said and "x closer" not in said
+
+
+def test_reading_with_a_single_model_and_without_labels():
+    said = text(summarize([Outcome("gae", 0, "finished", scores(0.9, 0.91, 0.1))]))
+    assert "Only GAE was trained" in said and "AUC 0.900" in said
+    assert "no class labels" in said
+
+
+def test_reading_says_whether_differences_exceed_the_seed_spread():
+    real = summarize([Outcome("gae", s, "finished", scores(auc, 0.9, 0.04)) for s, auc in ((0, 0.80), (1, 0.82))]
+                     + [Outcome("argva", s, "finished", scores(auc, 0.9, 0.01)) for s, auc in ((0, 0.90), (1, 0.92))])
+    said = text(real)
+    assert "AUC is 10.0 points higher for ARGVA (0.910 vs 0.810), beyond the seed-to-seed std" in said
+    assert "One seed only" not in said
+    noisy = summarize([Outcome("gae", s, "finished", scores(auc, 0.9, 0.04)) for s, auc in ((0, 0.70), (1, 0.90))]
+                      + [Outcome("argva", s, "finished", scores(auc, 0.9, 0.01)) for s, auc in ((0, 0.75), (1, 0.95))])
+    assert "within the seed-to-seed std (up to 14.1 points): not a clear difference" in text(noisy)
+
+
+def test_reading_with_three_models_names_best_and_worst():
+    summaries = summarize([Outcome("gae", 0, "finished", scores(0.90, 0.9, 0.04)),
+                           Outcome("vgae", 0, "finished", scores(0.90, 0.9, 0.02)),
+                           Outcome("argva", 0, "finished", scores(0.85, 0.9, 0.01))])
+    said = text(summaries)
+    assert "AUC is highest for GAE and VGAE (0.900), 5.0 points above ARGVA, the lowest (0.850)" in said
+    assert "ARGVA's latent cloud is the closest to N(0, I) by MMD (0.0100), 4.0x closer than GAE's" in said
+
+
+def test_reading_of_diverged_failed_and_stopped_runs():
+    summaries = summarize([Outcome("gae", 0, "finished", scores(0.9, 0.9, 0.04, 0.5, 0.4, 0.3)),
+                           Outcome("arga", 0, "diverged", {"diverged": True, "diverged_at": 3}),
+                           Outcome("vgae", 0, "failed", None),
+                           Outcome("argva", 0, "stopped", scores(0.7, 0.7, 0.02, 0.4, 0.3, 0.2))])
+    said = text(summaries)
+    assert "ARGA diverged (a loss became NaN or infinite), before any validation, so without scores." in said
+    assert "VGAE failed" in said
+    assert "ARGVA was stopped early" in said
+    assert "2.0x closer" in said            # the two models with scores are still compared
+    assert "no class labels" not in said
+    scored = summarize([Outcome("arga", 0, "diverged", scores(0.8, 0.8, 0.1))])
+    assert "the scores come from the best validation epoch before that" in text(scored)
+
+
+def test_reading_with_nothing_scored():
+    assert "no numbers to compare" in text(summarize([Outcome("gae", 0, "failed", None)]))
+    assert reading([]) == ["No run reached its test evaluation, so there are no numbers to compare."]
