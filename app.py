@@ -8,6 +8,7 @@ st.set_page_config(page_title="ARGAE Lab", page_icon="assets/icon.svg", layout="
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
 ]
 

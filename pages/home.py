@@ -21,4 +21,6 @@ with cols[0]:
 with cols[1]:
     st.page_link("pages/runs.py", label="**Runs**: every saved run: reopen, download, delete",
                  icon=":material/folder_open:")
+st.page_link("pages/compare.py", label="**Compare**: GAE, VGAE, ARGA and ARGVA side by side on one split, over seeds",
+             icon=":material/compare:")
 st.caption("Start with KarateClub or the planted-partition graph: both work offline.")

@@ -1,0 +1,117 @@
+"""The Compare page under AppTest: two KarateClub models give a two-row table and a reading;
+two seeds give mean ± std; no model selected shows an error and starts nothing; stop."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("ARGAE_EXECUTOR", "thread")  # as in test_pages: no worker processes
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+def open_compare() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/compare.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def run_until(at: AppTest, done, timeout: float = 120.0) -> AppTest:
+    """Rerun the script (as the live fragment would) until `done(at)` or the timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        if done(at):
+            return at
+        time.sleep(0.3)
+    raise AssertionError("condition not reached in time")
+
+
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def has_table(at: AppTest) -> bool:
+    return any(s.value == "Test metrics" for s in at.subheader)
+
+
+def reading(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("**What the table says**"))
+
+
+def set_knobs(at: AppTest, epochs: int, repeats: int = 1) -> None:
+    assert at.selectbox(key="cmp_dataset").value == "karate"
+    assert at.multiselect(key="cmp_models").value == ["gae", "argva"]
+    at.number_input(key="cmp_epochs").set_value(epochs)
+    at.number_input(key="cmp_eval_interval").set_value(2)
+    at.number_input(key="cmp_repeats").set_value(repeats)
+    at.run()
+
+
+def test_two_karate_models_give_a_two_row_table_and_a_reading():
+    at = open_compare()
+    set_knobs(at, epochs=12)
+    button(at, "Compare").click()
+    at.run()
+    state = at.session_state["compare"]
+    assert len(state["jobs"]) == 2 and state["group"].startswith("cmp-")
+    run_until(at, has_table)
+    table = at.dataframe[0].value
+    assert list(table["model"]) == ["GAE", "ARGVA"]
+    assert {"AUC", "AP", "ACC", "NMI", "ARI", "MMD to prior"} <= set(table.columns)
+    assert all("±" not in str(v) for v in table["AUC"])
+    for column in ("AUC", "MMD to prior"):  # exactly one best per column unless tied
+        assert sum(str(v).endswith("★") for v in table[column]) >= 1
+    said = reading(at)
+    assert "to N(0, I) than" in said and "by MMD" in said and "One seed only" in said
+    assert len(at.get("plotly_chart")) == 2 + 4  # a latent picture per model; 4 curve charts
+    assert not button(at, "Compare").disabled and button(at, "Stop").disabled
+
+    # Leaving the page and coming back keeps the comparison.
+    at.switch_page("pages/home.py")
+    at.run()
+    at.switch_page("pages/compare.py")
+    at.run()
+    assert has_table(at) and at.session_state["compare"]["jobs"] == state["jobs"]
+
+
+def test_two_seeds_give_mean_and_std():
+    at = open_compare()
+    set_knobs(at, epochs=6, repeats=2)
+    button(at, "Compare").click()
+    at.run()
+    assert at.session_state["compare"]["seeds"] == [0, 1]
+    assert len(at.session_state["compare"]["jobs"]) == 4
+    run_until(at, has_table)
+    table = at.dataframe[0].value
+    assert len(table) == 2
+    assert all("±" in str(v) for v in table["AUC"])
+    assert "seed-to-seed std" in reading(at) and "One seed only" not in reading(at)
+
+
+def test_no_model_selected_shows_an_error_and_starts_nothing():
+    at = open_compare()
+    at.multiselect(key="cmp_models").set_value([])
+    at.run()
+    assert any("pick at least one model" in e.value for e in at.error)
+    assert button(at, "Compare").disabled
+    assert "compare" not in at.session_state
+
+
+def test_stop_ends_every_run_of_the_comparison():
+    at = open_compare()
+    set_knobs(at, epochs=5000)
+    button(at, "Compare").click()
+    run_until(at, lambda a: not button(a, "Stop").disabled)
+    button(at, "Stop").click()
+    run_until(at, has_table)
+    table = at.dataframe[0].value
+    assert all("stopped" in note for note in table["runs"])
+    assert "stopped early" in reading(at)
