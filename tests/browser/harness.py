@@ -68,6 +68,7 @@ class AppServer:
 
     def __init__(self, runs_dir: Path, cache_dir: Path, *, port: int | None = None,
                  env: dict[str, str] | None = None, log_dir: Path | None = None):
+        self.runs_dir, self.cache_dir = Path(runs_dir), Path(cache_dir)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "ARGAE_RUNS_DIR": str(runs_dir), "ARGAE_CACHE_DIR": str(cache_dir),
@@ -268,3 +269,29 @@ def wait_until(condition, timeout: float, interval: float = 0.3, what: str = "co
 def sidebar_link(page, label: str):
     """The sidebar navigation link whose text ends with `label` (the icon name comes first)."""
     return page.locator('[data-testid="stSidebarNav"] a').filter(has_text=label).first
+
+
+# ------------------------------------------------------------------ the Train page
+FIRST_START = 120.0   # the first Start may wait for a worker importing torch on a loaded machine
+
+
+def open_train(page, app_url: str, query: str = "") -> None:
+    """Open the Train page (with URL settings such as "epochs=300") and wait for Start."""
+    page.goto(f"{app_url}/train{'?' + query if query else ''}")
+    wait_app_idle(page)
+    expect(start_button(page)).to_be_enabled()
+
+
+def start_button(page):
+    return page.get_by_role("button", name="Start")
+
+
+def wait_points(page, more_than: int, timeout: float = FIRST_START) -> int:
+    """Wait until the live charts hold more than `more_than` epochs; return how many."""
+    return wait_until(lambda: (n := most_points(page)) > more_than and n, timeout,
+                      what=f"live charts with more than {more_than} points")
+
+
+def stop_and_wait(page) -> None:
+    page.get_by_role("button", name="Stop").click()
+    expect(start_button(page)).to_be_enabled()

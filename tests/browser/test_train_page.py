@@ -1,36 +1,15 @@
-"""The Train page in a real browser: a live run on KarateClub, its charts and final table;
-leaving and coming back; sessions that do not see each other's runs."""
+"""The Train page in a real browser: a live run on KarateClub, its charts and final table; a
+run that goes on while its owner visits another page, and that other sessions never see."""
 from __future__ import annotations
 
-from .harness import (exception_texts, expect, most_points, plotly_point_counts, settled_point_counts,
-                      sidebar_link, table_cells, wait_app_idle, wait_until)
-
-FIRST_START = 120.0   # the first Start may wait for a worker importing torch on a loaded machine
-
-
-def open_train(page, app_url: str, query: str = "") -> None:
-    page.goto(f"{app_url}/train{'?' + query if query else ''}")
-    wait_app_idle(page)
-    expect(start_button(page)).to_be_enabled()
-
-
-def start_button(page):
-    return page.get_by_role("button", name="Start")
+from .harness import (FIRST_START, exception_texts, expect, most_points, open_train, plotly_point_counts,
+                      settled_point_counts, sidebar_link, start_button, stop_and_wait, table_cells,
+                      wait_points, wait_until)
 
 
 def sidebar_choice(page, label: str) -> str:
     """The shown value of the sidebar selectbox labelled `label`."""
     return page.locator('[data-testid="stSidebar"]').get_by_role("combobox", name=label).input_value()
-
-
-def wait_points(page, more_than: int, timeout: float = FIRST_START) -> int:
-    return wait_until(lambda: (n := most_points(page)) > more_than and n, timeout,
-                      what=f"live charts with more than {more_than} points")
-
-
-def stop_and_wait(page) -> None:
-    page.get_by_role("button", name="Stop").click()
-    expect(start_button(page)).to_be_enabled()
 
 
 def test_karate_argva_trains_live_and_shows_the_final_metrics(page, app_url, screenshot):
@@ -68,33 +47,24 @@ def test_karate_argva_trains_live_and_shows_the_final_metrics(page, app_url, scr
     screenshot(page, "train-karate-argva")
 
 
-def test_leaving_the_train_page_and_coming_back_keeps_the_run(page, app_url):
-    open_train(page, app_url, "epochs=5000")
-    start_button(page).click()
-    before = wait_points(page, 5)
-
-    sidebar_link(page, "Home").click()
-    expect(page.get_by_role("heading", name="ARGAE Lab", exact=True)).to_be_visible()
-    sidebar_link(page, "Train").click()
-    expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
-
-    back = wait_points(page, before - 1, timeout=60)       # the charts are there again...
-    wait_points(page, back, timeout=60)                      # ...and keep growing
-    assert page.locator('[data-testid="stSidebar"] input[aria-label="Epochs"]').input_value() == "5000"
-    stop_and_wait(page)
-    assert not exception_texts(page)
-
-
-def test_two_sessions_do_not_see_each_others_run(new_session, app_url):
+def test_a_run_goes_on_while_its_owner_leaves_and_other_sessions_never_see_it(new_session, app_url):
     alice, bob = new_session(), new_session()
     open_train(alice, app_url, "epochs=5000")
     start_button(alice).click()
-    wait_points(alice, 5)
+    before = wait_points(alice, 5)
 
     open_train(bob, app_url)
     expect(bob.get_by_text("then press Start")).to_be_visible()
-    assert not plotly_point_counts(bob)
+    assert not plotly_point_counts(bob), "Bob sees charts of a run he never started"
     assert bob.get_by_role("button", name="Stop").is_disabled()
+
+    sidebar_link(alice, "Home").click()
+    expect(alice.get_by_role("heading", name="ARGAE Lab", exact=True)).to_be_visible()
+    sidebar_link(alice, "Train").click()
+    expect(alice.get_by_role("heading", name="Train", exact=True)).to_be_visible()
+    back = wait_points(alice, before - 1, timeout=60)     # the charts are there again...
+    wait_points(alice, back, timeout=60)                    # ...and keep growing
+    assert alice.locator('[data-testid="stSidebar"] input[aria-label="Epochs"]').input_value() == "5000"
 
     stop_and_wait(alice)
     assert not exception_texts(alice) and not exception_texts(bob)
