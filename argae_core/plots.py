@@ -9,7 +9,9 @@ from __future__ import annotations
 import math
 from typing import Mapping, Sequence
 
+import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 Rows = Sequence[dict]
 PALETTE = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C"]
@@ -17,6 +19,12 @@ PART_DASH = {"encoder_loss": "solid", "recon_loss": "dot", "reg_loss": "dash", "
 PART_NAME = {"encoder_loss": "total", "recon_loss": "reconstruction", "reg_loss": "regulariser",
              "kl_loss": "KL"}
 REAL_COLOUR, FAKE_COLOUR = "#2a9d8f", "#e76f51"
+PRIOR_GREY = "#b8b8b8"
+# D3's category colours without its grey, which would read as the greyed prior
+CLASS_PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
+                 "#17becf"]
+COLOUR_MODES = {"cloud": "Real (prior) vs fake (Z)", "label": "Z by class label",
+                "score": "Z by the discriminator's D(z)", "degree": "Z by node degree"}
 
 
 def _layout(fig: go.Figure, title: str, ytitle: str, revision: str, height: int = 300) -> go.Figure:
@@ -107,21 +115,134 @@ def metrics_table_rows(metrics: Mapping[str, Mapping]) -> list[dict]:
     return [{"run": label, **{name: m.get(key) for key, name in keys}} for label, m in metrics.items()]
 
 
+# ------------------------------------------------------------------ latent space
+def node_hover(node_ids: Sequence, label_names: Sequence[str] | None, degrees: Sequence[int] | None,
+               d_score: Sequence[float] | None) -> list[str]:
+    """One hover text per node: id, label, degree and D(z), whichever are known."""
+    texts = []
+    for i, node in enumerate(node_ids):
+        parts = [f"node <b>{node}</b>"]
+        if label_names is not None:
+            parts.append(f"label {label_names[i]}")
+        if degrees is not None:
+            parts.append(f"degree {int(degrees[i])}")
+        if d_score is not None:
+            parts.append(f"D(z) {float(d_score[i]):.3f}")
+        texts.append("<br>".join(parts))
+    return texts
+
+
 def latent_figure(z_xy, prior_xy, *, d_score=None, title: str = "Z and prior samples",
-                  revision: str = "latent", height: int = 420) -> go.Figure:
+                  revision: str = "latent", height: int = 420, colour: str | None = None,
+                  labels=None, class_names: Sequence[str] | None = None, degrees=None,
+                  z_hover: Sequence[str] | None = None, show_z: bool = True,
+                  show_prior: bool = True) -> go.Figure:
     """Z ("fake") over samples of N(0, I) ("real") in one 2-D projection (WebGL scatter).
-    With `d_score`, Z is coloured by the discriminator's D(z)."""
+
+    `colour` is one of COLOUR_MODES: "cloud" (the default without `d_score`), "score"
+    (the default with it: Z coloured by D(z)), "label" (one trace per class of `labels`,
+    named by `class_names`) or "degree" (Z coloured by log degree, from `degrees`). In the
+    label and degree modes the prior is grey, so colour means one thing. `z_hover` is one
+    text per Z row; either cloud can be left out with `show_z` / `show_prior`."""
+    colour = colour or ("score" if d_score is not None else "cloud")
+    needs = {"label": labels, "score": d_score, "degree": degrees}
+    if colour not in COLOUR_MODES:
+        raise ValueError(f"unknown colour mode {colour!r}; choose one of {', '.join(COLOUR_MODES)}")
+    if colour in needs and needs[colour] is None:
+        raise ValueError(f"colour mode {colour!r} needs its values ({'labels' if colour == 'label' else colour})")
     fig = go.Figure()
-    fig.add_trace(go.Scattergl(x=prior_xy[:, 0], y=prior_xy[:, 1], mode="markers", name="prior N(0, I): real",
-                               marker=dict(size=4, color=REAL_COLOUR, opacity=0.35)))
-    marker = dict(size=5, color=FAKE_COLOUR, opacity=0.8)
-    if d_score is not None:
-        marker.update(color=d_score, colorscale="RdBu", cmin=0, cmax=1,
-                      colorbar=dict(title="D(z)", thickness=12))
-    fig.add_trace(go.Scattergl(x=z_xy[:, 0], y=z_xy[:, 1], mode="markers", name="Z: fake", marker=marker))
+    if show_prior:
+        grey = colour in ("label", "degree") and show_z
+        fig.add_trace(go.Scattergl(
+            x=prior_xy[:, 0], y=prior_xy[:, 1], mode="markers", name="prior N(0, I): real",
+            hovertext="prior sample", hoverinfo="text",
+            marker=dict(size=4, color=PRIOR_GREY if grey else REAL_COLOUR, opacity=0.35)))
+    if show_z:
+        hover = list(z_hover) if z_hover is not None else None
+        if colour == "label":
+            _add_class_traces(fig, z_xy, np.asarray(labels), class_names, hover)
+        else:
+            fig.add_trace(go.Scattergl(x=z_xy[:, 0], y=z_xy[:, 1], mode="markers", name="Z: fake",
+                                       hovertext=hover, hoverinfo="text" if hover else None,
+                                       marker=_z_marker(colour, d_score, degrees)))
     fig.update_layout(title=dict(text=title, x=0, font=dict(size=15)), height=height, uirevision=revision,
                       margin=dict(l=10, r=10, t=40, b=10), template="plotly_white",
+                      hoverlabel=dict(bgcolor="white", font_size=13),
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1))
     fig.update_xaxes(showticklabels=False, zeroline=False)
     fig.update_yaxes(showticklabels=False, zeroline=False, scaleanchor="x")
     return fig
+
+
+def _z_marker(colour: str, d_score, degrees) -> dict:
+    marker = dict(size=5, color=FAKE_COLOUR, opacity=0.8)
+    if colour == "score":
+        marker.update(color=np.asarray(d_score), colorscale="RdBu", cmin=0, cmax=1,
+                      colorbar=dict(title="D(z)", thickness=12))
+    elif colour == "degree":
+        # log scale: degrees are heavy-tailed, a linear scale paints all but the hubs one colour
+        degrees = np.asarray(degrees)
+        ticks = [d for d in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+                 if d <= max(int(degrees.max()), 1)]
+        marker.update(color=np.log10(degrees + 1.0), colorscale="Viridis",
+                      cmin=0, cmax=math.log10(max(int(degrees.max()), 1) + 1.0),
+                      colorbar=dict(title="degree", thickness=12, tickvals=[math.log10(d + 1.0) for d in ticks],
+                                    ticktext=[str(d) for d in ticks]))
+    return marker
+
+
+def _add_class_traces(fig: go.Figure, z_xy, labels: np.ndarray, class_names, hover) -> None:
+    """One trace per class, so the legend names the classes and a click hides one."""
+    for i, label in enumerate(np.unique(labels)):
+        rows = np.flatnonzero(labels == label)
+        name = class_names[label] if class_names and 0 <= label < len(class_names) else str(label)
+        fig.add_trace(go.Scattergl(
+            x=z_xy[rows, 0], y=z_xy[rows, 1], mode="markers", name=f"Z: {name}",
+            hovertext=[hover[r] for r in rows] if hover else None, hoverinfo="text" if hover else None,
+            marker=dict(size=5, color=CLASS_PALETTE[i % len(CLASS_PALETTE)], opacity=0.85)))
+
+
+def dimension_figure(stats: Mapping, dims: Sequence[int], revision: str = "dims",
+                     columns: int = 4) -> go.Figure:
+    """Small multiples: per chosen dimension of Z, its histogram (bars) against the count
+    N(0, 1) predicts for as many values (line). `stats` is projection.dimension_stats(Z)."""
+    rows = max(1, math.ceil(len(dims) / columns))
+    fig = make_subplots(rows=rows, cols=columns, shared_xaxes=True, horizontal_spacing=0.03,
+                        vertical_spacing=0.12 if rows > 1 else 0.0,
+                        subplot_titles=[f"dim {d} · KS {stats['ks'][d]:.2f}" for d in dims])
+    centers, width = stats["centers"], float(np.diff(stats["edges"]).mean())
+    for i, dim in enumerate(dims):
+        row, col = i // columns + 1, i % columns + 1
+        fig.add_trace(go.Bar(x=centers, y=stats["counts"][dim], width=width, name="Z", legendgroup="z",
+                             marker=dict(color=FAKE_COLOUR, opacity=0.7), showlegend=i == 0,
+                             hovertemplate="%{x:.2f}: %{y} nodes<extra>Z dim " + str(dim) + "</extra>"),
+                      row=row, col=col)
+        fig.add_trace(go.Scatter(x=centers, y=stats["prior_counts"], mode="lines", name="N(0, 1)",
+                                 legendgroup="prior", line=dict(color=REAL_COLOUR, width=2), showlegend=i == 0,
+                                 hovertemplate="%{x:.2f}: %{y:.1f} expected<extra>N(0, 1)</extra>"),
+                      row=row, col=col)
+    fig.update_annotations(font_size=11)
+    fig.update_yaxes(showticklabels=False)
+    fig.update_xaxes(tickfont_size=10)
+    fig.update_layout(height=70 + 120 * rows, bargap=0, uirevision=revision, template="plotly_white",
+                      margin=dict(l=10, r=10, t=50, b=10),
+                      title=dict(text="Z per dimension against N(0, 1)", x=0, font=dict(size=15)),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.04, xanchor="right", x=1))
+    return fig
+
+
+def mmd_figure(points: Sequence[tuple[int, float]], current: int | None = None,
+               revision: str = "mmd") -> go.Figure:
+    """The prior-match curve: squared MMD of Z to N(0, I) per snapshot epoch (0: the
+    prior itself); `current` marks the epoch on screen."""
+    fig = go.Figure()
+    epochs, values = [e for e, _ in points], [v for _, v in points]
+    fig.add_trace(go.Scatter(x=epochs, y=values, mode="lines+markers", name="MMD² to N(0, I)",
+                             line=dict(color=FAKE_COLOUR), marker=dict(size=5), showlegend=False))
+    if current in epochs:
+        fig.add_trace(go.Scatter(x=[current], y=[values[epochs.index(current)]], mode="markers",
+                                 name="on screen", showlegend=False,
+                                 marker=dict(size=12, color="rgba(0,0,0,0)", line=dict(color="#333", width=2))))
+    fig.add_hline(y=0, line=dict(color="#999", dash="dot"), annotation_text="0: indistinguishable",
+                  annotation_position="bottom right")
+    return _layout(fig, "Prior match over epochs", "MMD² of Z to N(0, I)", revision, height=260)

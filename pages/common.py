@@ -3,7 +3,10 @@ dataset loader cache, and the config widgets built from `TrainConfig.FIELDS`."""
 from __future__ import annotations
 
 import os
+import threading
+from typing import Callable
 
+import numpy as np
 import streamlit as st
 from streamlit.runtime import Runtime
 from streamlit.runtime.pages_manager import PagesManager
@@ -57,8 +60,17 @@ def job_manager() -> JobManager:
     return JobManager(executor, liveness=_session_alive)
 
 
+@st.cache_resource(show_spinner=False)
+def _projection_warm_up() -> bool:
+    """Start compiling umap once per server, so the first UMAP picture does not wait ~40 s."""
+    from argae_core import projection
+    projection.warm_up(background=True)
+    return True
+
+
 def start_background_services() -> None:
     job_manager()
+    _projection_warm_up()
 
 
 def heartbeat() -> None:
@@ -126,3 +138,70 @@ def pca_picture(z, seed: int, previous=None):
     prior = projection.prior_samples(len(z), z.shape[1], seed)
     same_points = previous is not None and len(previous.z_xy) == min(len(z), projection.DEFAULT_CAP)
     return projection.project(z, prior, method="pca", seed=seed, init=previous if same_points else None)
+
+
+# ------------------------------------------------------------ latent frames
+_ONE_UMAP_AT_A_TIME = threading.Lock()  # the machine's cores are shared with the trainings
+
+
+def nearest_frame(frames: dict, epoch: int):
+    """The computed frame whose epoch is nearest `epoch` (the earlier one on a tie), or None:
+    the start a new frame warm-starts from and is aligned onto, in either direction, so
+    jumping to the newest epoch first and scrubbing back still gives a steady picture."""
+    done = [e for e in list(frames) if e != epoch]
+    return frames[min(done, key=lambda e: (abs(e - epoch), e))] if done else None
+
+
+class FrameFiller:
+    """Computes a projector's missing frames in one background thread: the epoch a page
+    asks for first, then the others outward from it, each warm-started from its nearest
+    computed neighbour, so scrubbing and playing find them ready and in line.
+
+    `load_z(epoch)` returns that snapshot's Z. An epoch that cannot be projected (a
+    diverged Z, a missing file) is kept in `errors` with its message and not retried."""
+
+    def __init__(self, projector, load_z: Callable[[int], np.ndarray]):
+        self.projector, self.load_z = projector, load_z
+        self.errors: dict[int, str] = {}
+        self._wanted: int | None = None
+        self._epochs: list[int] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def ask(self, epoch: int, epochs: list[int]) -> None:
+        """Compute `epoch` next, then the rest of `epochs` (the run's snapshots so far)."""
+        with self._lock:
+            self._wanted, self._epochs = epoch, list(epochs)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._fill, daemon=True, name="latent-frames")
+                self._thread.start()
+
+    def _next(self) -> int | None:
+        with self._lock:
+            missing = [e for e in self._epochs if e not in self.projector.frames and e not in self.errors]
+            if not missing:
+                self._thread = None
+                return None
+            return min(missing, key=lambda e: (abs(e - self._wanted), e))
+
+    def _fill(self) -> None:
+        from argae_core import projection, runs
+        warming = projection.warm_up(background=True)
+        if warming is not None:
+            warming.join()
+        while (epoch := self._next()) is not None:
+            try:
+                z = self.load_z(epoch)
+                with _ONE_UMAP_AT_A_TIME:
+                    self.projector.frame(epoch, z, nearest_frame(self.projector.frames, epoch))
+            except (ValueError, runs.RunError, OSError) as exc:
+                self.errors[epoch] = str(exc)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def latent_projector(runs_root: str, run_id: str, method: str, seed: int, cap: int):
+    """(Projector, FrameFiller) of one run, method, seed and cap, shared by every session:
+    its frames are the cache that makes scrubbing back instant."""
+    from argae_core import projection, runs
+    projector = projection.Projector(method, seed, cap)
+    return projector, FrameFiller(projector, lambda epoch: runs.load_run(run_id, runs_root).snapshot(epoch)[0])

@@ -1,0 +1,228 @@
+"""The Latent space page under AppTest: no runs, a saved run's two clouds, colour modes,
+hiding a cloud, the epoch slider and Play, GAE without D(z), a diverged snapshot, UMAP
+replacing the PCA stand-in, and the session's live training."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+os.environ.setdefault("ARGAE_EXECUTOR", "thread")  # as in test_pages: no worker processes
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from argae_core import plots, runs  # noqa: E402
+from argae_core.config import TrainConfig  # noqa: E402
+from argae_core.training import Trainer  # noqa: E402
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+ARGVA = TrainConfig(dataset="karate", model="argva", epochs=12, eval_interval=3, snapshot_interval=3)
+GAE = TrainConfig(dataset="karate", model="gae", epochs=6, seed=1, eval_interval=3, snapshot_interval=3)
+KARATE_NODES, KARATE_CLASSES = 34, 4
+SNAPSHOTS = [1, 3, 6, 9, 12]  # the first epoch, then every snapshot_interval
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory) -> tuple[Path, str, str]:
+    """A folder with a finished KarateClub ARGVA run and a GAE run."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the machine is shared; KarateClub does not need two threads
+    root = tmp_path_factory.mktemp("latent-runs")
+    ids = []
+    for config in (ARGVA, GAE):
+        trainer = Trainer(config)
+        writer = runs.RunWriter(config, trainer.graph, root=root, source="test")
+        for _ in runs.record_run(trainer, writer):
+            pass
+        ids.append(writer.run_id)
+    torch.set_num_threads(threads)
+    return root, ids[0], ids[1]
+
+
+@pytest.fixture
+def runs_dir(saved, tmp_path, monkeypatch) -> Path:
+    root = tmp_path / "runs"
+    shutil.copytree(saved[0], root)
+    monkeypatch.setenv("ARGAE_RUNS_DIR", str(root))
+    return root
+
+
+def open_latent(run_id: str | None = None, method: str = "pca", **state) -> AppTest:
+    """The Latent page showing `run_id` (as the Runs page sends it) with the projection `method`."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    if run_id:
+        at.session_state["view_run"] = run_id
+    at.session_state["latent_method"] = method
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.switch_page("pages/latent.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def figure(at: AppTest, key: str = "latent_scatter") -> dict:
+    charts = [c for c in at.get("plotly_chart") if c.proto.id.endswith(key) or key in c.proto.id]
+    assert charts, f"no chart {key}"
+    return json.loads(charts[0].proto.spec)
+
+
+def values(array) -> np.ndarray:
+    """A plotly JSON array: a list, or numpy's base64 typed-array form."""
+    if isinstance(array, dict) and "bdata" in array:
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=np.dtype(array["dtype"]))
+    return np.asarray(array)
+
+
+def traces(at: AppTest) -> dict[str, dict]:
+    return {t["name"]: t for t in figure(at)["data"]}
+
+
+def messages(at: AppTest) -> str:
+    return " ".join(e.value for e in [*at.info, *at.error, *at.warning])
+
+
+# ------------------------------------------------------------------ tests
+def test_without_runs_the_page_says_how_to_make_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("ARGAE_RUNS_DIR", str(tmp_path / "empty"))
+    at = open_latent()
+    assert "No runs yet" in messages(at)
+    assert not at.get("plotly_chart")
+
+
+def test_a_saved_run_shows_both_clouds_with_hover(runs_dir, saved):
+    at = open_latent(saved[1])
+    assert at.selectbox(key="latent_source").value == saved[1]
+    shown = traces(at)
+    prior, z = shown["prior N(0, I): real"], shown["Z: fake"]
+    assert len(values(prior["x"])) == KARATE_NODES and len(values(z["x"])) == KARATE_NODES
+    assert "Epoch 12" in figure(at)["layout"]["title"]["text"]  # the newest snapshot first
+    assert all("node <b>" in h and "degree" in h and "D(z)" in h for h in z["hovertext"])
+    assert not at.error
+    # beside it: the MMD curve over the snapshots and per-dimension histograms
+    assert list(values(figure(at, "latent_mmd")["data"][0]["x"])) == SNAPSHOTS
+    bars = [t for t in figure(at, "latent_dims_figure")["data"] if t["type"] == "bar"]
+    assert len(bars) == 8
+
+
+@pytest.mark.parametrize("colour", list(plots.COLOUR_MODES))
+def test_each_colour_mode_colours_z_by_what_it_says(runs_dir, saved, colour):
+    at = open_latent(saved[1], latent_colour=colour)
+    shown = traces(at)
+    run = runs.load_run(saved[1])
+    _, d_score = run.snapshot(12)
+    prior = shown.pop("prior N(0, I): real")
+    if colour == "cloud":
+        assert shown["Z: fake"]["marker"]["color"] == plots.FAKE_COLOUR
+        assert prior["marker"]["color"] == plots.REAL_COLOUR
+    elif colour == "label":
+        assert prior["marker"]["color"] == plots.PRIOR_GREY
+        assert len(shown) == KARATE_CLASSES  # one trace per class
+        sizes = sorted(len(values(t["x"])) for t in shown.values())
+        assert sizes == sorted(np.bincount(run.graph.labels).tolist())
+    elif colour == "score":
+        colours = values(shown["Z: fake"]["marker"]["color"])
+        assert np.allclose(colours, d_score, atol=1e-6)
+    else:
+        assert prior["marker"]["color"] == plots.PRIOR_GREY
+        colours = values(shown["Z: fake"]["marker"]["color"])
+        assert np.allclose(colours, np.log10(run.graph.degrees + 1.0), atol=1e-6)
+
+
+def test_either_cloud_can_be_hidden(runs_dir, saved):
+    at = open_latent(saved[1])
+    at.checkbox(key="latent_show_prior").uncheck().run()
+    assert list(traces(at)) == ["Z: fake"]
+    at.checkbox(key="latent_show_prior").check()
+    at.checkbox(key="latent_show_z").uncheck().run()
+    assert list(traces(at)) == ["prior N(0, I): real"]
+
+
+def test_the_epoch_slider_changes_the_frame(runs_dir, saved):
+    at = open_latent(saved[1])
+    newest = values(traces(at)["Z: fake"]["x"])
+    at.select_slider(key="latent_epoch").set_value(3).run()
+    assert "Epoch 3" in figure(at)["layout"]["title"]["text"]
+    assert not np.allclose(values(traces(at)["Z: fake"]["x"]), newest)
+    mmd = figure(at, "latent_mmd")["data"]
+    assert list(values(mmd[1]["x"])) == [3]  # the curve marks the epoch on screen
+
+
+def test_play_steps_through_the_snapshots_and_stops_at_the_end(runs_dir, saved):
+    at = open_latent(saved[1])
+    next(b for b in at.button if b.key == "latent_play").click().run()
+    assert at.session_state["latent_playing"]
+    seen = [at.select_slider(key="latent_epoch").value]
+    for _ in range(len(SNAPSHOTS)):
+        at.run()  # what the fragment's timer does while playing
+        seen.append(at.select_slider(key="latent_epoch").value)
+    assert seen == SNAPSHOTS + [12]  # from the start, since it stood at the end
+    assert not at.session_state["latent_playing"]
+
+
+def test_gae_explains_that_there_is_no_d_of_z(runs_dir, saved):
+    at = open_latent(saved[2], latent_colour="score")
+    assert "has no discriminator" in messages(at)
+    assert traces(at)["Z: fake"]["marker"]["color"] == plots.FAKE_COLOUR
+    assert all("D(z)" not in h for h in traces(at)["Z: fake"]["hovertext"])
+
+
+def test_a_diverged_snapshot_gives_a_message_not_a_traceback(runs_dir, saved):
+    path = runs_dir / saved[1] / "snapshots" / "epoch_00009.npz"
+    with np.load(path) as npz:
+        z = npz["z"].copy()
+    z[5] = np.nan
+    np.savez(path, z=z)
+    at = open_latent(saved[1])
+    at.select_slider(key="latent_epoch").set_value(9).run()
+    assert not at.exception
+    assert "No picture at epoch 9" in messages(at) and "NaN" in messages(at)
+    assert list(values(figure(at, "latent_mmd")["data"][0]["x"])) == [1, 3, 6, 12]
+
+
+def run_until(at: AppTest, done, timeout: float) -> AppTest:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        if done(at):
+            return at
+        time.sleep(0.5)
+    raise AssertionError(f"not reached in {timeout} s; the page says: {messages(at)}")
+
+
+@pytest.mark.filterwarnings("ignore:precomputed_knn")  # we pass our own neighbour graph
+def test_umap_replaces_the_pca_stand_in_on_its_own(runs_dir, saved):
+    """Slow on a machine's first run: umap compiles (its numba cache fills for next time)."""
+    at = open_latent(saved[1], method="umap")
+    title = figure(at)["layout"]["title"]["text"]
+    if "(PCA)" in title:
+        assert "UMAP" in messages(at)  # says why PCA is shown
+    run_until(at, lambda a: "(UMAP)" in figure(a)["layout"]["title"]["text"], timeout=300)
+    assert len(values(traces(at)["Z: fake"]["x"])) == KARATE_NODES
+    assert not at.info
+
+
+def test_the_sessions_training_appears_while_it_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("ARGAE_RUNS_DIR", str(tmp_path / "runs"))
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in {"epochs": "30", "snapshot_interval": "5"}.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page("pages/train.py")
+    at.run()
+    next(b for b in at.button if b.label == "Start").click().run()
+    at.session_state["latent_method"] = "pca"
+    at.switch_page("pages/latent.py")
+    run_until(at, lambda a: a.get("plotly_chart"), timeout=90)
+    assert at.selectbox(key="latent_source").value == "__job__"
+    # following the newest snapshot until the run ends
+    run_until(at, lambda a: "Epoch 30" in figure(a)["layout"]["title"]["text"], timeout=120)
