@@ -9,6 +9,7 @@ PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
+    st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
     st.Page("pages/learn.py", title="Learn", icon=":material/school:"),
 ]

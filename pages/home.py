@@ -23,6 +23,8 @@ with cols[1]:
                  icon=":material/folder_open:")
 st.page_link("pages/compare.py", label="**Compare**: GAE, VGAE, ARGA and ARGVA side by side on one split, over seeds",
              icon=":material/compare:")
+st.page_link("pages/latent.py", label="**Latent space**: where Z sits against the N(0, I) prior, epoch by epoch",
+             icon=":material/scatter_plot:")
 st.page_link("pages/learn.py", label="**Learn**: the idea, the losses, and one-click guided experiments",
              icon=":material/school:")
 st.caption("Start with KarateClub or the planted-partition graph: both work offline.")
