@@ -17,6 +17,7 @@ from .config import ADVERSARIAL, MODEL_KINDS, VARIATIONAL, TrainConfig
 
 MAX_SEEDS = 5
 BEST_MARK = " ★"
+SLIGHT_RATIO = 1.1        # an MMD ratio below this is "slightly closer", not a finding
 
 
 @dataclass(frozen=True)
@@ -359,7 +360,7 @@ def _prior_sentence(scored: Sequence[ModelSummary]) -> str | None:
         return (f"{closest}'s {clouds} as close to N(0, I) as MMD can tell ({text(c.best.mean)}, at its "
                 f"noise floor); {c.bottom.label}'s is at {text(c.worst.mean)}{c.noise_note()}.")
     ratio = c.worst.mean / c.best.mean
-    how = f"{ratio:.1f}x closer" if ratio >= 1.1 else "slightly closer"
+    how = f"{ratio:.1f}x closer" if ratio >= SLIGHT_RATIO else "slightly closer"
     if c.models == 2:
         return (f"{closest}'s {clouds} {how} to N(0, I) than {c.bottom.label}'s by MMD "
                 f"({text(c.best.mean)} vs {text(c.worst.mean)}){c.noise_note()}.")
@@ -368,9 +369,13 @@ def _prior_sentence(scored: Sequence[ModelSummary]) -> str | None:
 
 
 def _clear(c: _Contrast | None) -> bool:
-    """A one-winner difference that is not within the seed-to-seed spread."""
-    return (c is not None and not c.tie and len(c.top) == 1
-            and (c.spread is None or abs(c.best.mean - c.worst.mean) > c.spread))
+    """A one-winner difference beyond the seed-to-seed spread (and, for MMD, by at least
+    SLIGHT_RATIO: what the reading calls 'slightly closer' decides nothing)."""
+    if c is None or c.tie or len(c.top) > 1:
+        return False
+    if c.spread is not None and abs(c.best.mean - c.worst.mean) <= c.spread:
+        return False
+    return c.metric.family != "prior" or c.best.mean <= 0 or c.worst.mean / c.best.mean >= SLIGHT_RATIO
 
 
 def _trade_off(scored: Sequence[ModelSummary]) -> str | None:

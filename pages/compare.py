@@ -62,6 +62,7 @@ def sidebar(saved: TrainConfig, kept: dict) -> tuple[dict, list[str], int]:
             format_func=common.MODEL_LABELS.get, key="cmp_models",
             help="GAE / VGAE: plain graph autoencoders. ARGA / ARGVA add a discriminator that pulls Z "
                  "toward N(0, I). Compare one with the other to see what the regulariser changes.")
+        models = sorted(models, key=list(common.MODEL_LABELS).index)  # GAE, VGAE, ARGA, ARGVA
         adversarial = any(m in ADVERSARIAL for m in models)
         variational = any(m in VARIATIONAL for m in models)
         st.header("Shared knobs")
@@ -132,8 +133,7 @@ def progress_line(job) -> None:
     total, done = job.config.epochs, job.epochs_done
     if job.state == "queued":
         q = manager.queue_status(job.job_id)
-        st.progress(0.0, text=f"{job.label} · waiting in the queue, position {q['position']} of "
-                              f"{q['waiting']} ({q['running']} of {q['slots']} training slots busy)")
+        st.progress(0.0, text=f"{job.label} · queued, {q['position']} of {q['waiting']} in line")
         return
     text = f"{job.label} · epoch {done} / {total}"
     if job.state == "starting":
@@ -148,15 +148,19 @@ def progress_line(job) -> None:
         st.error(f"{job.label}: {job.message or 'training failed.'}", icon=":material/error:")
 
 
-def progress_section(jobs: list, group: str) -> None:
+def progress_section(jobs: list, models: list[str], group: str) -> None:
+    """A column per model, a progress bar per seed; folded away once every run is over."""
     active = any(j.active for j in jobs)
     title = f"Runs of this comparison ({sum(not j.active for j in jobs)} of {len(jobs)} done)"
     with st.expander(title, expanded=active, icon=":material/hourglass_top:" if active else ":material/check:"):
-        columns = st.columns(2)
-        for i, job in enumerate(jobs):
-            with columns[i % 2]:
-                progress_line(job)
-        st.caption(f"Saved on the server as group `{group}`: find the runs in the Runs page.")
+        for column, group_jobs in zip(st.columns(len(models)), by_model(jobs, models).values()):
+            with column:
+                for job in group_jobs:
+                    progress_line(job)
+        q = manager.queue_status()
+        busy = (f"{q['running']} of {q['slots']} training slots on this server busy, {q['waiting']} runs "
+                "waiting. " if active else "")
+        st.caption(f"{busy}Saved as group `{group}`: find the runs in the Runs page.")
 
 
 # ------------------------------------------------------------------ results
@@ -184,28 +188,45 @@ def by_model(jobs: list, models: list[str]) -> dict[str, list]:
 
 
 def curves_section(jobs: list, models: list[str]) -> None:
-    """Curves averaged over seeds, one colour per model in every chart; the discriminator's
-    charts hold the adversarial models only (the others have no discriminator)."""
+    """Curves averaged over seeds, one colour per model in every chart, overlaid only where
+    they mean the same thing: validation scores and the reconstruction loss for all models,
+    the discriminator's charts for the adversarial ones."""
     series = {common.MODEL_LABELS[m]: compare.mean_rows([list(j.rows) for j in group])
               for m, group in by_model(jobs, models).items()}
     if not any(series.values()):
         return
     st.subheader("Training curves" + (" (mean over seeds)" if len(jobs) > len(models) else ""))
+    recon = {label: [{"epoch": r["epoch"], "recon_loss": r.get("recon_loss")} for r in rows]
+             for label, rows in series.items()}
     left, right = st.columns(2)
-    left.plotly_chart(plots.validation_figure(series, revision="cmp-val"), key="cmp_chart_val")
-    right.plotly_chart(plots.encoder_loss_figure(series, revision="cmp-e-loss"), key="cmp_chart_e_loss")
+    left.plotly_chart(legend_below(plots.validation_figure(series, revision="cmp-val")), key="cmp_chart_val")
+    recon_figure = plots.encoder_loss_figure(recon, revision="cmp-recon")
+    recon_figure.for_each_trace(lambda t: t.update(name=t.legendgroup, line=dict(dash="solid", width=2)))
+    right.plotly_chart(legend_below(recon_figure, "Reconstruction loss (the term every model has)"),
+                       key="cmp_chart_recon")
+    if any(m in ADVERSARIAL for m in models):
+        adversarial = {label: rows if m in ADVERSARIAL else [] for (label, rows), m in zip(series.items(), models)}
+        left, right = st.columns(2)
+        left.plotly_chart(legend_below(drawn_only(plots.discriminator_loss_figure(adversarial, revision="cmp-d-loss"))),
+                          key="cmp_chart_d_loss")
+        right.plotly_chart(legend_below(drawn_only(
+            plots.discriminator_verdict_figure(adversarial, revision="cmp-d-verdict"))), key="cmp_chart_d_verdict")
     terms = [f"{common.MODEL_LABELS[m]}: " + " + ".join(
         ["reconstruction"] + (["regulariser"] if m in ADVERSARIAL else []) + (["KL"] if m in VARIATIONAL else []))
         for m in models]
-    st.caption("The total encoder loss adds different terms per model (" + "; ".join(terms) + "), so "
-               "compare the reconstruction parts (dotted) across models, the totals only within one.")
-    adversarial = {label: rows if m in ADVERSARIAL else [] for (label, rows), m in zip(series.items(), models)}
-    if any(m in ADVERSARIAL for m in models):
-        left, right = st.columns(2)
-        left.plotly_chart(drawn_only(plots.discriminator_loss_figure(adversarial, revision="cmp-d-loss")),
-                          key="cmp_chart_d_loss")
-        right.plotly_chart(drawn_only(plots.discriminator_verdict_figure(adversarial, revision="cmp-d-verdict")),
-                           key="cmp_chart_d_verdict")
+    with st.expander("Total encoder loss and its parts, per model"):
+        st.caption("The total adds different terms per model (" + "; ".join(terms) + "), so compare totals "
+                   "within a model, not across models.")
+        st.plotly_chart(legend_below(plots.encoder_loss_figure(series, revision="cmp-e-loss")),
+                        key="cmp_chart_e_loss")
+
+
+def legend_below(fig, title: str | None = None):
+    """Several models' legends are long: put them under the chart instead of over the title."""
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, xanchor="left", x=0), height=380)
+    if title:
+        fig.update_layout(title_text=title)
+    return fig
 
 
 def drawn_only(fig):
@@ -344,7 +365,7 @@ def results() -> None:
         st.warning(f"This comparison's runs are no longer held by the server (was it restarted?). Their "
                    f"saved files are in the Runs page, group `{state['group']}`.", icon=":material/report:")
         return
-    progress_section(jobs, state["group"])
+    progress_section(jobs, state["models"], state["group"])
     if not any(j.active for j in jobs):
         table_section(jobs, state["seeds"])
     else:

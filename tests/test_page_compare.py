@@ -71,7 +71,8 @@ def test_two_karate_models_give_a_two_row_table_and_a_reading():
         assert sum(str(v).endswith("★") for v in table[column]) >= 1
     said = reading(at)
     assert "to N(0, I) than" in said and "by MMD" in said and "One seed only" in said
-    assert len(at.get("plotly_chart")) == 2 + 4  # a latent picture per model; 4 curve charts
+    # a latent picture per model; validation, reconstruction, D loss, D verdict, encoder loss parts
+    assert len(at.get("plotly_chart")) == 2 + 5
     assert not button(at, "Compare").disabled and button(at, "Stop").disabled
 
     # Leaving the page and coming back keeps the comparison.
