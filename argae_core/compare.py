@@ -18,6 +18,7 @@ from .config import ADVERSARIAL, MODEL_KINDS, VARIATIONAL, TrainConfig
 MAX_SEEDS = 5
 BEST_MARK = " ★"
 SLIGHT_RATIO = 1.1        # an MMD ratio below this is "slightly closer", not a finding
+SMALL_SCORE_GAP = 0.01    # one seed: a score gap under 1 point is within typical seed noise
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,10 @@ def seeds_for(first: int, repeats: int) -> list[int]:
     return list(range(first, first + repeats))
 
 
-def comparison_problems(models: Sequence[str], repeats: int, room: int) -> dict[str, str]:
+def comparison_problems(models: Sequence[str], repeats: int, room: int | None = None) -> dict[str, str]:
     """What stops a comparison from starting, keyed by the input at fault (empty: fine).
-    `room`: how many more runs this user may start now (the job manager's per-user limit)."""
+    `room`: how many more runs this user may start now (the job manager's per-user limit;
+    None: not checked)."""
     problems = {}
     if not models:
         problems["models"] = "pick at least one model to compare"
@@ -61,7 +63,7 @@ def comparison_problems(models: Sequence[str], repeats: int, room: int) -> dict[
         problems["models"] = f"unknown model {unknown[0]!r}; choose from {', '.join(MODEL_KINDS)}"
     if not 1 <= repeats <= MAX_SEEDS:
         problems["seeds"] = f"repeat over 1 to {MAX_SEEDS} seeds, got {repeats}"
-    elif models and len(models) * repeats > room:
+    elif models and room is not None and len(models) * repeats > room:
         problems["seeds"] = (f"{len(models)} models x {repeats} seeds = {len(models) * repeats} runs, but "
                              f"you can start {room} more now; pick fewer models or seeds"
                              + ("" if room else ", or stop your other runs"))
@@ -369,13 +371,18 @@ def _prior_sentence(scored: Sequence[ModelSummary]) -> str | None:
 
 
 def _clear(c: _Contrast | None) -> bool:
-    """A one-winner difference beyond the seed-to-seed spread (and, for MMD, by at least
-    SLIGHT_RATIO: what the reading calls 'slightly closer' decides nothing)."""
+    """A one-winner difference worth a conclusion: beyond the seed-to-seed spread, or with
+    one seed at least SMALL_SCORE_GAP; for MMD at least SLIGHT_RATIO ("slightly closer"
+    decides nothing)."""
     if c is None or c.tie or len(c.top) > 1:
         return False
-    if c.spread is not None and abs(c.best.mean - c.worst.mean) <= c.spread:
+    gap = abs(c.best.mean - c.worst.mean)
+    if c.metric.family == "prior":
+        if c.best.mean > 0 and c.worst.mean / c.best.mean < SLIGHT_RATIO:
+            return False
+    elif c.spread is None and gap < SMALL_SCORE_GAP:
         return False
-    return c.metric.family != "prior" or c.best.mean <= 0 or c.worst.mean / c.best.mean >= SLIGHT_RATIO
+    return c.spread is None or gap > c.spread
 
 
 def _trade_off(scored: Sequence[ModelSummary]) -> str | None:

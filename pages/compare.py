@@ -319,7 +319,10 @@ else:
 jobs = jobs_of_comparison()
 lost = any(j is None for j in jobs)
 active = not lost and any(j.active for j in jobs)
-problems.update(compare.comparison_problems(models, repeats, room_for_runs() if not active else 10**6))
+problems.update(compare.comparison_problems(models, repeats, None if active else room_for_runs()))
+if not problems:  # e.g. the last of several seeds beyond the seed's maximum
+    for config in compare.comparison_configs(base, models, compare.seeds_for(base.seed, repeats)):
+        problems.update(config.problems())
 kept.update(config=base.to_dict(), models=models, repeats=repeats)
 
 st.title("Compare")
@@ -352,8 +355,16 @@ kept["method"] = buttons[2].radio(
     format_func=PROJECTIONS.get, horizontal=True, key="cmp_projection", label_visibility="collapsed")
 
 
-@st.fragment(run_every=REFRESH_SECONDS if active or (kept["method"] == "umap" and not projection.is_warm())
-             else None)
+def needs_refresh(jobs: list) -> bool:
+    """Runs are training, or UMAP pictures wait for UMAP to compile."""
+    return bool(jobs) and (any(j is not None and j.active for j in jobs)
+                           or (kept["method"] == "umap" and not projection.is_warm()))
+
+
+refresh = needs_refresh(jobs)
+
+
+@st.fragment(run_every=REFRESH_SECONDS if refresh else None)
 def results() -> None:
     state = st.session_state.get(STATE)
     if state is None:
@@ -373,8 +384,8 @@ def results() -> None:
                 icon=":material/hourglass_top:")
     latent_section(jobs, state["models"], state["seeds"][0], kept["method"])
     curves_section(jobs, state["models"])
-    if active and not any(j.active for j in jobs):
-        st.rerun()  # the comparison ended since the page was drawn: redraw the buttons
+    if refresh and not needs_refresh(jobs):
+        st.rerun()  # the runs ended (or UMAP compiled) since the page was drawn: redraw it all
 
 
 results()
