@@ -167,8 +167,9 @@ def latent_figure(z_xy, prior_xy, *, d_score=None, title: str = "Z and prior sam
                                        marker=_z_marker(colour, d_score, degrees)))
     fig.update_layout(title=dict(text=title, x=0, font=dict(size=15)), height=height, uirevision=revision,
                       margin=dict(l=10, r=10, t=40, b=10), template="plotly_white",
-                      hoverlabel=dict(bgcolor="white", font_size=13),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1))
+                      hoverlabel=dict(bgcolor="white", font=dict(size=13, color="#222")),
+                      # below the picture: above it, class names run into the title and the modebar
+                      legend=dict(orientation="h", yanchor="top", y=-0.01, xanchor="left", x=0))
     fig.update_xaxes(showticklabels=False, zeroline=False)
     fig.update_yaxes(showticklabels=False, zeroline=False, scaleanchor="x")
     return fig
@@ -223,7 +224,7 @@ def dimension_figure(stats: Mapping, dims: Sequence[int], revision: str = "dims"
                       row=row, col=col)
     fig.update_annotations(font_size=11)
     fig.update_yaxes(showticklabels=False)
-    fig.update_xaxes(tickfont_size=10)
+    fig.update_xaxes(tickfont_size=10, tickvals=[-2, 0, 2])  # more labels collide between panels
     fig.update_layout(height=70 + 120 * rows, bargap=0, uirevision=revision, template="plotly_white",
                       margin=dict(l=10, r=10, t=50, b=10),
                       title=dict(text="Z per dimension against N(0, 1)", x=0, font=dict(size=15)),

@@ -154,14 +154,15 @@ def nearest_frame(frames: dict, epoch: int):
 
 class FrameFiller:
     """Computes a projector's missing frames in one background thread: the epoch a page
-    asks for first, then the others outward from it, each warm-started from its nearest
-    computed neighbour, so scrubbing and playing find them ready and in line.
+    asks for first, then the `reach` snapshots nearest to it, outward, each warm-started
+    from its nearest computed neighbour, so scrubbing and playing find them ready and in
+    line. (Bounded: a long run with a snapshot every epoch would keep a core busy for long.)
 
     `load_z(epoch)` returns that snapshot's Z. An epoch that cannot be projected (a
     diverged Z, a missing file) is kept in `errors` with its message and not retried."""
 
-    def __init__(self, projector, load_z: Callable[[int], np.ndarray]):
-        self.projector, self.load_z = projector, load_z
+    def __init__(self, projector, load_z: Callable[[int], np.ndarray], reach: int = 12):
+        self.projector, self.load_z, self.reach = projector, load_z, reach
         self.errors: dict[int, str] = {}
         self._wanted: int | None = None
         self._epochs: list[int] = []
@@ -176,19 +177,26 @@ class FrameFiller:
                 self._thread = threading.Thread(target=self._fill, daemon=True, name="latent-frames")
                 self._thread.start()
 
+    @property
+    def busy(self) -> bool:
+        with self._lock:
+            return self._thread is not None and self._thread.is_alive()
+
     def _next(self) -> int | None:
         with self._lock:
-            missing = [e for e in self._epochs if e not in self.projector.frames and e not in self.errors]
+            nearest = sorted(self._epochs, key=lambda e: (abs(e - self._wanted), e))[:self.reach]
+            missing = [e for e in nearest if e not in self.projector.frames and e not in self.errors]
             if not missing:
                 self._thread = None
                 return None
-            return min(missing, key=lambda e: (abs(e - self._wanted), e))
+            return missing[0]
 
     def _fill(self) -> None:
         from argae_core import projection, runs
-        warming = projection.warm_up(background=True)
-        if warming is not None:
-            warming.join()
+        if self.projector.method == "umap":
+            warming = projection.warm_up(background=True)
+            if warming is not None:
+                warming.join()  # one compilation, not two racing ones
         while (epoch := self._next()) is not None:
             try:
                 z = self.load_z(epoch)

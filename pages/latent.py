@@ -64,6 +64,13 @@ def dimension_stats(runs_root: str, run_id: str, epoch: int) -> dict:
     return projection.dimension_stats(snapshot(runs_root, run_id, epoch)[0])
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def dimension_figure(runs_root: str, run_id: str, epoch: int, dims: tuple[int, ...]):
+    """The small multiples (cached: plotly's subplot grid is the slowest figure to build)."""
+    return plots.dimension_figure(dimension_stats(runs_root, run_id, epoch), list(dims),
+                                  revision=f"dims-{run_id}")
+
+
 # ------------------------------------------------------------------ the source
 def source_options() -> tuple[list[str], dict[str, str]]:
     """Picker values (JOB for the session's training, else run ids) and their labels."""
@@ -213,31 +220,37 @@ def advance(epochs: list[int], source: Source) -> None:
     if not later:
         st.session_state["latent_playing"] = False
         return
-    if not pending(source, later[0], st.session_state["latent_view"]):
+    view = st.session_state["latent_view"]
+    if pending(source, later[0], view):
+        common.latent_projector(root(), source.run_id, "umap", view["seed"], view["cap"])[1].ask(later[0], epochs)
+    else:
         st.session_state["latent_epoch"] = later[0]
 
 
 # ------------------------------------------------------------------ drawing
 def scatter(source: Source, epoch: int, view: dict, graph: runs.GraphInfo) -> None:
+    """The joint picture, with one note slot above it that is always there, so the chart
+    does not jump when a note comes or goes."""
+    slot = st.empty()
     frame, note = frame_for(source, epoch, view)
     if frame is None:
-        st.error(f"No picture at epoch {epoch}: {note}", icon=":material/error:")
+        slot.error(f"No picture at epoch {epoch}: {note}", icon=":material/error:")
         return
-    if note:
-        st.info(note, icon=":material/hourglass_top:")
+    notes = [note] if note else []
     z, d_score = snapshot(root(), source.run_id, epoch)
     rows = frame.z_index if frame.z_index is not None else np.arange(len(z))
     scores = d_score[rows] if d_score is not None else None
     labels = graph.labels[rows] if graph.labels is not None else None
     colour = view["colour"]
     if colour == "score" and scores is None:
-        st.info(f"{source.config.model.upper()} has no discriminator, so there is no D(z) to colour by: "
-                "Z is drawn as the fake cloud. Pick an ARGA or ARGVA run to see D's verdict.",
-                icon=":material/info:")
+        notes.append(f"{source.config.model.upper()} has no discriminator, so there is no D(z) to colour by: "
+                     "Z is drawn as the fake cloud. Pick an ARGA or ARGVA run to see D's verdict.")
         colour = "cloud"
     if colour == "label" and labels is None:
-        st.info("This graph has no class labels: Z is drawn as the fake cloud.", icon=":material/info:")
+        notes.append("This graph has no class labels: Z is drawn as the fake cloud.")
         colour = "cloud"
+    if notes:
+        slot.info("  \n".join(notes), icon=":material/hourglass_top:" if note else ":material/info:")
     hover = plots.node_hover([graph.node_label(int(i)) for i in rows],
                              [graph.label_name(int(i)) for i in rows] if labels is not None else None,
                              graph.degrees[rows], scores)
@@ -277,7 +290,7 @@ def side_panel(source: Source, epoch: int, view: dict) -> None:
     else:
         dims = list(range(min(8, size)))
     if dims:
-        st.plotly_chart(plots.dimension_figure(stats, dims, revision=f"dims-{source.run_id}"),
+        st.plotly_chart(dimension_figure(root(), source.run_id, epoch, tuple(int(d) for d in dims)),
                         key="latent_dims_figure", config={"displaylogo": False})
     st.caption("Bars: Z's values in one dimension; line: what N(0, 1) predicts for as many values. "
                "KS: Kolmogorov-Smirnov distance to N(0, 1) (0 is a perfect match).")

@@ -18,7 +18,7 @@ os.environ.setdefault("ARGAE_EXECUTOR", "thread")  # as in test_pages: no worker
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from argae_core import plots, runs  # noqa: E402
+from argae_core import plots, projection, runs  # noqa: E402
 from argae_core.config import TrainConfig  # noqa: E402
 from argae_core.training import Trainer  # noqa: E402
 
@@ -226,3 +226,26 @@ def test_the_sessions_training_appears_while_it_runs(tmp_path, monkeypatch):
     assert at.selectbox(key="latent_source").value == "__job__"
     # following the newest snapshot until the run ends
     run_until(at, lambda a: "Epoch 30" in figure(a)["layout"]["title"]["text"], timeout=120)
+
+
+def test_the_frame_filler_computes_the_asked_epoch_and_its_neighbours_in_line():
+    from pages.common import FrameFiller
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((40, 6)).astype(np.float32)
+    snapshots = {e: base + 0.01 * e for e in range(1, 11)}
+
+    def load_z(epoch):
+        if epoch == 4:
+            raise ValueError("Z has NaN values at epoch 4")
+        return snapshots[epoch]
+    projector = projection.Projector("pca", seed=0, cap=100)
+    filler = FrameFiller(projector, load_z, reach=4)
+    filler.ask(5, list(snapshots))
+    deadline = time.monotonic() + 30
+    while filler.busy and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sorted(projector.frames) == [3, 5, 6]  # the 4 nearest to 5 are 5, 4, 6, 3; 4 failed
+    assert "NaN" in filler.errors[4]
+    # each frame was aligned onto a neighbour: a small change of Z is a small move on screen
+    moved = np.abs(projector.frames[6].z_xy - projector.frames[5].z_xy).max()
+    assert moved < 0.1 * np.ptp(projector.frames[5].z_xy)
