@@ -4,8 +4,8 @@ Both clouds are projected jointly (one fit on the stacked array), so a distance 
 means the same thing inside Z, inside the prior and between them. Two methods:
 
 - PCA (scikit-learn): instant, linear, the picture shown first.
-- UMAP (umap-learn): the neighbourhood picture. Choices, each measured on Cora
-  (benchmarks/bench_projection.py, numbers in its docstring):
+- UMAP (umap-learn): the neighbourhood picture. Choices, each measured on Cora Z on this
+  2-core machine under load from other work (benchmarks/bench_projection.py prints them):
   * The 15-nearest-neighbour graph is computed exactly by scikit-learn and handed to UMAP
     (`precomputed_knn`). That skips pynndescent, whose JIT compilation was most of umap's
     first-call cost (about 70 of 85 s), and gives one code path for every size, so a tiny
@@ -50,7 +50,7 @@ WARM_LEARNING_RATE = 0.1     # 0.08 radii (cold + aligned: 0.43); at lr 1: 0.182
 CURVE_MMD_SAMPLE = 1000      # points per cloud for the MMD curve: a quarter of the cost of 2000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Projection:
     """One 2-D frame: rows of `z_xy` are the Z rows `z_index` (all rows when None), rows
     of `prior_xy` the prior rows `prior_index`."""
@@ -89,7 +89,10 @@ def subsample(n: int, cap: int = DEFAULT_CAP, seed: int = 0) -> np.ndarray | Non
     return np.sort(np.random.default_rng(seed).choice(n, cap, replace=False))
 
 
-def _checked(name: str, values: np.ndarray) -> np.ndarray:
+DIVERGED_HINT = "; the run probably diverged at this epoch: pick an earlier one"
+
+
+def _checked(name: str, values: np.ndarray, hint: str = "") -> np.ndarray:
     """`values` as a float32 [rows, dim] array, or a ValueError that says what is wrong."""
     array = np.asarray(values, dtype=np.float32)
     if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
@@ -98,8 +101,7 @@ def _checked(name: str, values: np.ndarray) -> np.ndarray:
     bad_rows = np.flatnonzero(~np.isfinite(array).all(axis=1))
     if len(bad_rows):
         raise ValueError(f"{name} has NaN or infinite values in {len(bad_rows)} of "
-                         f"{len(array)} rows (first: row {bad_rows[0]}); the run probably "
-                         "diverged at this epoch: pick an earlier one")
+                         f"{len(array)} rows (first: row {bad_rows[0]}){hint}")
     return array
 
 
@@ -120,7 +122,7 @@ def project(z: np.ndarray, prior: np.ndarray, method: str = "umap",
     `n_epochs` / `learning_rate` default to the cold or warm-start settings above."""
     if method not in METHODS:
         raise ValueError(f"unknown projection method {method!r}; choose one of {', '.join(METHODS)}")
-    z, prior = _checked("Z", z), _checked("the prior sample", prior)
+    z, prior = _checked("Z", z, DIVERGED_HINT), _checked("the prior sample", prior)
     if z.shape[1] != prior.shape[1]:
         raise ValueError(f"Z has {z.shape[1]} dimensions but the prior sample has "
                          f"{prior.shape[1]}: draw the prior in the latent size")
@@ -134,7 +136,7 @@ def project(z: np.ndarray, prior: np.ndarray, method: str = "umap",
         xy = _umap(points, previous, seed, n_epochs, learning_rate)
     if previous is not None:
         xy = align(xy, previous)
-    n_z = len(points) - len(_take(prior, prior_index))
+    n_z = len(z) if z_index is None else len(z_index)
     return Projection(z_xy=xy[:n_z], prior_xy=xy[n_z:], z_index=z_index, prior_index=prior_index,
                       method=method, warm_started=method == "umap" and previous is not None,
                       seconds=time.perf_counter() - start)
@@ -222,7 +224,7 @@ class Projector:
             if previous is None:
                 earlier = [e for e in self.frames if e < epoch]
                 previous = self.frames[max(earlier)] if earlier else None
-            z = _checked("Z", z)
+            z = _checked("Z", z, DIVERGED_HINT)
             prior = self.prior(min(len(z), self.cap), z.shape[1])
             projection = project(z, prior, self.method, init=previous, seed=self.seed, cap=self.cap)
             self.frames[epoch] = projection
@@ -246,26 +248,29 @@ _warm = threading.Event()
 _warm_lock = threading.Lock()
 _warm_thread: threading.Thread | None = None
 _umap_lock = threading.Lock()
+_jit_cache_on = False
 
 
 def _umap_module():
     """umap, imported on first use (it takes seconds) with numba's disk cache switched on
     for its compiled functions before anything compiles."""
+    global _jit_cache_on
     with _umap_lock:
-        first = "umap" not in sys.modules
         import umap
-        if first:
+        if not _jit_cache_on:
             _enable_jit_cache("umap")
+            _jit_cache_on = True
             # we pass our own neighbour graph and never call transform(), which needs umap's
             warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]")
     return umap
 
 
 def _enable_jit_cache(package: str) -> int:
-    """Switch numba's on-disk cache on for every compiled function of `package` that did
-    not ask for it. numba stores it where it stores any `cache=True` function: beside the
-    package, in NUMBA_CACHE_DIR, or in the user's cache folder when the package is
-    read-only. Returns the number of functions switched on."""
+    """Switch numba's on-disk cache on for every compiled function of `package` (umap's
+    do not ask for it). numba stores it where it stores any `cache=True` function: in
+    NUMBA_CACHE_DIR when set, else beside the package, or in the user's cache folder when
+    the package is read-only. Functions compiled before this call are compiled again next
+    time. Returns the number of functions switched on."""
     from numba.core.registry import CPUDispatcher
     switched = 0
     for name, module in list(sys.modules.items()):
@@ -320,7 +325,7 @@ def dimension_stats(z: np.ndarray, bins: int = 30) -> dict:
     range), so the panels share an axis; `prior_counts` is the N(0, 1) count expected per
     bin for as many values; `outside` counts values beyond the edges; `ks` is the
     Kolmogorov-Smirnov distance to N(0, 1), to pick the dimensions worth showing."""
-    z = _checked("Z", z).astype(np.float64)
+    z = _checked("Z", z, DIVERGED_HINT).astype(np.float64)
     low = min(-4.0, float(np.percentile(z, 0.5)))
     high = max(4.0, float(np.percentile(z, 99.5)))
     edges = np.linspace(low, high, bins + 1)
@@ -336,6 +341,7 @@ def mmd_curve(snapshots: dict[int, np.ndarray], seed: int = 0,
               sample: int = CURVE_MMD_SAMPLE) -> list[tuple[int, float]]:
     """[(epoch, squared MMD of Z to N(0, I))] in epoch order (metrics.mmd_to_prior). The
     same seed draws the same prior sample at every epoch, so the curve follows Z only."""
-    return [(epoch, metrics.mmd_to_prior(_checked(f"Z at epoch {epoch}", snapshots[epoch]),
+    return [(epoch, metrics.mmd_to_prior(_checked(f"Z at epoch {epoch}", snapshots[epoch],
+                                                  DIVERGED_HINT),
                                          seed=seed, sample=sample))
             for epoch in sorted(snapshots)]
