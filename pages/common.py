@@ -61,11 +61,15 @@ def job_manager() -> JobManager:
 
 
 @st.cache_resource(show_spinner=False)
-def _projection_warm_up() -> bool:
-    """Start compiling umap once per server, so the first UMAP picture does not wait ~40 s."""
-    from argae_core import projection
-    projection.warm_up(background=True)
-    return True
+def _projection_warm_up() -> threading.Thread:
+    """Start compiling umap once per server, so the first UMAP picture does not wait ~40 s.
+    Even the import (scipy, scikit-learn: about a second) happens off the first page's run."""
+    def start() -> None:
+        from argae_core import projection
+        projection.warm_up(background=True)
+    thread = threading.Thread(target=start, name="umap-warm-up-start", daemon=True)
+    thread.start()
+    return thread
 
 
 def start_background_services() -> None:
@@ -202,8 +206,10 @@ class FrameFiller:
                 z = self.load_z(epoch)
                 with _ONE_UMAP_AT_A_TIME:
                     self.projector.frame(epoch, z, nearest_frame(self.projector.frames, epoch))
-            except (ValueError, runs.RunError, OSError) as exc:
+            except (ValueError, runs.RunError, OSError) as exc:  # a diverged Z, a missing file
                 self.errors[epoch] = str(exc)
+            except Exception as exc:  # anything else from umap: say so rather than wait forever
+                self.errors[epoch] = f"the projection failed ({type(exc).__name__}: {exc})"
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)

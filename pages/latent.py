@@ -2,6 +2,7 @@
 by epoch, for the session's training (live) or any saved run."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,7 @@ from pages import common
 JOB = "__job__"                  # the source picker's value for the session's own training
 LIVE_SECONDS = 1.0               # refresh while snapshots may still arrive or a frame is computed
 PLAY_SECONDS = 0.8               # one epoch per tick while playing
+MMD_BUDGET_SECONDS = 1.0         # of prior-match curve computing per run
 MAX_CAP = 50_000
 DIMENSION_CHOICES = ("first", "furthest", "pick")
 DIMENSION_LABELS = {"first": "First 8", "furthest": "8 furthest from N(0, 1)", "pick": "Pick"}
@@ -50,13 +52,30 @@ def graph_info(runs_root: str, run_id: str) -> runs.GraphInfo:
     return runs.load_run(run_id, runs_root).graph
 
 
-@st.cache_data(show_spinner=False, max_entries=4096)
-def mmd_point(runs_root: str, run_id: str, epoch: int, seed: int) -> float | None:
-    """Squared MMD of one snapshot's Z to N(0, I); None when Z is not finite (diverged)."""
-    try:
-        return projection.mmd_curve({epoch: snapshot(runs_root, run_id, epoch)[0]}, seed=seed)[0][1]
-    except ValueError:
-        return None
+@st.cache_resource(show_spinner=False, max_entries=32)
+def mmd_values(runs_root: str, run_id: str, seed: int) -> dict[int, float | None]:
+    """Squared MMD of Z to N(0, I) per snapshot epoch, filled in as pages ask (None: Z not
+    finite). Shared by sessions; a snapshot never changes, so neither does its value."""
+    return {}
+
+
+def mmd_points(source: Source, epoch: int, seed: int) -> tuple[list[tuple[int, float]], int]:
+    """The prior-match curve's points and how many epochs are still to compute. Each run
+    spends about MMD_BUDGET_SECONDS (the epoch on screen first): a Cora point takes ~0.3 s,
+    so a long run's whole curve would hold up the page; the rest follows on the next refreshes."""
+    values = mmd_values(root(), source.run_id, seed)
+    start = time.monotonic()
+    for e in [epoch] + source.epochs:
+        if e in values:
+            continue
+        if time.monotonic() - start > MMD_BUDGET_SECONDS:
+            break
+        try:
+            values[e] = projection.mmd_curve({e: snapshot(root(), source.run_id, e)[0]}, seed=seed)[0][1]
+        except (ValueError, runs.RunError):
+            values[e] = None
+    points = [(e, values[e]) for e in source.epochs if values.get(e) is not None]
+    return points, sum(e not in values for e in source.epochs)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -268,17 +287,19 @@ def scatter(source: Source, epoch: int, view: dict, graph: runs.GraphInfo) -> No
     st.caption(caption + " Hover a point for its node id, label, degree and D(z); click a legend entry to hide it.")
 
 
-def side_panel(source: Source, epoch: int, view: dict) -> None:
-    """The prior-match curve over the snapshots so far, and Z's dimensions against N(0, 1)."""
-    points = [(e, mmd_point(root(), source.run_id, e, view["seed"])) for e in source.epochs]
-    points = [(e, v) for e, v in points if v is not None]
+def side_panel(source: Source, epoch: int, view: dict) -> bool:
+    """The prior-match curve over the snapshots so far, and Z's dimensions against N(0, 1).
+    Returns whether the curve is still being computed."""
+    points, left = mmd_points(source, epoch, view["seed"])
     st.plotly_chart(plots.mmd_figure(points, current=epoch, revision=f"mmd-{source.run_id}"),
                     key="latent_mmd", config={"displaylogo": False})
+    st.caption(f"Computing the curve: {left} of {len(source.epochs)} epochs to go." if left else
+               "MMD² compares Z with as many N(0, I) samples; it falls as the regulariser pulls Z to the prior.")
     try:
         stats = dimension_stats(root(), source.run_id, epoch)
     except ValueError as exc:
         st.error(str(exc))
-        return
+        return bool(left)
     size = len(stats["ks"])
     choice = st.segmented_control("Dimensions", DIMENSION_CHOICES, format_func=DIMENSION_LABELS.get,
                                   default="first", key="latent_dims_choice")
@@ -294,6 +315,7 @@ def side_panel(source: Source, epoch: int, view: dict) -> None:
                         key="latent_dims_figure", config={"displaylogo": False})
     st.caption("Bars: Z's values in one dimension; line: what N(0, 1) predicts for as many values. "
                "KS: Kolmogorov-Smirnov distance to N(0, 1) (0 is a perfect match).")
+    return bool(left)
 
 
 # ------------------------------------------------------------------ the page
@@ -328,10 +350,10 @@ def latent_view() -> None:
         with left:
             scatter(source, epoch, view, graph_info(root(), source.run_id))
         with right:
-            side_panel(source, epoch, view)
+            curve_unfinished = side_panel(source, epoch, view)
         if st.session_state.get("latent_playing"):
             poll = PLAY_SECONDS
-        elif pending(source, epoch, view):
+        elif pending(source, epoch, view) or curve_unfinished:
             poll = LIVE_SECONDS / 2
     if source.live and poll is None:
         poll = LIVE_SECONDS
