@@ -25,25 +25,26 @@ from argae_core.training import Trainer  # noqa: E402
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 ARGVA = TrainConfig(dataset="karate", model="argva", epochs=12, eval_interval=3, snapshot_interval=3)
 GAE = TrainConfig(dataset="karate", model="gae", epochs=6, seed=1, eval_interval=3, snapshot_interval=3)
+PLANTED = TrainConfig(dataset="planted", model="gae", epochs=3, eval_interval=3, snapshot_interval=3)  # 300 nodes
 KARATE_NODES, KARATE_CLASSES = 34, 4
 SNAPSHOTS = [1, 3, 6, 9, 12]  # the first epoch, then every snapshot_interval
 
 
 @pytest.fixture(scope="module")
-def saved(tmp_path_factory) -> tuple[Path, str, str]:
-    """A folder with a finished KarateClub ARGVA run and a GAE run."""
+def saved(tmp_path_factory) -> tuple[Path, str, str, str]:
+    """A folder with finished KarateClub ARGVA and GAE runs and a planted-partition GAE run."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the machine is shared; KarateClub does not need two threads
     root = tmp_path_factory.mktemp("latent-runs")
     ids = []
-    for config in (ARGVA, GAE):
+    for config in (ARGVA, GAE, PLANTED):
         trainer = Trainer(config)
         writer = runs.RunWriter(config, trainer.graph, root=root, source="test")
         for _ in runs.record_run(trainer, writer):
             pass
         ids.append(writer.run_id)
     torch.set_num_threads(threads)
-    return root, ids[0], ids[1]
+    return root, *ids
 
 
 @pytest.fixture
@@ -137,6 +138,15 @@ def test_each_colour_mode_colours_z_by_what_it_says(runs_dir, saved, colour):
         assert np.allclose(colours, np.log10(run.graph.degrees + 1.0), atol=1e-6)
 
 
+def test_a_graph_larger_than_the_cap_is_drawn_as_a_seeded_subsample(runs_dir, saved):
+    at = open_latent(saved[3], latent_cap=100)
+    z, prior = traces(at)["Z: fake"], traces(at)["prior N(0, I): real"]
+    assert len(values(z["x"])) == 100 and len(values(prior["x"])) == 100
+    rows = projection.subsample(300, 100, seed=0)
+    assert [h.split("<b>")[1].split("</b>")[0] for h in z["hovertext"]] == [str(r) for r in rows]
+    assert any("100 of 300 nodes" in c.value and "subsample" in c.value for c in at.caption)
+
+
 def test_either_cloud_can_be_hidden(runs_dir, saved):
     at = open_latent(saved[1])
     at.checkbox(key="latent_show_prior").uncheck().run()
@@ -149,8 +159,10 @@ def test_either_cloud_can_be_hidden(runs_dir, saved):
 def test_the_epoch_slider_changes_the_frame(runs_dir, saved):
     at = open_latent(saved[1])
     newest = values(traces(at)["Z: fake"]["x"])
+    revision = figure(at)["layout"]["uirevision"]
     at.select_slider(key="latent_epoch").set_value(3).run()
     assert "Epoch 3" in figure(at)["layout"]["title"]["text"]
+    assert figure(at)["layout"]["uirevision"] == revision  # a zoom survives scrubbing
     assert not np.allclose(values(traces(at)["Z: fake"]["x"]), newest)
     mmd = figure(at, "latent_mmd")["data"]
     assert list(values(mmd[1]["x"])) == [3]  # the curve marks the epoch on screen
