@@ -196,7 +196,7 @@ def pending(source: Source, epoch: int, view: dict) -> bool:
 
 
 # ------------------------------------------------------------------ epoch & play
-def epoch_picker(source: Source) -> int:
+def epoch_picker(source: Source, view: dict) -> int:
     """Slider over the snapshot epochs (follows the newest while it trains) and Play."""
     epochs = source.epochs
     key = "latent_epoch"
@@ -205,7 +205,7 @@ def epoch_picker(source: Source) -> int:
     if current not in epochs or current == newest_before:
         st.session_state[key] = epochs[-1]  # a new source, or following the newest snapshot
     if st.session_state.get("latent_playing"):
-        advance(epochs, source)
+        advance(source, view)
     st.session_state["latent_newest"] = epochs[-1]
     if len(epochs) == 1:
         st.caption(f"One snapshot so far: epoch {epochs[0]}.")
@@ -228,20 +228,20 @@ def toggle_play(epochs: list[int]) -> None:
     st.session_state["latent_play_hold"] = playing
 
 
-def advance(epochs: list[int], source: Source) -> None:
+def advance(source: Source, view: dict) -> None:
     """While playing: one step per timer tick to the next snapshot once its frame is ready;
     stop at the end. The runs that start the timer (the click, then the rerun that sets the
     fragment's rate) show the starting epoch."""
     if st.session_state.get("latent_poll") != PLAY_SECONDS or st.session_state.pop("latent_play_hold", False):
         return
     current = st.session_state["latent_epoch"]
-    later = [e for e in epochs if e > current]
+    later = [e for e in source.epochs if e > current]
     if not later:
         st.session_state["latent_playing"] = False
         return
-    view = st.session_state["latent_view"]
     if pending(source, later[0], view):
-        common.latent_projector(root(), source.run_id, "umap", view["seed"], view["cap"])[1].ask(later[0], epochs)
+        _, filler = common.latent_projector(root(), source.run_id, "umap", view["seed"], view["cap"])
+        filler.ask(later[0], source.epochs)  # the frame ahead, even if the one on screen was ready
     else:
         st.session_state["latent_epoch"] = later[0]
 
@@ -329,7 +329,6 @@ if not options:
 with st.sidebar:
     choice = pick_source(options, labels)
 view = settings()
-st.session_state["latent_view"] = view
 
 
 @st.fragment(run_every=st.session_state.get("latent_poll"))
@@ -345,7 +344,7 @@ def latent_view() -> None:
     else:
         st.caption(f"**{source.label}**, latent size {source.config.latent_size}"
                    + (" · training: the newest snapshot appears on its own." if source.live else "."))
-        epoch = epoch_picker(source)
+        epoch = epoch_picker(source, view)
         left, right = st.columns([3, 2])
         with left:
             scatter(source, epoch, view, graph_info(root(), source.run_id))
