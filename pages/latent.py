@@ -248,12 +248,11 @@ def advance(source: Source, view: dict) -> None:
 
 # ------------------------------------------------------------------ drawing
 def scatter(source: Source, epoch: int, view: dict, graph: runs.GraphInfo) -> None:
-    """The joint picture, with one note slot above it that is always there, so the chart
-    does not jump when a note comes or goes."""
-    slot = st.empty()
+    """The joint picture; notes go below it, so the chart does not jump when one comes or
+    goes (the UMAP note does, once its frame is ready)."""
     frame, note = frame_for(source, epoch, view)
     if frame is None:
-        slot.error(f"No picture at epoch {epoch}: {note}", icon=":material/error:")
+        st.error(f"No picture at epoch {epoch}: {note}", icon=":material/error:")
         return
     notes = [note] if note else []
     z, d_score = snapshot(root(), source.run_id, epoch)
@@ -268,8 +267,6 @@ def scatter(source: Source, epoch: int, view: dict, graph: runs.GraphInfo) -> No
     if colour == "label" and labels is None:
         notes.append("This graph has no class labels: Z is drawn as the fake cloud.")
         colour = "cloud"
-    if notes:
-        slot.info("  \n".join(notes), icon=":material/hourglass_top:" if note else ":material/info:")
     hover = plots.node_hover([graph.node_label(int(i)) for i in rows],
                              [graph.label_name(int(i)) for i in rows] if labels is not None else None,
                              graph.degrees[rows], scores)
@@ -281,6 +278,8 @@ def scatter(source: Source, epoch: int, view: dict, graph: runs.GraphInfo) -> No
         title=f"Epoch {epoch}: Z and as many N(0, I) samples ({shown})",
         revision=f"latent-{source.run_id}-{frame.method}-{view['cap']}-{view['seed']}")
     st.plotly_chart(fig, key="latent_scatter", config={"displaylogo": False})
+    if notes:
+        st.info("  \n".join(notes), icon=":material/hourglass_top:" if note else ":material/info:")
     caption = (f"{len(frame.z_xy):,} of {len(z):,} nodes and as many prior samples, a seeded subsample "
                f"(cap {view['cap']:,} per cloud, set in the sidebar)." if frame.subsampled
                else f"All {len(z):,} nodes and {len(frame.prior_xy):,} prior samples.")
@@ -294,7 +293,8 @@ def side_panel(source: Source, epoch: int, view: dict) -> bool:
     st.plotly_chart(plots.mmd_figure(points, current=epoch, revision=f"mmd-{source.run_id}"),
                     key="latent_mmd", config={"displaylogo": False})
     st.caption(f"Computing the curve: {left} of {len(source.epochs)} epochs to go." if left else
-               "MMD² compares Z with as many N(0, I) samples; it falls as the regulariser pulls Z to the prior.")
+               "MMD² of Z against as many N(0, I) samples (0: indistinguishable); ARGA / ARGVA's regulariser "
+               "is what pulls it down.")
     try:
         stats = dimension_stats(root(), source.run_id, epoch)
     except ValueError as exc:
