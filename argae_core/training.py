@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import math
-import random
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -52,6 +51,45 @@ class EpochRecord:
 ROW_FIELDS = [k for k in EpochRecord.__dataclass_fields__ if k not in ("z", "d_score")]
 
 
+class NegativeSampler:
+    """Random non-edges for the reconstruction loss: node pairs (i, j), i != j, that are not
+    training edges, uniformly, as many as there are training edges: what PyG's
+    `negative_sampling` draws.
+
+    PyG draws pair ids with Python's `random.sample` and rejects edges with `np.isin`, on the
+    CPU, every epoch (on Cora about a tenth of the tutorial's epoch). Here: one `randint` on
+    the device and a binary search among the training edge ids, sorted once."""
+
+    def __init__(self, edge_index: torch.Tensor, num_nodes: int):
+        self.num_nodes = num_nodes
+        self.count = edge_index.size(1)
+        self.edge_ids = torch.sort(edge_index[0] * num_nodes + edge_index[1]).values
+        non_edges = num_nodes * (num_nodes - 1) - self.count
+        # Oversample as PyG does, so that after rejection about `count` pairs are left.
+        self.draws = math.ceil(1.1 * self.count * num_nodes ** 2 / max(non_edges, 1))
+
+    def __call__(self) -> torch.Tensor:
+        pairs = torch.randint(self.num_nodes, (2, self.draws), device=self.edge_ids.device)
+        ids = pairs[0] * self.num_nodes + pairs[1]
+        nearest = torch.searchsorted(self.edge_ids, ids).clamp_(max=self.edge_ids.numel() - 1)
+        keep = (self.edge_ids[nearest] != ids) & (pairs[0] != pairs[1])
+        return pairs[:, keep][:, :self.count]
+
+
+def one_direction(edge_index: torch.Tensor) -> torch.Tensor:
+    """Each edge of a symmetric edge list once (i < j), else the list as given.
+
+    The reconstruction loss averages over the positive pairs; with both directions of every
+    edge, each score z_i . z_j appears twice, so one direction gives the same loss and
+    gradient at half the gather / scatter work."""
+    forward = edge_index[:, edge_index[0] < edge_index[1]]
+    backward = edge_index[:, edge_index[0] > edge_index[1]].flip(0)
+    n = int(edge_index.max()) + 1 if edge_index.numel() else 0
+    symmetric = (2 * forward.size(1) == edge_index.size(1) and torch.equal(
+        torch.sort(forward[0] * n + forward[1]).values, torch.sort(backward[0] * n + backward[1]).values))
+    return forward if symmetric else edge_index
+
+
 class Trainer:
     """Trains one config. Iterate for records; `stop()` ends the iteration after the
     current epoch; `final_metrics()` evaluates the epoch with the best validation AUC."""
@@ -61,11 +99,14 @@ class Trainer:
         self.device = pick_device(config.device)
         torch.manual_seed(config.seed)
         np.random.seed(config.seed)
-        random.seed(config.seed)  # PyG's negative sampling draws from Python's random
         self.graph = graph if graph is not None else load_graph(config)
         self.split = split if split is not None else split_edges(self.graph, config.seed)
         self.x = self.graph.x.to(self.device)
         self.train_edges = self.split.train_edge_index.to(self.device)
+        self.positive_edges = one_direction(self.train_edges)
+        self.negative_edges = NegativeSampler(self.train_edges, self.graph.num_nodes)
+        self.val_edges = (self.split.val_pos.to(self.device), self.split.val_neg.to(self.device))
+        self.test_edges = (self.split.test_pos.to(self.device), self.split.test_neg.to(self.device))
         torch.manual_seed(config.seed)  # weights do not depend on how the graph was made
         self.model = build_model(config, self.graph.num_features).to(self.device)
         self.encoder_optimizer = torch.optim.Adam(self.model.encoder.parameters(), lr=config.encoder_lr)
@@ -122,11 +163,11 @@ class Trainer:
 
     def encoder_step(self, z: torch.Tensor) -> dict:
         """One encoder update on recon + weighted regulariser + weighted KL."""
-        recon = self.model.recon_loss(z, self.train_edges)
+        recon = self.model.recon_loss(z, self.positive_edges, self.negative_edges())
         loss = recon
         parts = {"recon_loss": float(recon.detach())}
         if self.model_is_adversarial:
-            reg = self.reg_weight * self.model.reg_loss(z)
+            reg = self.reg_weight * self._without_discriminator_grads(self.model.reg_loss, z)
             loss = loss + reg
             parts["reg_loss"] = float(reg.detach())
         if self.config.variational:
@@ -138,6 +179,16 @@ class Trainer:
         self.encoder_optimizer.step()
         parts["encoder_loss"] = float(loss.detach())
         return parts
+
+    def _without_discriminator_grads(self, loss_fn, z: torch.Tensor) -> torch.Tensor:
+        """loss_fn(z) with D's weights frozen: the encoder's backward pass then skips D's weight
+        gradients, which the encoder update never uses (the next D step zeroes them anyway)."""
+        discriminator = self.model.discriminator
+        discriminator.requires_grad_(False)
+        try:
+            return loss_fn(z)
+        finally:
+            discriminator.requires_grad_(True)
 
     @property
     def model_is_adversarial(self) -> bool:
@@ -192,11 +243,16 @@ class Trainer:
         if not all(math.isfinite(v) for v in record.row().values() if isinstance(v, float)):
             record.diverged = True
             self.diverged_at = self.epoch
-        elif self.epoch % self.config.eval_interval == 0 or self.epoch == self.config.epochs:
-            record.val_auc, record.val_ap = self._validate()
-        if (self.epoch % self.config.snapshot_interval == 0 or self.epoch == 1
-                or self.epoch >= self.config.epochs or self._stop) and not record.diverged:
-            record.z, record.d_score = self.snapshot()
+        validate = not record.diverged and (self.epoch % self.config.eval_interval == 0
+                                            or self.epoch == self.config.epochs)
+        keep_z = not record.diverged and (self.epoch % self.config.snapshot_interval == 0
+                                          or self.epoch == 1 or self.epoch >= self.config.epochs
+                                          or self._stop)
+        z = self.embed() if validate or keep_z else None  # one eval-mode pass serves both
+        if validate:
+            record.val_auc, record.val_ap = self._validate(z)
+        if keep_z:
+            record.z, record.d_score = self.snapshot(z)
         record.seconds = time.perf_counter() - start
         self.history.append(record.row())
         yield record
@@ -216,16 +272,16 @@ class Trainer:
         return z
 
     @torch.no_grad()
-    def snapshot(self) -> tuple[np.ndarray, np.ndarray | None]:
-        z = self.embed()
+    def snapshot(self, z: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """(Z, D(z) per node) as arrays; `z` is `embed()` unless the caller has it already."""
+        z = self.embed() if z is None else z
         score = None
         if self.config.adversarial:
             score = torch.sigmoid(self.model.discriminator(z)).squeeze(-1).cpu().numpy()
         return z.cpu().numpy(), score
 
-    def _validate(self) -> tuple[float, float]:
-        z = self.embed()
-        auc, ap = self.model.test(z, self.split.val_pos.to(self.device), self.split.val_neg.to(self.device))
+    def _validate(self, z: torch.Tensor) -> tuple[float, float]:
+        auc, ap = self.model.test(z, *self.val_edges)
         if auc > self.best_val_auc:
             self.best_val_auc, self.best_epoch = auc, self.epoch
             self._best_state = copy.deepcopy(self.model.state_dict())
@@ -242,7 +298,7 @@ class Trainer:
                                      if self.history else None)}
         if self.diverged_at is not None and self._best_state is None:
             return out  # nothing trustworthy to evaluate
-        auc, ap = self.model.test(z, self.split.test_pos.to(self.device), self.split.test_neg.to(self.device))
+        auc, ap = self.model.test(z, *self.test_edges)
         out.update(test_auc=float(auc), test_ap=float(ap))
         z_np = z.cpu().numpy()
         if self.graph.y is not None and self.graph.num_classes > 1:

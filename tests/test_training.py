@@ -114,8 +114,8 @@ def poison_recon_loss(trainer: Trainer, from_epoch: int):
     """Make the reconstruction loss NaN from `from_epoch` on, keeping it differentiable."""
     real = trainer.model.recon_loss
 
-    def recon_loss(z, edges):
-        loss = real(z, edges)
+    def recon_loss(z, edges, *negatives):
+        loss = real(z, edges, *negatives)
         return loss * float("nan") if trainer.epoch >= from_epoch else loss
     trainer.model.recon_loss = recon_loss
 
