@@ -129,6 +129,10 @@ def stop(jobs: list) -> None:
 
 
 # ------------------------------------------------------------------ progress
+def by_model(jobs: list, models: list[str]) -> dict[str, list]:
+    return {m: [j for j in jobs if j.config.model == m] for m in models}
+
+
 def progress_line(job) -> None:
     total, done = job.config.epochs, job.epochs_done
     if job.state == "queued":
@@ -181,10 +185,6 @@ def table_section(jobs: list, seeds: list[int]) -> None:
     st.caption(f"★ best in its column: higher is better, except MMD to prior (lower: Z closer to N(0, I)). "
                f"Scores at each run's best-validation epoch.{spread}")
     st.markdown("**What the table says**\n\n" + "\n".join(f"- {s}" for s in compare.reading(summaries)))
-
-
-def by_model(jobs: list, models: list[str]) -> dict[str, list]:
-    return {m: [j for j in jobs if j.config.model == m] for m in models}
 
 
 def curves_section(jobs: list, models: list[str]) -> None:
@@ -310,12 +310,8 @@ def latent_section(jobs: list, models: list[str], seed: int, method: str) -> Non
 kept = settings()
 saved = TrainConfig.from_dict(kept["config"])
 values, models, repeats = sidebar(saved, kept)
-try:
-    base = base_config(values, saved)
-except (TypeError, ValueError) as exc:  # a widget value the config cannot hold
-    base, problems = saved, {"settings": str(exc)}
-else:
-    problems = base.problems()
+base = base_config(values, saved)
+problems = base.problems()
 jobs = jobs_of_comparison()
 lost = any(j is None for j in jobs)
 active = not lost and any(j.active for j in jobs)
