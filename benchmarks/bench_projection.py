@@ -215,7 +215,7 @@ def main() -> None:
 
     def timed(name, seconds):
         wall, cpu = seconds
-        return (name, f"{wall:.2f} s", f"{cpu:.2f} s", f"{wall / pca_frame:.0f}x")
+        return (name, f"{wall:.3f} s", f"{cpu:.3f} s", f"{wall / pca_frame:.0f}x")
 
     def plain(name, seconds):
         return (name, f"{seconds:.2f} s", "", "")
