@@ -92,6 +92,12 @@ def config_error(exc: ConfigError, context: str = "") -> CliError:
     return CliError(f"invalid settings{context}: {problems}", EXIT_CONFIG)
 
 
+def add_threads_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="torch CPU threads [torch's choice]; 1 is often fastest on a busy "
+                             "machine, where threads spin waiting for each other")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m argae_core",
                            description="ARGAE Lab engine: train GAE / VGAE / ARGA / ARGVA from a "
@@ -104,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--json", action="store_true",
                        help="print one JSON object (metrics + config) on stdout instead of a table")
     train.add_argument("--no-save", action="store_true", help="do not save the run under runs/")
+    add_threads_flag(train)
     add_config_flags(train)
     train.set_defaults(handler=cmd_train)
 
@@ -119,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help="comma-separated [gae,vgae,arga,argva]")
     reproduce.add_argument("--json", action="store_true",
                            help="print one JSON object with every run's metrics instead of tables")
+    add_threads_flag(reproduce)
     add_config_flags(reproduce, skip=PER_RUN_FIELDS)
     reproduce.set_defaults(handler=cmd_reproduce)
     return parser
@@ -126,6 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            print(f"argae: --threads: must be at least 1, got {args.threads}", file=sys.stderr)
+            return EXIT_CONFIG
+        import torch
+        torch.set_num_threads(args.threads)
     try:
         return args.handler(args)
     except CliError as exc:

@@ -149,6 +149,7 @@ def test_reproduce_with_nothing_loadable_exits_3(capsys, offline):
     (["--models", "gan"], "--models: unknown gan"),
     (["--seeds", "0"], "--seeds"),
     (["--latent-size", "0"], "--latent-size"),
+    (["--threads", "0"], "--threads"),
 ])
 def test_reproduce_bad_input_exits_2(capsys, argv, words):
     code, out, err = run_cli(capsys, "reproduce", *argv)
