@@ -189,7 +189,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         for record in records:
             bar.update(1)
             bar.set_postfix(loss=f"{record.encoder_loss:.3f}",
-                            val_auc="-" if trainer.best_val_auc < 0 else f"{trainer.best_val_auc:.3f}")
+                            best_val_auc="-" if trainer.best_val_auc < 0 else f"{trainer.best_val_auc:.3f}")
     except KeyboardInterrupt:
         saved = f"; partial run saved in {writer.path}" if writer else ""
         raise CliError(f"interrupted at epoch {trainer.epoch}{saved}", EXIT_INTERRUPTED) from None
