@@ -178,16 +178,29 @@ def expect(target):
 
 
 # --------------------------------------------------------------- reading a page
+# JavaScript run in the page; also used by the async benchmark. The attributes are the ones
+# Streamlit's own end-to-end tests read; elements marked stale are left from the previous
+# script run and about to be replaced.
+APP_IDLE_JS = """() => { const app = document.querySelector('[data-testid="stApp"]');
+    return app && app.dataset.testConnectionState === 'CONNECTED'
+           && app.dataset.testScriptState === 'notRunning'
+           && !document.querySelector('[data-stale="true"]'); }"""
+POINT_COUNTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+    .filter(el => !el.closest('[data-stale="true"]'))
+    .map(el => (el.data || []).map(t => (t.x ? t.x.length : 0)))"""
+TABLE_ROWS_JS = """(testid) => {
+    const frame = Array.from(document.querySelectorAll(`[data-testid="${testid}"]`))
+                       .find(el => !el.closest('[data-stale="true"]'));
+    if (!frame) return [];
+    return Array.from(frame.querySelectorAll('[role="row"]')).map(row =>
+        Array.from(row.querySelectorAll('[role="gridcell"], [role="columnheader"]'))
+             .map(c => c.textContent.trim())); }"""
+
+
 def wait_app_idle(page, timeout: float = 60.0) -> None:
-    """Wait until the app is connected, its script is not running and no element is stale
-    (left from the previous run). The attributes are the ones Streamlit's own end-to-end
-    tests read. A page with a live fragment is idle only between two refreshes."""
-    page.wait_for_function(
-        """() => { const app = document.querySelector('[data-testid="stApp"]');
-                   return app && app.dataset.testConnectionState === 'CONNECTED'
-                          && app.dataset.testScriptState === 'notRunning'
-                          && !document.querySelector('[data-stale="true"]'); }""",
-        timeout=timeout * 1000)
+    """Wait until the app is connected, its script is not running and no element is stale.
+    A page with a live fragment is idle only between two refreshes."""
+    page.wait_for_function(APP_IDLE_JS, timeout=timeout * 1000)
 
 
 def plotly_point_counts(page) -> list[list[int]]:
@@ -195,10 +208,7 @@ def plotly_point_counts(page) -> list[list[int]]:
 
     Charts Streamlit has marked stale (left from the previous script run, about to be
     replaced) are not counted."""
-    return page.evaluate(
-        """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
-                 .filter(el => !el.closest('[data-stale="true"]'))
-                 .map(el => (el.data || []).map(t => (t.x ? t.x.length : 0)))""")
+    return page.evaluate(POINT_COUNTS_JS)
 
 
 def settled_point_counts(page, timeout: float = 60.0) -> list[list[int]]:
@@ -234,15 +244,14 @@ def exception_texts(page) -> list[str]:
     return [box.inner_text() for box in page.query_selector_all(EXCEPTION_BOX)]
 
 
-def table_cells(page, testid: str = "stDataFrame") -> list[str]:
-    """Header and cell texts of the page's first current data frame (the glide grid draws
-    on a canvas; its accessible table mirrors the cells)."""
-    return page.evaluate(
-        """(testid) => { const frame = Array.from(document.querySelectorAll(`[data-testid="${testid}"]`))
-                                         .find(el => !el.closest('[data-stale="true"]'));
-               if (!frame) return [];
-               return Array.from(frame.querySelectorAll('[role="gridcell"], [role="columnheader"]'))
-                      .map(c => c.textContent.trim()); }""", testid)
+def table_records(page, testid: str = "stDataFrame") -> list[dict[str, str]]:
+    """The rows of the page's first current data frame as {column: text}. The glide grid
+    draws on a canvas; its accessible table mirrors the rows it shows."""
+    return rows_to_records(page.evaluate(TABLE_ROWS_JS, testid))
+
+
+def rows_to_records(rows: list[list[str]]) -> list[dict[str, str]]:
+    return [dict(zip(rows[0], row)) for row in rows[1:]] if rows else []
 
 
 def nav_links(page) -> dict[str, str]:

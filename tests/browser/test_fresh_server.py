@@ -25,9 +25,20 @@ def fresh_server(playwright_browser, tmp_path_factory):
     assert not app.group_processes() and app.wait_port_free()
 
 
-def test_a_shared_train_link_as_first_visit_shows_the_apps_pages(fresh_server, page):
-    open_train(page, fresh_server.url, "epochs=50")
-    assert set(nav_links(page)) >= {"Home", "Train"}, nav_links(page)
+@pytest.mark.xfail(strict=True, reason=(
+    "known bug: pages/common.py calls st.rerun() while it is being imported (to leave Streamlit's "
+    "pages/ folder mode); a second session importing it at the same moment gets ImportError "
+    "'cannot import name common from pages' as a traceback on its page"))
+def test_a_shared_train_link_opened_by_two_students_at_once_on_a_fresh_server(fresh_server, new_session):
+    """The first visits of a server, both deep links at the same moment: a classroom."""
+    students = [new_session(), new_session()]
+    for page in students:            # goto returns at the load event, before the script runs
+        page.goto(f"{fresh_server.url}/train?epochs=50")
+    for page in students:
+        wait_app_idle(page, timeout=120)
+        assert not exception_texts(page), exception_texts(page)
+        expect(start_button(page)).to_be_enabled()
+        assert set(nav_links(page)) >= {"Home", "Train"}, nav_links(page)
 
 
 def test_a_killed_server_leaves_the_run_listed_incomplete_with_its_epochs(fresh_server, page, tmp_path):

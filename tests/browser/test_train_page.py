@@ -3,7 +3,7 @@ run that goes on while its owner visits another page, and that other sessions ne
 from __future__ import annotations
 
 from .harness import (FIRST_START, exception_texts, expect, most_points, open_train, plotly_point_counts,
-                      settled_point_counts, sidebar_link, start_button, stop_and_wait, table_cells,
+                      settled_point_counts, sidebar_link, start_button, stop_and_wait, table_records,
                       wait_points, wait_until)
 
 
@@ -38,11 +38,10 @@ def test_karate_argva_trains_live_and_shows_the_final_metrics(page, app_url, scr
     assert 0 < max(charts[3]) < epochs, charts
     assert any(0 < n < epochs for n in seen), f"the charts never showed a run in progress: {sorted(seen)}"
 
-    cells = wait_until(lambda: table_cells(page), 30, what="the metrics table's cells")
-    assert {"AUC", "AP", "ACC", "NMI"} <= set(cells), cells
-    row = cells[cells.index("ARGVA on karate"):]
-    auc = float(row[cells[:cells.index("ARGVA on karate")].index("AUC")])
-    assert 0.5 < auc <= 1.0, row
+    [row] = wait_until(lambda: table_records(page), 30, what="the metrics table's rows")
+    assert {"AUC", "AP", "ACC", "NMI"} <= set(row), row
+    assert row["run"] == "ARGVA on karate", row
+    assert 0.5 < float(row["AUC"]) <= 1.0, row
     assert not exception_texts(page)
     screenshot(page, "train-karate-argva")
 
