@@ -53,12 +53,14 @@ def test_each_model_kind_trains_and_reports_its_parts(kind):
 
 
 def test_training_improves_link_prediction_on_a_planted_graph():
-    config = TrainConfig(dataset="planted", model="gae", epochs=60, eval_interval=1, seed=1)
+    """Features without signal: what the encoder learns about links comes from training."""
+    config = TrainConfig(dataset="planted", model="gae", epochs=60, eval_interval=1, seed=1,
+                         planted_signal=0.0, latent_size=16, encoder_hidden=32)
     trainer = Trainer(config)
     records = list(trainer)
     first = next(r.val_auc for r in records if r.val_auc is not None)
-    assert trainer.best_val_auc > first + 0.03
-    assert trainer.final_metrics()["test_auc"] > 0.75
+    assert trainer.best_val_auc > first + 0.08
+    assert trainer.final_metrics()["test_auc"] > 0.6
 
 
 @pytest.mark.parametrize("kind", ["vgae", "argva"])
