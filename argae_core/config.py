@@ -44,7 +44,8 @@ class TrainConfig:
                          "graph work offline; Planetoid sets need their raw files.",
                          group="data")
     features: str = _knob("raw", "Node features: raw as shipped, row-normalised (each row sums "
-                          "to 1; costs Cora ARGVA about 0.25 AUC with these learning rates), "
+                          "to 1; trains slower: Cora ARGVA, seed 0, 200 epochs, test AUC 0.906 against 0.935 "
+                          "raw; with the tutorial's recipe about 0.67 against 0.91), "
                           "identity (one-hot node ids: no feature information) or degree.",
                           choices=FEATURE_MODES, group="data")
     planted_nodes: int = _knob(300, "Planted partition: number of nodes.", 20, 200_000, group="planted")
