@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from .harness import REPO_DIR, AppServer, browser_unavailable, launch_chromium, wait_app_idle
+from .harness import (REPO_DIR, AppServer, browser_unavailable, full_page_screenshot, launch_chromium,
+                      wait_app_idle)
 
 SCREENSHOTS = REPO_DIR / "test-artifacts" / "screenshots"
 VIEWPORT = {"width": 1400, "height": 1000}
@@ -110,8 +111,7 @@ def new_session(playwright_browser, request):
         if report is not None and report.failed:
             for page in context.pages:
                 SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(SCREENSHOTS / f"FAILED-{request.node.name}-{number}.png"),
-                                full_page=True)
+                page.screenshot(path=str(SCREENSHOTS / f"FAILED-{request.node.name}-{number}.png"))
         context.close()
 
 
@@ -127,6 +127,6 @@ def screenshot():
 
     def save(page, name: str) -> Path:
         path = SCREENSHOTS / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        full_page_screenshot(page, path)
         return path
     return save

@@ -254,6 +254,31 @@ def rows_to_records(rows: list[list[str]]) -> list[dict[str, str]]:
     return [dict(zip(rows[0], row)) for row in rows[1:]] if rows else []
 
 
+def chart_traces(page, key: str) -> list[dict]:
+    """Name and point count of each trace of the plotly chart drawn with Streamlit `key`."""
+    return page.evaluate(
+        """(key) => { const el = document.querySelector(`.st-key-${key} .js-plotly-plot`);
+               // _fullData holds decoded arrays (numpy arrays travel base64-encoded in data)
+               const traces = el && (el._fullData || el.data);
+               return traces ? traces.map(t => ({name: t.name || '', points: (t.x || []).length || 0}))
+                             : []; }""", key)
+
+
+def full_page_screenshot(page, path, width: int | None = None) -> None:
+    """A screenshot of the whole app, not only the viewport: Streamlit scrolls inside its
+    main block, so the window is made as tall as that block for the picture."""
+    size = page.viewport_size
+    height = page.evaluate(
+        """() => Math.max(...['stMain', 'stAppViewContainer', 'stSidebarContent'].map(id =>
+               (document.querySelector(`[data-testid="${id}"]`) || {scrollHeight: 0}).scrollHeight))""")
+    page.set_viewport_size({"width": width or size["width"], "height": min(max(height, size["height"]), 6000)})
+    try:
+        wait_app_idle(page)
+        page.screenshot(path=str(path))
+    finally:
+        page.set_viewport_size(size)
+
+
 def nav_links(page) -> dict[str, str]:
     """The sidebar's page links: {label: href}."""
     return page.evaluate(

@@ -1,0 +1,63 @@
+"""The pages that look at finished training in a real browser: the Latent page's two clouds
+(Z and prior samples) for the session's run, the Compare page's table for two models, and
+the Runs page listing a run just trained."""
+from __future__ import annotations
+
+from .harness import (FIRST_START, chart_traces, exception_texts, expect, open_train, sidebar_link,
+                      start_button, table_records, wait_app_idle, wait_until)
+
+KARATE_NODES = 34
+
+
+def test_latent_page_draws_z_and_prior_samples_as_two_clouds(page, app_url, screenshot):
+    open_train(page, app_url, "epochs=60")
+    start_button(page).click()
+    expect(page.get_by_role("heading", name="Test metrics")).to_be_visible(timeout=FIRST_START * 1000)
+
+    sidebar_link(page, "Latent space").click()
+    expect(page.get_by_role("heading", name="Latent space", exact=True)).to_be_visible()
+    expect(page.locator('[data-testid="stSidebar"]').get_by_role("combobox", name="Source")).to_have_value(
+        "Your training: ARGVA on karate (finished)")
+    # The first UMAP in a server process compiles for a while; the page says so meanwhile.
+    traces = wait_until(lambda: {t["name"]: t["points"] for t in chart_traces(page, "latent_scatter")
+                                 if t["points"]}, 120, what="the latent scatter")
+    assert traces == {"prior N(0, I): real": KARATE_NODES, "Z: fake": KARATE_NODES}, traces
+    assert not exception_texts(page)
+    screenshot(page, "latent-karate-argva")
+
+
+def test_compare_page_trains_two_models_and_tabulates_them(page, app_url, screenshot):
+    page.goto(f"{app_url}/compare")
+    wait_app_idle(page)
+    models = page.locator(".st-key-cmp_models")
+    expect(models).to_contain_text("GAE")
+    expect(models).to_contain_text("ARGVA")
+    epochs = page.locator(".st-key-cmp_epochs input")
+    epochs.fill("60")
+    epochs.press("Enter")
+    wait_app_idle(page)
+    page.get_by_role("button", name="Compare", exact=True).click()
+
+    expect(page.get_by_role("heading", name="Test metrics")).to_be_visible(timeout=FIRST_START * 1000)
+    rows = wait_until(lambda: table_records(page), 30, what="the comparison table's rows")
+    assert [row["model"] for row in rows] == ["GAE", "ARGVA"], rows
+    assert all(row["AUC"] for row in rows), rows
+    expect(page.get_by_text("What the table says")).to_be_visible()
+    assert not exception_texts(page)
+    screenshot(page, "compare-gae-argva")
+
+
+def test_runs_page_lists_the_run_just_trained(page, app_url, screenshot):
+    open_train(page, app_url, "epochs=30&seed=7")
+    start_button(page).click()
+    caption = page.get_by_text("Run saved as")
+    expect(caption).to_be_visible(timeout=FIRST_START * 1000)
+    run_id = caption.inner_text().split("Run saved as")[1].strip(" .`\n")
+
+    sidebar_link(page, "Runs").click()
+    expect(page.get_by_role("heading", name="Runs", exact=True)).to_be_visible()
+    expect(page.get_by_text(run_id)).to_be_visible()          # the newest run is the one shown
+    expect(page.get_by_text("ARGVA on karate, seed 7")).to_be_visible()
+    expect(page.get_by_text("finished: all 30 epochs")).to_be_visible()
+    assert not exception_texts(page)
+    screenshot(page, "runs")
