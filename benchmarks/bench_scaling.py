@@ -1,0 +1,221 @@
+"""How the engine scales: planted-partition graphs of 1k, 10k and 100k nodes.
+
+    PYTHONPATH=. python benchmarks/bench_scaling.py [--sizes 1000,10000,100000] [--epochs 5]
+        [--degree 10] [--features 128] [--threads 1] [--no-umap]
+
+Each size runs in a fresh process (so peak memory is that size's own: `ru_maxrss`) with the
+default ARGVA config on a planted partition of 10 communities, average degree `--degree`
+(80 % of edges inside communities), `--features` Gaussian features. Measured per size:
+
+- setup: graph generation, the seeded edge split, the Trainer, the first epoch (which
+  builds the normalised adjacency);
+- one epoch, median of `--epochs` plain epochs, and its parts (encode, discriminator updates,
+  encoder update) in CPU ms;
+- what the dashboard pays besides training: a validation (eval-mode pass + AUC / AP on the
+  validation edges), a snapshot (Z and D(z) as arrays), sending it through a
+  multiprocessing queue as the job worker does, writing it as .npz as the run writer does;
+  and once per run, `final_metrics` (test AUC / AP, KMeans clustering, MMD to the prior);
+- time to a latent picture from a snapshot: PCA, and UMAP (after its warm-up, whose time is
+  shown) on the projection's subsample cap.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+COMMUNITIES = 10
+INSIDE_SHARE = 0.8  # of each node's expected degree
+
+
+def planted_config(nodes: int, degree: float, features: int):
+    from argae_core.config import TrainConfig
+    per_community = nodes / COMMUNITIES
+    return TrainConfig(dataset="planted", model="argva", planted_nodes=nodes,
+                       planted_communities=COMMUNITIES,
+                       planted_p_in=INSIDE_SHARE * degree / per_community,
+                       planted_p_out=(1 - INSIDE_SHARE) * degree / (nodes - per_community),
+                       planted_feature_dim=features, device="cpu", epochs=10_000,
+                       eval_interval=1000, snapshot_interval=1000)  # timed epochs stay plain
+
+
+def clock(fn, *args, **kwargs):
+    """(result, wall seconds, CPU seconds)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = fn(*args, **kwargs)
+    return result, time.perf_counter() - wall, time.process_time() - cpu
+
+
+# ------------------------------------------------------------------ one size
+def child(nodes: int, args) -> dict:
+    import numpy as np
+    import torch
+
+    from argae_core import projection
+    from argae_core.data import load_graph, split_edges
+    from argae_core.training import Trainer
+    torch.set_num_threads(args.threads)
+    out = {"nodes": nodes, "rss_after_imports_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    config = planted_config(nodes, args.degree, args.features)
+    graph, out["graph_s"], _ = clock(load_graph, config)
+    split, out["split_s"], _ = clock(split_edges, graph, config.seed)
+    trainer, out["trainer_s"], _ = clock(Trainer, config, graph, split)
+    _, out["first_epoch_s"], _ = clock(trainer.step)
+    out.update(edges=graph.num_edges, train_edges=int(split.train_edge_index.size(1) // 2))
+
+    epochs = [clock(trainer.step) for _ in range(args.epochs)]
+    out["epoch_ms"] = 1000 * statistics.median(wall for _, wall, _ in epochs)
+    out["epoch_cpu_ms"] = 1000 * statistics.median(cpu for _, _, cpu in epochs)
+    out.update(epoch_parts(trainer, repeats=max(1, args.epochs // 2)))
+
+    z, out["validation_ms"] = evaluation_cost(trainer)
+    (z_np, d_score), wall, _ = clock(trainer.snapshot, z)
+    out["snapshot_ms"] = 1000 * wall
+    out["snapshot_mb"] = (z_np.nbytes + d_score.nbytes) / 1e6
+    out["queue_ms"] = 1000 * queue_round_trip({"row": {}, "z": z_np, "d_score": d_score})
+    with tempfile.TemporaryDirectory() as folder:
+        _, wall, _ = clock(np.savez, Path(folder) / "epoch.npz", z=z_np, d_score=d_score)
+    out["npz_ms"] = 1000 * wall
+    final, out["final_metrics_s"], _ = clock(trainer.final_metrics)
+    out.update(final_metric_parts(z_np, graph, config.seed))
+    out["test_auc"] = final.get("test_auc")
+
+    prior = projection.prior_samples(nodes, z_np.shape[1], seed=config.seed)
+    _, out["pca_picture_s"], _ = clock(projection.project, z_np, prior, "pca")
+    if args.umap:
+        _, out["umap_warm_up_s"], _ = clock(projection.warm_up, False)
+        _, out["umap_picture_s"], _ = clock(projection.project, z_np, prior, "umap")
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def epoch_parts(trainer, repeats: int) -> dict:
+    """CPU ms of encode, the discriminator updates and the encoder update (medians)."""
+    parts: dict[str, list[float]] = {"encode_ms": [], "discriminator_ms": [], "encoder_update_ms": []}
+    for _ in range(repeats):
+        trainer.model.train()
+        z, _, cpu = clock(trainer.encode)
+        parts["encode_ms"].append(cpu)
+        _, _, cpu = clock(lambda: [trainer.discriminator_step(z)
+                                   for _ in range(trainer.config.discriminator_steps)])
+        parts["discriminator_ms"].append(cpu)
+        _, _, cpu = clock(trainer.encoder_step, z)
+        parts["encoder_update_ms"].append(cpu)
+    return {k: 1000 * statistics.median(v) for k, v in parts.items()}
+
+
+def evaluation_cost(trainer):
+    """(eval-mode Z, ms of one validation: the eval-mode pass plus AUC / AP)."""
+    def validate():
+        z = trainer.embed()
+        trainer.model.test(z, *trainer.val_edges)
+        return z
+    z, wall, _ = clock(validate)
+    return z, 1000 * wall
+
+
+def queue_round_trip(payload: dict) -> float:
+    """Seconds to put `payload` on a multiprocessing queue and get it back (pickling, the
+    pipe, unpickling), the path a snapshot takes from the job worker to the page."""
+    channel = multiprocessing.get_context("spawn").Queue()
+    start = time.perf_counter()
+    channel.put(payload)
+    channel.get()
+    seconds = time.perf_counter() - start
+    channel.close()
+    return seconds
+
+
+def final_metric_parts(z, graph, seed: int) -> dict:
+    from argae_core import metrics
+    _, kmeans_s, _ = clock(metrics.clustering, z, graph.y.numpy(), seed)
+    _, prior_s, _ = clock(metrics.prior_match, z, seed)
+    return {"kmeans_s": kmeans_s, "prior_match_s": prior_s}
+
+
+# ------------------------------------------------------------------- parent
+def run_size(nodes: int, args) -> dict:
+    command = [sys.executable, __file__, "--child", str(nodes), "--epochs", str(args.epochs),
+               "--degree", str(args.degree), "--features", str(args.features),
+               "--threads", str(args.threads)] + ([] if args.umap else ["--no-umap"])
+    done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    if done.returncode != 0:
+        raise SystemExit(f"{nodes} nodes failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+ROWS = [  # (label, key, format)
+    ("edges (undirected)", "edges", "{:,.0f}"),
+    ("graph + split + Trainer, s", None, "{:.2f}"),
+    ("first epoch (builds Â), s", "first_epoch_s", "{:.2f}"),
+    ("ms / epoch (wall, median)", "epoch_ms", "{:.0f}"),
+    ("ms / epoch (CPU)", "epoch_cpu_ms", "{:.0f}"),
+    ("  encode, CPU ms", "encode_ms", "{:.1f}"),
+    ("  5 discriminator updates, CPU ms", "discriminator_ms", "{:.1f}"),
+    ("  encoder update, CPU ms", "encoder_update_ms", "{:.1f}"),
+    ("  epoch CPU ms per 1k edges", None, "{:.2f}"),
+    ("validation, ms", "validation_ms", "{:.0f}"),
+    ("snapshot (Z, D(z)), ms", "snapshot_ms", "{:.1f}"),
+    ("snapshot size, MB", "snapshot_mb", "{:.2f}"),
+    ("  through a mp queue, ms", "queue_ms", "{:.1f}"),
+    ("  written as .npz, ms", "npz_ms", "{:.1f}"),
+    ("final_metrics, s", "final_metrics_s", "{:.2f}"),
+    ("  KMeans clustering, s", "kmeans_s", "{:.2f}"),
+    ("  prior match (MMD), s", "prior_match_s", "{:.2f}"),
+    ("PCA picture, s", "pca_picture_s", "{:.2f}"),
+    ("UMAP warm-up, s", "umap_warm_up_s", "{:.1f}"),
+    ("UMAP picture (warm), s", "umap_picture_s", "{:.2f}"),
+    ("peak memory (maxrss), MB", "peak_rss_mb", "{:.0f}"),
+    ("  of which after imports, MB", "rss_after_imports_mb", "{:.0f}"),
+    ("test AUC (after the timed epochs)", "test_auc", "{:.3f}"),
+]
+
+
+def cell(result: dict, label: str, key: str | None, fmt: str) -> str:
+    if label.startswith("graph + split"):
+        value = result["graph_s"] + result["split_s"] + result["trainer_s"]
+    elif label.strip().startswith("epoch CPU ms per 1k"):
+        value = result["epoch_cpu_ms"] / (result["edges"] / 1000)
+    else:
+        value = result.get(key)
+    return "-" if value is None else fmt.format(value)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--epochs", type=int, default=5, help="timed plain epochs per size")
+    parser.add_argument("--degree", type=float, default=10.0)
+    parser.add_argument("--features", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-umap", dest="umap", action="store_false")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds per size")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args)))
+        return
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results = []
+    for nodes in sizes:
+        print(f"{nodes:,} nodes ...", file=sys.stderr, flush=True)
+        results.append(run_size(nodes, args))
+    print(f"planted partition, {COMMUNITIES} communities, degree ~{args.degree:g}, "
+          f"{args.features} features; default ARGVA; {args.threads} torch thread(s); "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    print(f"{'nodes':<36}" + "".join(f"{r['nodes']:>12,}" for r in results))
+    for label, key, fmt in ROWS:
+        print(f"{label:<36}" + "".join(f"{cell(r, label, key, fmt):>12}" for r in results))
+
+
+if __name__ == "__main__":
+    main()
