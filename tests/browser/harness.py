@@ -264,6 +264,18 @@ def chart_traces(page, key: str) -> list[dict]:
                              : []; }""", key)
 
 
+CHARTS_DRAWN_JS = """() => !document.querySelector('[data-testid="stSkeleton"]')
+    && Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]'))
+    .filter(el => !el.closest('[data-stale="true"]') && el.getBoundingClientRect().top < window.innerHeight)
+    .every(el => { const plot = el.querySelector('.js-plotly-plot'); return plot && plot._fullData; })"""
+
+
+def wait_charts_drawn(page, timeout: float = 60.0) -> None:
+    """Wait until every current plotly chart in the window has been drawn (Streamlit loads
+    plotly lazily and shows grey skeletons until then)."""
+    page.wait_for_function(CHARTS_DRAWN_JS, timeout=timeout * 1000)
+
+
 def full_page_screenshot(page, path, width: int | None = None) -> None:
     """A screenshot of the whole app, not only the viewport: Streamlit scrolls inside its
     main block, so the window is made as tall as that block for the picture."""
@@ -274,6 +286,7 @@ def full_page_screenshot(page, path, width: int | None = None) -> None:
     page.set_viewport_size({"width": width or size["width"], "height": min(max(height, size["height"]), 6000)})
     try:
         wait_app_idle(page)
+        wait_charts_drawn(page)
         page.screenshot(path=str(path))
     finally:
         page.set_viewport_size(size)
