@@ -9,7 +9,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from argae_core import plots, runs
-from argae_core.config import TrainConfig
+from argae_core.config import DEFAULT_REG_WEIGHT, TrainConfig
 from pages import common
 
 TABLE_KEY = "runs_table"
@@ -93,7 +93,7 @@ def status_text(run: runs.Run) -> str:
 
 def config_rows(config: TrainConfig, nodes: int) -> pd.DataFrame:
     """The settings this run's model uses, as text (empty weights shown with their default)."""
-    defaults = {"reg_weight": "1 (default)", "kl_weight": f"1/{nodes} (default)"}
+    defaults = {"reg_weight": f"{DEFAULT_REG_WEIGHT:g} (default)", "kl_weight": f"1/{nodes} (default)"}
     unused = set()
     if config.dataset != "planted":
         unused |= {name for name in config.to_dict() if name.startswith("planted_")}

@@ -94,6 +94,8 @@ def test_clicking_a_preset_opens_train_with_its_values(p):
     shown = widget_values(at)
     expected = p.config().to_dict()
     for name, value in {**BASE, **p.changes}.items():
+        if name == "discriminator_steps" and not p.config().adversarial:
+            continue  # GAE / VGAE show no discriminator widgets; the URL check below covers it
         assert same(shown[name], expected[name]), (name, shown[name], value)
     assert any(p.watch in i.value for i in at.info)
     assert dict(at.query_params) == p.config().to_query()  # the link to share is the preset

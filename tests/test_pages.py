@@ -11,6 +11,8 @@ os.environ.setdefault("ARGAE_EXECUTOR", "thread")  # trainings in this process: 
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from argae_core.config import TrainConfig  # noqa: E402
+
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = ["pages/home.py", "pages/train.py"]
 
@@ -98,7 +100,7 @@ def test_invalid_input_shows_an_error_and_starts_nothing():
 def test_bad_url_parameters_open_defaults_with_a_message():
     at = open_page("pages/train.py", {"latent_size": "0", "model": "argva"})
     assert any("could not be used" in w.value for w in at.warning)
-    assert at.number_input(key="w_latent_size").value == 32
+    assert at.number_input(key="w_latent_size").value == TrainConfig().latent_size
 
 
 def test_offline_dataset_shows_the_engine_message(monkeypatch, tmp_path):

@@ -227,7 +227,7 @@ def test_killed_training_process_is_listed_incomplete_and_loads(tmp_path):
     assert run.status == "incomplete" and run.info["source"] == "cli"
     assert len(run.records) == summary.epochs_done
     assert list(run.records["epoch"]) == list(range(1, summary.epochs_done + 1))
-    assert run.snapshot_epochs[0] == 1 and run.snapshot(1)[0].shape == (34, 32)
+    assert run.snapshot_epochs[0] == 1 and run.snapshot(1)[0].shape == (34, TrainConfig().latent_size)
     assert run.metrics is None and run.state_dict() is None
 
 
