@@ -33,6 +33,8 @@ def test_closing_the_tab_mid_training_stops_the_run(new_session, app_url, server
 
     assert ended.status == "stopped", ended
     assert ended.epochs_done < LONG_RUN
+    # records.csv is flushed about once a second, so the count at the close may lag: the
+    # epochs trained after the close are at most the difference.
     TIMINGS["tab closed -> run saved as stopped"] = (
-        f"{seconds:.1f} s, {ended.epochs_done - epochs_at_close} epochs after the close "
+        f"{seconds:.1f} s, at most {ended.epochs_done - epochs_at_close} epochs after the close "
         f"(KarateClub ARGVA, {ended.epochs_done} of {LONG_RUN} epochs trained)")
