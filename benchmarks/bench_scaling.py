@@ -160,7 +160,7 @@ ROWS = [  # (label, key, format)
     ("ms / epoch (wall, median)", "epoch_ms", "{:.0f}"),
     ("ms / epoch (CPU)", "epoch_cpu_ms", "{:.0f}"),
     ("  encode, CPU ms", "encode_ms", "{:.1f}"),
-    ("  5 discriminator updates, CPU ms", "discriminator_ms", "{:.1f}"),
+    ("  discriminator update(s), CPU ms", "discriminator_ms", "{:.1f}"),
     ("  encoder update, CPU ms", "encoder_update_ms", "{:.1f}"),
     ("  epoch CPU ms per 1k edges", None, "{:.2f}"),
     ("validation, ms", "validation_ms", "{:.0f}"),
@@ -209,8 +209,10 @@ def main() -> None:
     for nodes in sizes:
         print(f"{nodes:,} nodes ...", file=sys.stderr, flush=True)
         results.append(run_size(nodes, args))
+    config = planted_config(sizes[0], args.degree, args.features)
     print(f"planted partition, {COMMUNITIES} communities, degree ~{args.degree:g}, "
-          f"{args.features} features; default ARGVA; {args.threads} torch thread(s); "
+          f"{args.features} features; default ARGVA (latent {config.latent_size}, encoder hidden "
+          f"{config.encoder_hidden}, {config.discriminator_steps} D step(s)); {args.threads} torch thread(s); "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print(f"{'nodes':<36}" + "".join(f"{r['nodes']:>12,}" for r in results))
     for label, key, fmt in ROWS:

@@ -73,6 +73,20 @@ def speed(configs: dict[str, TrainConfig], graph, repeats: int, block: int) -> d
             "parts": parts(reference, trainers, repeats=block)}
 
 
+def thread_effect(config: TrainConfig, graph, block: int, repeats: int = 3) -> dict[int, float]:
+    """Wall ms per epoch of the default Trainer at 1 thread and at one per CPU, interleaved."""
+    counts = sorted({1, os.cpu_count() or 1})
+    trainer = Trainer(config.replace(epochs=TIMING_EPOCHS), graph)
+    trainer.step()
+    before, out = torch.get_num_threads(), {n: [] for n in counts}
+    for repeat in range(repeats):
+        for n in (counts if repeat % 2 == 0 else counts[::-1]):
+            torch.set_num_threads(n)
+            out[n].append(timed_block(trainer.step, block)[0])
+    torch.set_num_threads(before)
+    return {n: statistics.median(v) for n, v in out.items()}
+
+
 def evaluation_share(history: list[dict], config: TrainConfig) -> float:
     """Share of the Trainer's time spent validating and keeping snapshots, at the config's
     intervals: extra seconds of those epochs over a plain epoch (medians), per cycle."""
@@ -206,9 +220,11 @@ def report(configs: dict[str, TrainConfig], graph, timing: dict, scores: dict, a
     print(f"\ntarget: {DEFAULT} >= 3x the reference's epochs per second, mean AUC / AP not lower")
     share = evaluation_share(timing["history"], config)
     print(f"evaluation share of the Trainer's epoch time: {100 * share:.1f} %   (target < 20 %)")
+    print("threads, default Trainer, wall ms/epoch: " + ", ".join(
+        f"{n}: {ms:.1f}" for n, ms in timing["threads"].items()))
     print("\nwhere the time goes (CPU ms, one epoch, median):")
     for name, ms in timing["parts"].items():
-        print(f"  {name:<44}{ms:>8.2f}")
+        print(f"  {name:<58}{ms:>8.2f}")
 
 
 def main() -> None:
@@ -224,6 +240,7 @@ def main() -> None:
                TUTORIAL_ALGORITHM: default.replace(discriminator_steps=5, reg_weight=1.0)}
     graph = load_graph(default)
     timing = speed(configs, graph, args.repeats, args.block)
+    timing["threads"] = thread_effect(default, graph, args.block)
     print(f"timed {args.repeats} x {args.block} epochs of each; quality over {args.seeds} seeds:", flush=True)
     scores = quality(configs, graph, args.seeds)
     report(configs, graph, timing, scores, args)
