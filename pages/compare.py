@@ -13,6 +13,8 @@ from argae_core import compare, plots, projection, runs
 from argae_core.config import ADVERSARIAL, VARIATIONAL, ConfigError, TrainConfig
 from pages import common
 
+common.page_setup()
+
 manager = common.job_manager()
 owner = common.session_id()
 REFRESH_SECONDS = 1.0     # up to 4 pictures and 4 charts per refresh: once a second is steady enough

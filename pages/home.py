@@ -1,6 +1,10 @@
 """Home: what ARGA / ARGVA do, in a few lines, and where to go."""
 import streamlit as st
 
+from pages import common
+
+common.page_setup()
+
 st.title("ARGAE Lab")
 st.markdown(
     """

@@ -12,6 +12,8 @@ from argae_core import plots, projection, runs
 from argae_core.config import TrainConfig
 from pages import common
 
+common.page_setup()
+
 JOB = "__job__"                  # the source picker's value for the session's own training
 LIVE_SECONDS = 1.0               # refresh while snapshots may still arrive or a frame is computed
 PLAY_SECONDS = 0.8               # one epoch per tick while playing

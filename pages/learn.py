@@ -9,6 +9,8 @@ import streamlit as st
 from argae_core.presets import BASE, PRESETS, Preset
 from pages import common
 
+common.page_setup()
+
 ARCHITECTURE_SVG = Path(__file__).resolve().parent.parent / "assets" / "architecture.svg"
 # The Train page relabels these two knobs; every other label is `common._label(name)`.
 TRAIN_LABELS = {"reg_weight": "Regulariser weight", "kl_weight": "KL weight"}

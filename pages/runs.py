@@ -12,6 +12,8 @@ from argae_core import plots, runs
 from argae_core.config import DEFAULT_REG_WEIGHT, TrainConfig
 from pages import common
 
+common.page_setup()
+
 TABLE_KEY = "runs_table"
 LATENT_PAGE = runs.PROJECT_DIR / "pages" / "latent.py"
 METRIC_COLUMNS = {"test_auc": "AUC", "test_ap": "AP", "acc": "ACC", "nmi": "NMI", "mmd": "MMD"}

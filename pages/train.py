@@ -11,6 +11,8 @@ from argae_core import plots, runs, uploads
 from argae_core.config import ConfigError, TrainConfig
 from pages import common
 
+common.page_setup()
+
 manager = common.job_manager()
 owner = common.session_id()
 REFRESH_SECONDS = 0.5

@@ -25,10 +25,6 @@ def fresh_server(playwright_browser, tmp_path_factory):
     assert not app.group_processes() and app.wait_port_free()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known bug: pages/common.py calls st.rerun() while it is being imported (to leave Streamlit's "
-    "pages/ folder mode); a second session importing it at the same moment gets ImportError "
-    "'cannot import name common from pages' as a traceback on its page"))
 def test_a_shared_train_link_opened_by_two_students_at_once_on_a_fresh_server(fresh_server, new_session):
     """The first visits of a server, both deep links at the same moment: a classroom."""
     students = [new_session(), new_session()]
