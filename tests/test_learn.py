@@ -10,24 +10,13 @@ import torch
 
 os.environ.setdefault("ARGAE_EXECUTOR", "thread")  # trainings in this process: no worker spawn
 
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from apptest_helpers import AppTest, open_page  # noqa: E402
 
 from argae_core.config import TrainConfig  # noqa: E402
 from argae_core.presets import BASE, PRESETS, preset  # noqa: E402
 from argae_core.training import Trainer  # noqa: E402
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-
-
-def open_page(page: str, query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(page)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def widget_values(at: AppTest) -> dict:

@@ -3,39 +3,11 @@ two seeds give mean ± std; no model selected shows an error and starts nothing;
 from __future__ import annotations
 
 import os
-import time
-from pathlib import Path
 
 os.environ.setdefault("ARGAE_EXECUTOR", "thread")  # as in test_pages: no worker processes
 
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from apptest_helpers import AppTest, button, open_page, run_until  # noqa: E402
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
-
-
-def open_compare() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page("pages/compare.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def run_until(at: AppTest, done, timeout: float = 120.0) -> AppTest:
-    """Rerun the script (as the live fragment would) until `done(at)` or the timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        at.run()
-        assert not at.exception, [e.value for e in at.exception]
-        if done(at):
-            return at
-        time.sleep(0.3)
-    raise AssertionError("condition not reached in time")
-
-
-def button(at: AppTest, label: str):
-    return next(b for b in at.button if b.label == label)
 
 
 def has_table(at: AppTest) -> bool:
@@ -56,7 +28,7 @@ def set_knobs(at: AppTest, epochs: int, repeats: int = 1) -> None:
 
 
 def test_two_karate_models_give_a_two_row_table_and_a_reading():
-    at = open_compare()
+    at = open_page("pages/compare.py")
     set_knobs(at, epochs=12)
     button(at, "Compare").click()
     at.run()
@@ -85,7 +57,7 @@ def test_two_karate_models_give_a_two_row_table_and_a_reading():
 
 
 def test_two_seeds_give_mean_and_std():
-    at = open_compare()
+    at = open_page("pages/compare.py")
     set_knobs(at, epochs=6, repeats=2)
     button(at, "Compare").click()
     at.run()
@@ -99,7 +71,7 @@ def test_two_seeds_give_mean_and_std():
 
 
 def test_no_model_selected_shows_an_error_and_starts_nothing():
-    at = open_compare()
+    at = open_page("pages/compare.py")
     at.multiselect(key="cmp_models").set_value([])
     at.run()
     assert any("pick at least one model" in e.value for e in at.error)
@@ -108,7 +80,7 @@ def test_no_model_selected_shows_an_error_and_starts_nothing():
 
 
 def test_stop_ends_every_run_of_the_comparison():
-    at = open_compare()
+    at = open_page("pages/compare.py")
     set_knobs(at, epochs=5000)
     button(at, "Compare").click()
     run_until(at, lambda a: not button(a, "Stop").disabled)

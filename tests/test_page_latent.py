@@ -16,11 +16,10 @@ import torch
 
 os.environ.setdefault("ARGAE_EXECUTOR", "thread")  # as in test_pages: no worker processes
 
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from apptest_helpers import AppTest, run_until, save_run  # noqa: E402
 
 from argae_core import plots, projection, runs  # noqa: E402
 from argae_core.config import TrainConfig  # noqa: E402
-from argae_core.training import Trainer  # noqa: E402
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 ARGVA = TrainConfig(dataset="karate", model="argva", epochs=12, eval_interval=3, snapshot_interval=3)
@@ -38,11 +37,7 @@ def saved(tmp_path_factory) -> tuple[Path, str, str, str]:
     root = tmp_path_factory.mktemp("latent-runs")
     ids = []
     for config in (ARGVA, GAE, PLANTED):
-        trainer = Trainer(config)
-        writer = runs.RunWriter(config, trainer.graph, root=root, source="test")
-        for _ in runs.record_run(trainer, writer):
-            pass
-        ids.append(writer.run_id)
+        ids.append(save_run(config, root))
     torch.set_num_threads(threads)
     return root, *ids
 
@@ -200,15 +195,8 @@ def test_a_diverged_snapshot_gives_a_message_not_a_traceback(runs_dir, saved):
     assert list(values(figure(at, "latent_mmd")["data"][0]["x"])) == [1, 3, 6, 12]
 
 
-def run_until(at: AppTest, done, timeout: float) -> AppTest:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        at.run()
-        assert not at.exception, [e.value for e in at.exception]
-        if done(at):
-            return at
-        time.sleep(0.5)
-    raise AssertionError(f"not reached in {timeout} s; the page says: {messages(at)}")
+def run_latent_until(at: AppTest, done, timeout: float) -> AppTest:
+    return run_until(at, done, timeout, pause=0.5, describe=messages)
 
 
 @pytest.mark.filterwarnings("ignore:precomputed_knn")  # we pass our own neighbour graph
@@ -218,7 +206,7 @@ def test_umap_replaces_the_pca_stand_in_on_its_own(runs_dir, saved):
     title = figure(at)["layout"]["title"]["text"]
     if "(PCA)" in title:
         assert "UMAP" in messages(at)  # says why PCA is shown
-    run_until(at, lambda a: "(UMAP)" in figure(a)["layout"]["title"]["text"], timeout=300)
+    run_latent_until(at, lambda a: "(UMAP)" in figure(a)["layout"]["title"]["text"], timeout=300)
     assert len(values(traces(at)["Z: fake"]["x"])) == KARATE_NODES
     assert not at.info
 
@@ -234,10 +222,10 @@ def test_the_sessions_training_appears_while_it_runs(tmp_path, monkeypatch):
     next(b for b in at.button if b.label == "Start").click().run()
     at.session_state["latent_method"] = "pca"
     at.switch_page("pages/latent.py")
-    run_until(at, lambda a: a.get("plotly_chart"), timeout=90)
+    run_latent_until(at, lambda a: a.get("plotly_chart"), timeout=90)
     assert at.selectbox(key="latent_source").value == "__job__"
     # following the newest snapshot until the run ends
-    run_until(at, lambda a: "Epoch 30" in figure(a)["layout"]["title"]["text"], timeout=120)
+    run_latent_until(at, lambda a: "Epoch 30" in figure(a)["layout"]["title"]["text"], timeout=120)
 
 
 def test_the_frame_filler_computes_the_asked_epoch_and_its_neighbours_in_line():

@@ -12,11 +12,10 @@ import torch
 
 os.environ.setdefault("ARGAE_EXECUTOR", "thread")  # as in test_pages: no worker processes
 
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from apptest_helpers import AppTest, button, open_page, save_run  # noqa: E402
 
 from argae_core import runs  # noqa: E402
 from argae_core.config import TrainConfig  # noqa: E402
-from argae_core.training import Trainer  # noqa: E402
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 ARGVA = TrainConfig(dataset="karate", model="argva", epochs=12, eval_interval=3, snapshot_interval=5)
@@ -31,11 +30,7 @@ def saved(tmp_path_factory) -> tuple[Path, str, str]:
     root = tmp_path_factory.mktemp("saved-runs")
     ids = []
     for config in (ARGVA, GAE):
-        trainer = Trainer(config)
-        writer = runs.RunWriter(config, trainer.graph, root=root, source="test")
-        for _ in runs.record_run(trainer, writer):
-            pass
-        ids.append(writer.run_id)
+        ids.append(save_run(config, root))
     torch.set_num_threads(threads)
     return root, ids[0], ids[1]
 
@@ -49,23 +44,10 @@ def runs_dir(saved, tmp_path, monkeypatch) -> Path:
     return root
 
 
-def open_runs_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page("pages/runs.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def select_row(at: AppTest, row: int) -> None:
     at.session_state["runs_table"] = {"selection": {"rows": [row], "columns": [], "cells": []}}
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-
-
-def button(at: AppTest, label: str):
-    return next(b for b in at.button if b.label == label)
 
 
 def skipped(at: AppTest) -> list:
@@ -85,14 +67,14 @@ def set_status(root: Path, run_id: str, **changes) -> None:
 
 def test_empty_runs_folder_points_to_the_train_page(tmp_path, monkeypatch):
     monkeypatch.setenv("ARGAE_RUNS_DIR", str(tmp_path / "nothing-yet"))
-    at = open_runs_page()
+    at = open_page("pages/runs.py")
     assert any("No saved runs yet" in i.value for i in at.info)
     assert not at.dataframe and not skipped(at)
 
 
 def test_table_lists_both_runs_newest_first(runs_dir, saved):
     _, argva_id, gae_id = saved
-    at = open_runs_page()
+    at = open_page("pages/runs.py")
     rows = table(at)
     assert list(rows["run"]) == [gae_id, argva_id]
     assert list(rows["model"]) == ["GAE", "ARGVA"]
@@ -103,7 +85,7 @@ def test_table_lists_both_runs_newest_first(runs_dir, saved):
 
 
 def test_filters_narrow_the_table(runs_dir, saved):
-    at = open_runs_page()
+    at = open_page("pages/runs.py")
     at.multiselect(key="runs_filter_model").set_value(["ARGVA"])
     at.run()
     assert list(table(at)["run"]) == [saved[1]]
@@ -114,7 +96,7 @@ def test_corrupt_and_foreign_entries_warn_and_the_page_still_works(runs_dir):
     (runs_dir / "broken-run").mkdir()
     (runs_dir / "broken-run" / "status.json").write_text("{ not json")
     (runs_dir / "notes.txt").write_text("a stray file")
-    at = open_runs_page()
+    at = open_page("pages/runs.py")
     [expander] = skipped(at)
     assert "2 entries" in expander.label
     assert "broken-run" in expander.markdown[0].value and "notes.txt" in expander.markdown[0].value
@@ -124,7 +106,7 @@ def test_corrupt_and_foreign_entries_warn_and_the_page_still_works(runs_dir):
 
 
 def test_selecting_a_run_shows_its_curves_metrics_and_downloads(runs_dir, saved):
-    at = open_runs_page()
+    at = open_page("pages/runs.py")
     assert at.subheader[0].value == "GAE on karate, seed 1"  # the newest is shown first
     assert len(at.get("plotly_chart")) == 2  # GAE: encoder loss and validation only
     select_row(at, 1)
@@ -142,7 +124,7 @@ def test_selecting_a_run_shows_its_curves_metrics_and_downloads(runs_dir, saved)
 
 
 def test_the_selection_stays_on_its_run_when_a_new_run_appears(runs_dir, saved):
-    at = open_runs_page()
+    at = open_page("pages/runs.py")
     select_row(at, 1)
     _, argva_id, _ = saved
     shutil.copytree(runs_dir / argva_id, runs_dir / "zz-newer-copy")
@@ -155,7 +137,7 @@ def test_the_selection_stays_on_its_run_when_a_new_run_appears(runs_dir, saved):
 
 def test_delete_asks_for_confirmation_then_removes_the_run(runs_dir, saved):
     _, argva_id, gae_id = saved
-    at = open_runs_page()
+    at = open_page("pages/runs.py")
     button(at, "Delete").click()
     at.run()
     assert (runs_dir / gae_id).is_dir()  # nothing deleted yet
@@ -179,7 +161,7 @@ def test_an_interrupted_run_is_listed_incomplete(runs_dir, saved):
     set_status(runs_dir, argva_id, status="running", pid=os.getpid(),
                pid_start=runs._process_start(os.getpid()) + 1)
     (runs_dir / argva_id / "metrics.json").unlink()
-    at = open_runs_page()
+    at = open_page("pages/runs.py")
     assert list(table(at)["status"]) == ["finished", "incomplete"]
     select_row(at, 1)
     assert any("incomplete" in w.value and "after 12 of 12 epochs" in w.value for w in at.warning)
@@ -191,14 +173,14 @@ def test_a_run_still_training_cannot_be_deleted(runs_dir, saved):
     _, _, gae_id = saved
     set_status(runs_dir, gae_id, status="running", pid=os.getpid(),
                pid_start=runs._process_start(os.getpid()))
-    at = open_runs_page()
+    at = open_page("pages/runs.py")
     assert table(at)["status"].iloc[0] == "running"
     assert button(at, "Delete").disabled
 
 
 def test_open_in_train_page_shows_the_run_there(runs_dir, saved):
     _, _, gae_id = saved
-    at = open_runs_page()
+    at = open_page("pages/runs.py")
     button(at, "Open in Train page").click()
     at.run()
     assert not at.exception
@@ -207,6 +189,6 @@ def test_open_in_train_page_shows_the_run_there(runs_dir, saved):
 
 
 def test_the_latent_button_appears_only_when_the_latent_page_exists(runs_dir):
-    at = open_runs_page()
+    at = open_page("pages/runs.py")
     labels = [b.label for b in at.button]
     assert ("Open in Latent page" in labels) == (Path(APP).parent / "pages" / "latent.py").exists()

@@ -1,47 +1,13 @@
 """The app and its pages under Streamlit's AppTest (no browser): render, train, stop, refuse."""
 from __future__ import annotations
 
-import os
-import time
-from pathlib import Path
-
 import pytest
 
-os.environ.setdefault("ARGAE_EXECUTOR", "thread")  # trainings in this process: no worker spawn
+from apptest_helpers import APP, AppTest, button, open_page, run_until, save_run
 
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from argae_core.config import TrainConfig
 
-from argae_core.config import TrainConfig  # noqa: E402
-
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = ["pages/home.py", "pages/train.py"]
-
-
-def open_page(page: str, query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(page)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def run_until(at: AppTest, done, timeout: float = 90.0) -> AppTest:
-    """Rerun the script (as the live fragment would) until `done(at)` or the timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        at.run()
-        assert not at.exception, [e.value for e in at.exception]
-        if done(at):
-            return at
-        time.sleep(0.3)
-    raise AssertionError("condition not reached in time")
-
-
-def button(at: AppTest, label: str):
-    return next(b for b in at.button if b.label == label)
 
 
 def epochs_shown(at: AppTest) -> int:
@@ -117,21 +83,14 @@ def test_offline_dataset_shows_the_engine_message(monkeypatch, tmp_path):
 
 
 def test_a_saved_run_opens_in_the_train_page():
-    from argae_core import runs
-    from argae_core.config import TrainConfig
-    from argae_core.training import Trainer
-
-    trainer = Trainer(TrainConfig(epochs=12, eval_interval=3))
-    writer = runs.RunWriter(trainer.config, trainer.graph, source="test")
-    for _ in runs.record_run(trainer, writer):
-        pass
+    run_id = save_run(TrainConfig(epochs=12, eval_interval=3))
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     at.switch_page("pages/train.py")
-    at.session_state["view_run"] = writer.run_id
+    at.session_state["view_run"] = run_id
     at.run()
     assert not at.exception
-    assert any(writer.run_id in i.value for i in at.info)
+    assert any(run_id in i.value for i in at.info)
     assert epochs_shown(at) == 12
     assert len(at.get("plotly_chart")) == 4
     assert at.dataframe  # its final metrics
