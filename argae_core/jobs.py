@@ -29,6 +29,7 @@ from typing import Callable, Protocol
 from .config import TrainConfig
 
 SNAPSHOTS_IN_MEMORY = 3   # older snapshots stay on disk with the run
+MAX_JOBS_PER_OWNER = 20   # a full comparison: 4 models x 5 seeds
 PHASES_IN_MEMORY = 50     # step mode: the latest single updates (the newest carries Z)
 ACTIVE = ("queued", "starting", "running", "paused")
 
@@ -184,9 +185,15 @@ class ThreadExecutor:
     def alive(self, slot):
         return True
 
-    def shutdown(self):
+    def shutdown(self, timeout: float = 30.0):
+        """Stop every training and wait for its thread (a leftover thread would keep using
+        torch's shared RNG under the next run)."""
         for slot in range(self.slots):
             self._controls[slot].put("stop")
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            if thread is not None:
+                thread.join(max(0.0, deadline - time.monotonic()))
 
 
 class ProcessExecutor:
@@ -288,10 +295,14 @@ class JobManager:
     """Owns the queue and the jobs; one per server process (a Streamlit cache_resource).
 
     `liveness(owner) -> bool | None` tells whether a browser session still exists (None:
-    unknown; then the owner's last `touch` decides). Jobs of vanished owners are stopped."""
+    unknown; then the owner's last `touch` decides). Jobs of vanished owners are stopped.
+
+    The queue is fair between users: a free slot goes to the waiting job whose owner has the
+    fewest trainings running (oldest first among equals), so one user's 20-run comparison
+    shares the server with a classroom instead of holding it until all 20 are done."""
 
     def __init__(self, executor: Executor, *, liveness: Callable[[str], bool | None] | None = None,
-                 owner_timeout: float = 30.0, max_jobs_per_owner: int = 8):
+                 owner_timeout: float = 30.0, max_jobs_per_owner: int = MAX_JOBS_PER_OWNER):
         self.executor = executor
         self.liveness = liveness
         self.owner_timeout = owner_timeout
@@ -301,6 +312,8 @@ class JobManager:
         self._queue: deque[str] = deque()
         self._slots: list[str | None] = [None] * executor.slots
         self._seen: dict[str, float] = {}
+        self._served: dict[str, int] = {}   # owner -> the dispatch turn it last got a slot
+        self._turns = 0
         self._closed = False
         self._threads = [threading.Thread(target=self._pump_events, daemon=True, name="argae-events"),
                          threading.Thread(target=self._watch, daemon=True, name="argae-watch")]
@@ -357,7 +370,8 @@ class JobManager:
     def queue_status(self, job_id: str | None = None) -> dict:
         """What a waiting user sees: their place in line and how busy the server is."""
         with self._lock:
-            position = (list(self._queue).index(job_id) + 1) if job_id in self._queue else None
+            order = self._dispatch_order()
+            position = (order.index(job_id) + 1) if job_id in order else None
             return {"position": position, "waiting": len(self._queue),
                     "running": sum(s is not None for s in self._slots), "slots": len(self._slots)}
 
@@ -366,10 +380,39 @@ class JobManager:
         self.executor.shutdown()
 
     # ------------------------------------------------------------ internals
+    def _dispatch_order(self) -> list[str]:
+        """The queued job ids in the order free slots will take them, if nothing else changes:
+        each next job is the oldest of the owner with the fewest trainings running, and among
+        those the owner served longest ago (round robin)."""
+        running: dict[str, int] = {}
+        for job_id in self._slots:
+            if job_id is not None and job_id in self._jobs:
+                owner = self._jobs[job_id].owner
+                running[owner] = running.get(owner, 0) + 1
+        served = dict(self._served)
+        turn = self._turns
+        waiting = list(self._queue)
+        order = []
+        while waiting:
+            # min() keeps the first of equals: the oldest job of that owner.
+            job_id = min(waiting, key=lambda j: (running.get(self._jobs[j].owner, 0),
+                                                 served.get(self._jobs[j].owner, -1)))
+            waiting.remove(job_id)
+            order.append(job_id)
+            owner = self._jobs[job_id].owner
+            running[owner] = running.get(owner, 0) + 1
+            turn += 1
+            served[owner] = turn
+        return order
+
     def _dispatch(self) -> None:
         for slot, current in enumerate(self._slots):
             if current is None and self._queue:
-                job = self._jobs[self._queue.popleft()]
+                job_id = self._dispatch_order()[0]
+                self._queue.remove(job_id)
+                job = self._jobs[job_id]
+                self._turns += 1
+                self._served[job.owner] = self._turns
                 job.slot, job.state, job.started = slot, "starting", time.time()
                 self._slots[slot] = job.job_id
                 config = dict(job.config.to_dict(), _group=job.group)

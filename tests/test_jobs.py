@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from argae_core.config import TrainConfig
+from argae_core.compare import MAX_SEEDS
+from argae_core.config import MODEL_KINDS, TrainConfig
 from argae_core.jobs import JobManager, ThreadExecutor
 from argae_core.training import Trainer
 
@@ -52,6 +53,35 @@ def test_the_queue_is_bounded_and_visible(manager):
     assert manager.queue_status(second) == {"position": 1, "waiting": 1, "running": 1, "slots": 1}
     manager.control(first, "alice", "stop")
     wait(lambda: manager.get(second, "bob").state == "finished")
+
+
+def test_the_queue_is_fair_between_users(manager):
+    """Alice queues a pile of runs before Bob asks for one: Bob's is next, not last."""
+    alice = [manager.submit("alice", TrainConfig(epochs=5000)) for _ in range(4)]
+    bob = manager.submit("bob", TrainConfig(epochs=5000))
+    wait(lambda: manager.get(alice[0], "alice").state == "running")
+    assert [manager.queue_status(j)["position"] for j in (bob, *alice[1:])] == [1, 2, 3, 4]
+    manager.control(alice[0], "alice", "stop")
+    wait(lambda: manager.get(bob, "bob").state == "running")
+    assert [manager.get(j, "alice").state for j in alice[1:]] == ["queued"] * 3
+    manager.control(bob, "bob", "stop")
+    wait(lambda: manager.get(alice[1], "alice").state == "running")  # then Alice's, oldest first
+    assert [manager.queue_status(j)["position"] for j in alice[2:]] == [1, 2]
+    for job_id in alice:
+        manager.control(job_id, "alice", "stop")
+    wait(lambda: not any(manager.get(j, "alice").active for j in alice))
+
+
+def test_a_full_comparison_fits_the_per_user_limit_and_one_more_run_is_refused(manager):
+    runs = len(MODEL_KINDS) * MAX_SEEDS
+    jobs = [manager.submit("alice", TrainConfig(epochs=5000)) for _ in range(runs)]
+    with pytest.raises(RuntimeError, match=f"already have {runs} runs"):
+        manager.submit("alice", TrainConfig(epochs=5))
+    bob = manager.submit("bob", TrainConfig(epochs=5))  # the limit is per user
+    for job_id in jobs:
+        manager.control(job_id, "alice", "stop")
+    wait(lambda: manager.get(bob, "bob").state == "finished")
+    assert not any(manager.get(j, "alice").active for j in jobs)
 
 
 def test_step_mode_updates_match_plain_training(manager):
