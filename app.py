@@ -1,8 +1,6 @@
 """ARGAE Lab: entry point. Page config, navigation, and the session heartbeat; nothing heavy."""
 import streamlit as st
 
-from pages import common
-
 st.set_page_config(page_title="ARGAE Lab", page_icon="assets/icon.svg", layout="wide")
 
 PAGES = [
@@ -13,7 +11,12 @@ PAGES = [
     st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
     st.Page("pages/learn.py", title="Learn", icon=":material/school:"),
 ]
+# Navigation first: until it is sent, the browser lists every file of pages/ as a page, and
+# the first import of the engine (torch, PyG) below takes seconds on a fresh server.
+navigation = st.navigation(PAGES)
+
+from pages import common  # noqa: E402  (after the navigation on purpose)
 
 common.start_background_services()
 common.heartbeat()
-st.navigation(PAGES).run()
+navigation.run()

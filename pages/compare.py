@@ -6,14 +6,17 @@ from __future__ import annotations
 import functools
 import time
 
-import pandas as pd
 import streamlit as st
 
-from argae_core import compare, plots, projection, runs
-from argae_core.config import ADVERSARIAL, VARIATIONAL, ConfigError, TrainConfig
-from pages import common
+from pages import page_setup
 
-common.page_setup()
+page_setup()  # first: see pages/__init__.py
+
+import pandas as pd  # noqa: E402
+
+from argae_core import compare, plots, projection, runs  # noqa: E402
+from argae_core.config import ADVERSARIAL, VARIATIONAL, ConfigError, TrainConfig  # noqa: E402
+from pages import common  # noqa: E402
 
 manager = common.job_manager()
 owner = common.session_id()

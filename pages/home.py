@@ -1,9 +1,9 @@
 """Home: what ARGA / ARGVA do, in a few lines, and where to go."""
 import streamlit as st
 
-from pages import common
+from pages import page_setup
 
-common.page_setup()
+page_setup()  # first: see pages/__init__.py
 
 st.title("ARGAE Lab")
 st.markdown(

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from argae_core import plots, projection, runs
-from argae_core.config import TrainConfig
-from pages import common
+from pages import page_setup
 
-common.page_setup()
+page_setup()  # first: see pages/__init__.py
+
+from argae_core import plots, projection, runs  # noqa: E402
+from argae_core.config import TrainConfig  # noqa: E402
+from pages import common  # noqa: E402
 
 JOB = "__job__"                  # the source picker's value for the session's own training
 LIVE_SECONDS = 1.0               # refresh while snapshots may still arrive or a frame is computed

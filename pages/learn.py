@@ -6,10 +6,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from argae_core.presets import BASE, PRESETS, Preset
-from pages import common
+from pages import page_setup
 
-common.page_setup()
+page_setup()  # first: see pages/__init__.py
+
+from argae_core.presets import BASE, PRESETS, Preset  # noqa: E402
+from pages import common  # noqa: E402
 
 ARCHITECTURE_SVG = Path(__file__).resolve().parent.parent / "assets" / "architecture.svg"
 # The Train page relabels these two knobs; every other label is `common._label(name)`.

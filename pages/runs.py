@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import functools
 
-import pandas as pd
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
 
-from argae_core import plots, runs
-from argae_core.config import DEFAULT_REG_WEIGHT, TrainConfig
-from pages import common
+from pages import page_setup
 
-common.page_setup()
+page_setup()  # first: see pages/__init__.py
+
+import pandas as pd  # noqa: E402
+from streamlit.errors import StreamlitAPIException  # noqa: E402
+
+from argae_core import plots, runs  # noqa: E402
+from argae_core.config import DEFAULT_REG_WEIGHT, TrainConfig  # noqa: E402
+from pages import common  # noqa: E402
 
 TABLE_KEY = "runs_table"
 LATENT_PAGE = runs.PROJECT_DIR / "pages" / "latent.py"

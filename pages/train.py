@@ -7,11 +7,13 @@ from types import SimpleNamespace
 
 import streamlit as st
 
-from argae_core import plots, runs, uploads
-from argae_core.config import ConfigError, TrainConfig
-from pages import common
+from pages import page_setup
 
-common.page_setup()
+page_setup()  # first: see pages/__init__.py
+
+from argae_core import plots, runs, uploads  # noqa: E402
+from argae_core.config import ConfigError, TrainConfig  # noqa: E402
+from pages import common  # noqa: E402
 
 manager = common.job_manager()
 owner = common.session_id()

@@ -3,11 +3,13 @@ middle of a run (issue 8: after a restart the run is listed incomplete with its 
 epochs, by the engine and on the Runs page)."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from argae_core import runs
 
-from .harness import (AppServer, exception_texts, expect, nav_links, open_train, start_button, wait_app_idle,
+from .harness import (APP_IDLE_JS, AppServer, exception_texts, expect, nav_links, open_train, start_button, wait_app_idle,
                       wait_points, wait_until)
 
 
@@ -30,6 +32,15 @@ def test_a_shared_train_link_opened_by_two_students_at_once_on_a_fresh_server(fr
     students = [new_session(), new_session()]
     for page in students:            # goto returns at the load event, before the script runs
         page.goto(f"{fresh_server.url}/train?epochs=50")
+    # Until the app's navigation arrives, Streamlit lists every file of pages/ ("common",
+    # "app", ...): that must not outlast the first moments of a first visit.
+    listed = set()
+    deadline = time.monotonic() + 120
+    while not all(page.evaluate(APP_IDLE_JS) for page in students) and time.monotonic() < deadline:
+        for page in students:
+            listed.update(nav_links(page))
+        time.sleep(0.1)
+    assert not listed & {"app", "common", "train", "home"}, f"the pages/ folder was listed: {listed}"
     for page in students:
         wait_app_idle(page, timeout=120)
         assert not exception_texts(page), exception_texts(page)
