@@ -283,6 +283,15 @@ class Job:
     def epochs_done(self) -> int:
         return len(self.rows)
 
+    def seconds_left(self, recent: int = 50) -> float | None:
+        """Time to the last epoch at the median pace of the latest `recent` epochs (their own
+        durations: start-up and pauses do not count); None before the first epoch or after
+        the end."""
+        times = sorted(r["seconds"] for r in self.rows[-recent:] if r.get("seconds") is not None)
+        if not times or not self.active:
+            return None
+        return times[len(times) // 2] * max(self.config.epochs - self.epochs_done, 0)
+
     def latest_snapshot(self):
         if not self.snapshot_epochs:
             return None, None, None

@@ -167,25 +167,25 @@ for field_name, message in problems.items():
 
 job = manager.get(st.session_state.get("train_job"), owner)
 active = job is not None and job.active
-buttons = st.columns([1, 1, 1, 1, 4])
-if buttons[0].button("Start", type="primary", icon=":material/play_arrow:", width="stretch",
-                     disabled=active or bool(problems) or graph is None or config.dataset == "upload:"):
+buttons = st.container(horizontal=True)  # content-wide buttons: labels never truncate
+if buttons.button("Start", type="primary", icon=":material/play_arrow:", width="content",
+                  disabled=active or bool(problems) or graph is None or config.dataset == "upload:"):
     try:
         st.session_state["train_job"] = manager.submit(owner, config)
     except (RuntimeError, ConfigError) as exc:
         st.error(str(exc))
     st.rerun()
 paused = job is not None and job.state == "paused"
-if buttons[1].button("Resume" if paused else "Pause", icon=":material/pause:" if not paused else ":material/play_arrow:",
-                     width="stretch", disabled=not active or job.state == "queued"):
+if buttons.button("Resume" if paused else "Pause", icon=":material/pause:" if not paused else ":material/play_arrow:",
+                  width="content", disabled=not active or job.state == "queued"):
     manager.control(job.job_id, owner, "resume" if paused else "pause")
     time.sleep(0.3)  # let the worker acknowledge, so the button label is right on rerun
     st.rerun()
-if buttons[2].button("Step", icon=":material/skip_next:", width="stretch",
-                     help="Pause and train exactly one more epoch.",
-                     disabled=not active or job.state == "queued"):
+if buttons.button("Step", icon=":material/skip_next:", width="content",
+                  help="Pause and train exactly one more epoch.",
+                  disabled=not active or job.state == "queued"):
     manager.control(job.job_id, owner, "step")
-if buttons[3].button("Stop", icon=":material/stop:", width="stretch", disabled=not active):
+if buttons.button("Stop", icon=":material/stop:", width="content", disabled=not active):
     manager.control(job.job_id, owner, "stop")
 
 
@@ -253,6 +253,10 @@ def saved_run_view(run_id: str):
                            saved=True, live=status == "running")
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
 def progress(job) -> None:
     total = job.config.epochs
     done = job.epochs_done
@@ -266,9 +270,8 @@ def progress(job) -> None:
         return
     if job.state == "starting":
         st.info("Loading the graph and building the model...", icon=":material/hourglass_top:")
-    elapsed = (job.ended or time.time()) - (job.started or time.time())
-    left = elapsed / done * (total - done) if done and job.active else 0
-    text = f"epoch {done} / {total}" + (f" · about {left:.0f} s left" if job.active and done else "")
+    left = job.seconds_left()
+    text = f"epoch {done} / {total}" + (f" · about {_duration(left)} left" if left is not None else "")
     if job.state == "paused":
         text += " · paused"
     st.progress(min(done / total, 1.0), text=text)
@@ -280,7 +283,7 @@ def metric_cards(rows: list[dict], adversarial: bool) -> None:
     cards = [("Epoch", f"{last['epoch']}"), ("Encoder loss", f"{last['encoder_loss']:.3f}")]
     if adversarial:
         cards += [("Discriminator loss", f"{last['discriminator_loss']:.3f}"),
-                  ("D(prior) / D(z)", f"{last['d_real']:.2f} / {last['d_fake']:.2f}")]
+                  ("D(prior sample)", f"{last['d_real']:.2f}"), ("D(z)", f"{last['d_fake']:.2f}")]
     cards.append(("Validation AUC", f"{val['val_auc']:.3f}" if val else "-"))
     for column, (label, value) in zip(st.columns(len(cards)), cards):
         column.metric(label, value)

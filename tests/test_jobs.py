@@ -7,7 +7,7 @@ import pytest
 
 from argae_core.compare import MAX_SEEDS
 from argae_core.config import MODEL_KINDS, TrainConfig
-from argae_core.jobs import JobManager, ThreadExecutor
+from argae_core.jobs import Job, JobManager, ThreadExecutor
 from argae_core.training import Trainer
 
 
@@ -124,3 +124,13 @@ def test_a_failing_dataset_fails_the_job_with_its_message(manager, monkeypatch, 
     wait(lambda: not manager.get(job_id, "alice").active)
     job = manager.get(job_id, "alice")
     assert job.state == "failed" and "CiteSeer could not be loaded" in job.message
+
+
+def test_time_left_follows_the_recent_pace_not_the_wall_clock():
+    job = Job(job_id="j", owner="alice", config=TrainConfig(epochs=100), state="running")
+    assert job.seconds_left() is None                      # no epoch yet
+    job.started = time.time() - 3600                       # an hour of start-up and pauses...
+    job.rows = [{"seconds": 0.5}] * 5 + [{"seconds": 0.01}] * 15
+    assert job.seconds_left() == pytest.approx(0.01 * 80)  # ...do not count; the slow start neither
+    job.state = "finished"
+    assert job.seconds_left() is None
