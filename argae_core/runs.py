@@ -52,6 +52,8 @@ STALE_SECONDS = 300.0        # a "running" run silent this long, on another host
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 SNAPSHOT_PATTERN = re.compile(r"epoch_(\d+)\.npz")
 HIDDEN_PREFIX = "."          # our in-progress folders and temp files start with a dot
+LEFTOVER_SECONDS = 3600      # a hidden entry untouched this long was left by a killed process
+LEFTOVER_PREFIXES = tuple(HIDDEN_PREFIX + kind for kind in ("new-", "tmp-", "deleting-"))
 SUMMARY_METRICS = ("test_auc", "test_ap", "acc", "nmi", "ari", "mmd")
 
 
@@ -483,6 +485,22 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+def _sweep(entry: Path, older_than: float = LEFTOVER_SECONDS) -> None:
+    """Remove a hidden leftover (a run being created, a temp file, a run being deleted) whose
+    process was killed mid-way: nothing touches one for an hour unless it is abandoned."""
+    if not entry.name.startswith(LEFTOVER_PREFIXES):
+        return  # someone else's dotfile (.gitkeep, .DS_Store...): not ours to remove
+    try:
+        if time.time() - entry.lstat().st_mtime < older_than:
+            return
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    except OSError:
+        pass  # gone already, or not ours to remove: the listing skips it either way
+
+
 def list_runs(root: Path | str | None = None) -> tuple[list[RunSummary], list[str]]:
     """Every readable run, newest first, and a warning per entry that is not one.
 
@@ -494,6 +512,7 @@ def list_runs(root: Path | str | None = None) -> tuple[list[RunSummary], list[st
     runs, warnings = [], []
     for entry in sorted(root.iterdir()):
         if entry.name.startswith(HIDDEN_PREFIX):
+            _sweep(entry)
             continue
         if not entry.is_dir():
             warnings.append(f"{entry.name}: a file, not a run folder; skipped")

@@ -374,3 +374,17 @@ def test_embedding_csv_uses_node_ids_and_class_names(tmp_path):
     frame = pd.read_csv(io.BytesIO(runs.export_embeddings(writer.run_id, tmp_path, fmt="csv")))
     assert frame["node_id"][5] == "member-5"
     assert frame["label"][5] == graph.class_names[int(graph.y[5])]
+
+
+def test_leftovers_of_killed_processes_are_swept_after_an_hour_and_nothing_else(tmp_path):
+    old = time.time() - 2 * runs.LEFTOVER_SECONDS
+    (tmp_path / ".new-abandoned" / "snapshots").mkdir(parents=True)
+    (tmp_path / ".deleting-run-x-ab12").mkdir()
+    (tmp_path / ".tmp-half-written").write_bytes(b"{")
+    (tmp_path / ".gitkeep").write_bytes(b"")
+    for name in (".new-abandoned", ".deleting-run-x-ab12", ".tmp-half-written", ".gitkeep"):
+        os.utime(tmp_path / name, (old, old))
+    (tmp_path / ".new-being-created").mkdir()   # a run starting right now
+    listed, warnings = runs.list_runs(tmp_path)
+    assert listed == [] and warnings == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".gitkeep", ".new-being-created"]
