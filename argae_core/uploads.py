@@ -23,6 +23,7 @@ import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass
+from decimal import Context, Decimal
 from itertools import islice
 from pathlib import Path
 from warnings import catch_warnings, simplefilter
@@ -42,6 +43,8 @@ REAL_SPLIT_CHECK_EDGES = 50_000       # up to here also run the real split (chea
 SNIFF_LINES = 50                      # data lines looked at to guess the delimiter and header
 ID_BATCH = 200_000                    # node ids mapped to positions at a time
 EXAMPLES = 5                          # ids quoted in a message
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # features are stored and trained as float32
+QUOTE_CHARS = 40                      # longer ids are cut short in a message
 COMMENT_STARTS = ("#", "%")           # '%' opens comments in KONECT / Matrix Market edge lists
 CONTROL_BYTES = frozenset(set(range(32)) - set(b"\t\n\r\x0b\x0c") | {0x7F})
 UPLOAD_ID = re.compile(r"[0-9a-f]{16}")
@@ -49,6 +52,9 @@ STORE_FORMAT = 1
 HEADER_WORDS = {"source", "target", "src", "dst", "from", "to", "node", "nodes", "id", "ids",
                 "vertex", "head", "tail", "name", "label", "labels", "class", "community",
                 "group", "category", "weight", "feature", "features"}
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # finite, as written in a file
+COMMENT_HINT = "lines starting with '#' or '%' are comments; quote node names that start so"
+MARKUP = re.compile(r"<(!doctype|\?xml|html|graphml|gexf|svg)", re.IGNORECASE)
 BINARY_SIGNATURES = {b"PK\x03\x04": "a ZIP archive or an Excel workbook (save it as CSV)",
                      b"\x1f\x8b": "a gzip-compressed file (unpack it first)",
                      b"%PDF": "a PDF document",
@@ -96,22 +102,33 @@ def _decode(data: bytes, file: str, max_bytes: int) -> tuple[str, str, str | Non
         raise UploadError(f"the file is {size}, over the {limit} upload limit", file)
     if not data.strip():
         raise UploadError("the file is empty", file)
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return _text_only(data.decode("utf-16"), file), "UTF-16", None
-        except UnicodeDecodeError:
-            raise UploadError("the file starts like UTF-16 text but does not decode as UTF-16; "
-                              "save it as UTF-8", file) from None
+    data = data.rstrip(b"\x1a")  # the end-of-file mark of old DOS / Windows tools
+    for bom, codec, name in ((codecs.BOM_UTF32_LE, "utf-32", "UTF-32"),
+                             (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
+                             (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
+                             (codecs.BOM_UTF16_BE, "utf-16", "UTF-16")):
+        if data.startswith(bom):  # UTF-32 first: its little-endian mark starts like UTF-16's
+            try:
+                return _text_only(data.decode(codec), file), name, None
+            except UnicodeDecodeError:
+                raise UploadError(f"the file starts like {name} text but does not decode as "
+                                  f"{name}; save it as UTF-8", file) from None
     _refuse_binary(data, file)
     try:
         return data.decode("utf-8-sig"), "UTF-8", None
     except UnicodeDecodeError as exc:
-        # Not UTF-8 but no binary signs: most likely a Latin-1 / Windows export. Latin-1
-        # decodes every byte, so read it that way and say so.
-        warning = (f"The {file} file is not UTF-8 (byte 0x{exc.object[exc.start]:02X} on line "
-                   f"{_line_of(data, exc.start)}): read as Latin-1. Check that node names look "
-                   "right, or save the file as UTF-8.")
-        return data.decode("latin-1"), "Latin-1", warning
+        # Not UTF-8 but no binary signs: most likely a Windows / Latin-1 export. Windows-1252
+        # is Latin-1 with printable quotes and dashes in 0x80-0x9F; Latin-1 decodes any byte.
+        where = f"byte 0x{exc.object[exc.start]:02X} on line {_line_of(data, exc.start)}"
+        for codec, name in (("cp1252", "Windows-1252"), ("latin-1", "Latin-1")):
+            try:
+                text = data.decode(codec)
+            except UnicodeDecodeError:
+                continue
+            warning = (f"The {file} file is not UTF-8 ({where}): read as {name}. Check that "
+                       "node names look right, or save the file as UTF-8.")
+            return text, name, warning
+        raise AssertionError("Latin-1 decodes every byte")
 
 
 def _text_only(text: str, file: str) -> str:
@@ -146,13 +163,30 @@ def _looks_like_utf16(head: bytes) -> bool:
     return len(head) >= 4 and (odd.count(0) > 0.9 * len(odd) or even.count(0) > 0.9 * len(even))
 
 
-def _data_lines(text: str):
-    """(line number, stripped line) for every line that is neither blank nor a comment.
+def _data_lines(text: str, comments: list | None = None):
+    """(line number, stripped line) for every line that is neither blank nor a comment;
+    comment lines after the first data line go to `comments`, as (number, line).
     Universal newlines: \\n, \\r\\n and \\r all end a line, so line numbers match an editor."""
+    started = False
     for number, line in enumerate(io.StringIO(text, newline=None), start=1):
         stripped = line.strip()
-        if stripped and not stripped.startswith(COMMENT_STARTS):
+        if stripped.startswith(COMMENT_STARTS):
+            if started and comments is not None:
+                comments.append((number, stripped))
+        elif stripped:
+            started = True
             yield number, stripped
+
+
+def _refuse_markup(sample: list[tuple[int, str]], file: str) -> None:
+    """HTML, XML (GraphML, GEXF) and JSON are text but not tables: say what they look like."""
+    number, line = sample[0]
+    if MARKUP.match(line):
+        raise UploadError("this looks like HTML or XML (GraphML and GEXF are not read), not a "
+                          "table; export the graph as a CSV or TSV edge list", file, number)
+    if line.startswith(("{", "[[", "[{", '["')) or line == "[":
+        raise UploadError("this looks like JSON, not a table; export the graph as a CSV or TSV "
+                          "edge list with one edge per line", file, number)
 
 
 # ------------------------------------------------------------------ delimiters
@@ -161,10 +195,18 @@ class _Splitter:
     """Splits a line into stripped fields on one delimiter, or on runs of whitespace."""
     name: str                 # "tab", "comma", "semicolon" or "whitespace"
     delimiter: str | None
+    skip: int = 0             # leading columns to drop (a pandas row index)
 
     def __call__(self, line: str) -> list[str]:
+        return self._fields(line)[self.skip:]
+
+    def _fields(self, line: str) -> list[str]:
         if self.delimiter is None:
-            return line.split()
+            if '"' not in line:
+                return line.split()
+            # quoted names may hold spaces: csv splits on single spaces outside quotes
+            return next(csv.reader([line.replace("\t", " ")], delimiter=" ",
+                                   skipinitialspace=True))
         if '"' in line:  # quoted names may hold the delimiter; csv knows the quoting rules
             fields = next(csv.reader([line], delimiter=self.delimiter))
         else:
@@ -174,12 +216,21 @@ class _Splitter:
             fields.pop()
         return fields
 
+    def number(self, text: str) -> float:
+        """float(text); semicolon-separated files (European CSV) may use a decimal comma."""
+        if self.delimiter == ";":
+            text = text.replace(",", ".")
+        return float(text)
+
 
 def _sniff(sample: list[tuple[int, str]]) -> _Splitter:
-    """The delimiter most sample lines contain (tab, then comma, then semicolon), else
-    whitespace. csv.Sniffer guesses poorly on short numeric lines, so the rule is explicit."""
-    for name, delimiter in (("tab", "\t"), ("comma", ","), ("semicolon", ";")):
-        if sum(delimiter in line for _, line in sample) >= 0.8 * len(sample):
+    """The delimiter most sample lines contain outside quotes (tab, then semicolon, then
+    comma), else whitespace. Semicolon before comma: a European CSV separates with ';' and
+    writes decimal commas. csv.Sniffer guesses poorly on short numeric lines, so the rule
+    is explicit."""
+    unquoted = [re.sub(r'"[^"]*"', "", line) for _, line in sample]
+    for name, delimiter in (("tab", "\t"), ("semicolon", ";"), ("comma", ",")):
+        if sum(delimiter in line for line in unquoted) >= 0.8 * len(unquoted):
             return _Splitter(name, delimiter)
     return _Splitter("whitespace", None)
 
@@ -204,14 +255,68 @@ def _count(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
+def _short(text: str) -> str:
+    """repr(text), cut short: a message should not quote a megabyte-long id."""
+    if len(text) <= QUOTE_CHARS:
+        return repr(text)
+    return repr(text[:QUOTE_CHARS])[:-1] + f"...' ({len(text):,} characters)"
+
+
 def _quote(fields: list[str], limit: int = 4) -> str:
-    shown = ", ".join(repr(f) for f in fields[:limit])
+    shown = ", ".join(map(_short, fields[:limit]))
     return shown + (", ..." if len(fields) > limit else "")
 
 
 def _examples(ids: list[str]) -> str:
-    shown = ", ".join(repr(i) for i in ids[:EXAMPLES])
+    shown = ", ".join(map(_short, ids[:EXAMPLES]))
     return shown + (f" and {len(ids) - EXAMPLES} more" if len(ids) > EXAMPLES else "")
+
+
+# ------------------------------------------------------------------ numeric ids
+# Node ids and labels are text, matched exactly as written in every file: '7', '007' and
+# '7.0' are three ids. These helpers find such look-alikes to warn about or hint at.
+CANONICAL_INT = re.compile(r"-?[1-9]\d*|0")
+
+
+def _number_key(text: str) -> str | None:
+    """The number a numeric id stands for ('007', '7.0', '+7', '7e0' -> '7'), else None."""
+    if CANONICAL_INT.fullmatch(text):  # the common case, and its own key
+        return text
+    if not NUMBER.fullmatch(text):
+        return None
+    value = Decimal(text)
+    if value == value.to_integral_value() and value.adjusted() < 1000:
+        return str(int(value))  # also '0' for '-0' and '0.0'
+    return str(value.normalize(Context(prec=len(text) + 2)))
+
+
+def _numeric_twins(names: list[str]) -> list[tuple[str, str]]:
+    """Pairs (first, other) of distinct names that stand for the same number."""
+    first_of, twins = {}, []
+    for name in dict.fromkeys(names):
+        key = _number_key(name)
+        if key is not None and first_of.setdefault(key, name) != name:
+            twins.append((first_of[key], name))
+    return twins
+
+
+def _twins_sentence(twins: list[tuple[str, str]], what: str, plural: str) -> str:
+    shown = "; ".join(f"{_short(a)} and {_short(b)}" for a, b in twins[:3])
+    more = f" and {len(twins) - 3} more pairs" if len(twins) > 3 else ""
+    return (f"Some {plural} look like the same number written differently ({shown}{more}): "
+            f"they are different {plural}, because {plural} are compared as text, exactly as "
+            f"written. If they are the same {what}, write them the same way in every file.")
+
+
+def _twin_hint(name: str, known) -> str:
+    """'; the graph has '7' (ids are matched as text)' when `name` is another spelling of a
+    known id, else ''."""
+    key = _number_key(name)
+    if key is None:
+        return ""
+    twin = next((k for k in known if _number_key(k) == key), None)
+    return ("" if twin is None else
+            f"; the graph has {_short(twin)}: ids are matched as text, exactly as written")
 
 
 # ----------------------------------------------------------------------- edges
@@ -245,23 +350,31 @@ class _EdgeList:
     splitter: str
     header: list[str] | None
     weights_ignored: bool
+    warnings: list[str]       # sentences about columns and lines that were skipped
 
 
 def _read_edges(text: str) -> _EdgeList:
     sample = list(islice(_data_lines(text), SNIFF_LINES))
     if not sample:
-        raise UploadError("no edges: the file holds only blank lines and comments", "edges")
+        raise UploadError(f"no edges: the file holds only blank lines and comments "
+                          f"({COMMENT_HINT})", "edges")
+    _refuse_markup(sample, "edges")
     split = _sniff(sample)
     first = split(sample[0][1])
     is_header = _edges_header(first, [split(line)[:2] for _, line in sample[1:]])
-    index, batch = _IdIndex(), []
+    warnings = []
+    if is_header and _index_column(first):
+        split = _Splitter(split.name, split.delimiter, skip=1)
+        warnings.append(f"The first column (header {_short(first[0])}, a row index as pandas "
+                        "writes it) is ignored: edges are read from the next two columns.")
+    index, batch, comments = _IdIndex(), [], []
     weights = False
-    for number, line in _data_lines(text):
+    for number, line in _data_lines(text, comments):
         if is_header and number == sample[0][0]:
             continue
         fields = split(line)
         if len(fields) != 2:
-            weights |= _check_edge_columns(fields, number, split)
+            weights |= _check_edge_columns(fields, number, split, line)
         a, b = fields[0], fields[1]
         if not a or not b:
             raise UploadError(f"empty node id in column {1 if not a else 2} ({_quote(fields)})",
@@ -274,8 +387,19 @@ def _read_edges(text: str) -> _EdgeList:
     ids, positions = index.finish()
     if not ids:
         raise UploadError(f"no edges: only the header ({_quote(first)})", "edges")
+    if comments:
+        number, line = comments[0]
+        warnings.append(f"Skipped {_count(len(comments), 'line')} among the edges that start "
+                        f"with '#' or '%', as comments (first: line {number}, {_short(line)}). If "
+                        "node names start with # or %, put them in double quotes.")
     return _EdgeList(ids, positions.reshape(-1, 2), split.name, first if is_header else None,
-                     weights)
+                     weights, warnings)
+
+
+def _index_column(header: list[str]) -> bool:
+    """A header whose first column is a pandas row index (DataFrame.to_csv without
+    index=False): an empty or 'Unnamed: 0' name before the source and target columns."""
+    return len(header) >= 3 and (not header[0] or header[0].lower() in ("unnamed: 0", "index"))
 
 
 def _edges_header(first: list[str], later: list[list[str]]) -> bool:
@@ -291,10 +415,12 @@ def _edges_header(first: list[str], later: list[list[str]]) -> bool:
             or (any(_header_like(f, digits=True) for f in first[:2]) and not used & set(first[:2])))
 
 
-def _check_edge_columns(fields: list[str], number: int, split: _Splitter) -> bool:
+def _check_edge_columns(fields: list[str], number: int, split: _Splitter, line: str) -> bool:
     """Accept a numeric third column as a weight (ignored); refuse anything else."""
     space_hint = ("; if node names contain spaces, upload a CSV or TSV file"
                   if split.delimiter is None else "")
+    if not fields:
+        raise UploadError(f"no node ids, only delimiters ({_short(line)})", "edges", number)
     if len(fields) < 2:
         raise UploadError(f"expected two columns of node ids (source and target), found 1 "
                           f"({_quote(fields)}); separate them with a comma, a tab or spaces",
@@ -304,13 +430,13 @@ def _check_edge_columns(fields: list[str], number: int, split: _Splitter) -> boo
                           f"({_quote(fields)}); only source, target and an optional numeric "
                           f"weight are read{space_hint}", "edges", number)
     try:
-        weight = float(fields[2])
+        weight = split.number(fields[2])
     except ValueError:
         raise UploadError(f"expected two columns of node ids, found 3 ({_quote(fields)}); a third "
-                          f"column is read as an edge weight, and {fields[2]!r} is not a number"
+                          f"column is read as an edge weight, and {_short(fields[2])} is not a number"
                           f"{space_hint}", "edges", number) from None
     if not math.isfinite(weight):
-        raise UploadError(f"the edge weight {fields[2]!r} is not a finite number", "edges", number)
+        raise UploadError(f"the edge weight {_short(fields[2])} is not a finite number", "edges", number)
     return True
 
 
@@ -338,43 +464,48 @@ def _read_features(text: str, edge_nodes: dict[str, int]) -> _FeatureTable:
         if is_header and number == sample[0][0]:
             continue
         fields = split(line)
-        node = fields[0]
+        node = fields[0] if fields else ""
         if not node:
-            raise UploadError("empty node id in column 1", "features", number)
+            raise UploadError(f"empty node id in column 1 ({_short(line)})", "features", number)
         if len(fields) < 2:
-            raise UploadError(f"only a node id ({node!r}), no feature values; each row is "
+            raise UploadError(f"only a node id ({_short(node)}), no feature values; each row is "
                               "node_id, value, value, ...", "features", number)
         if node in seen:
-            raise UploadError(f"node {node!r} already has features on line {seen[node]}",
+            raise UploadError(f"node {_short(node)} already has features on line {seen[node]}",
                               "features", number)
         if width is None:
             width, width_line = len(fields) - 1, number
         elif len(fields) - 1 != width:
-            raise UploadError(f"{_count(len(fields) - 1, 'feature value')} for node {node!r}, but "
+            raise UploadError(f"{_count(len(fields) - 1, 'feature value')} for node {_short(node)}, but "
                               f"line {width_line} has {width}; every node needs the same number",
                               "features", number)
         seen[node] = number
         ids.append(node)
-        rows.append(_feature_row(fields, number))
+        rows.append(_feature_row(fields, number, split))
     if not rows:
         raise UploadError(f"no feature rows: only the header ({_quote(first)})", "features")
     return _FeatureTable(ids, np.stack(rows).astype(np.float32), split.name,
                          first if is_header else None)
 
 
-def _feature_row(fields: list[str], number: int) -> np.ndarray:
+def _feature_row(fields: list[str], number: int, split: _Splitter) -> np.ndarray:
+    values = fields[1:]
+    if split.delimiter == ";":  # European CSV: decimal commas
+        values = [v.replace(",", ".") for v in values]
     try:
-        row = np.array(fields[1:], dtype=np.float64)
+        row = np.array(values, dtype=np.float64)
     except ValueError:
-        column, value = next((c, v) for c, v in enumerate(fields[1:], start=2) if not _is_number(v))
-        what = "an empty value" if not value else f"{value!r} is not a number"
-        raise UploadError(f"column {column}: {what}; features must be numbers (fill in missing "
-                          "values)", "features", number) from None
-    bad = np.flatnonzero(~np.isfinite(row))
+        column, value = next((c, v) for c, v in enumerate(values, start=2) if not _is_number(v))
+        what = ("an empty value; features must be numbers (fill in missing values)" if not value
+                else f"{_short(fields[column - 1])} is not a number; features must be numbers "
+                     "(encode categories as numbers, e.g. one column per category)")
+        raise UploadError(f"column {column}: {what}", "features", number) from None
+    bad = np.flatnonzero(~np.isfinite(row) | (np.abs(row) > FLOAT32_MAX))
     if bad.size:
         value = row[bad[0]]
-        kind = "NaN (not a number)" if np.isnan(value) else "infinite"
-        raise UploadError(f"column {bad[0] + 2}: {fields[bad[0] + 1]!r} is {kind}; features "
+        kind = ("NaN (not a number)" if np.isnan(value) else "infinite" if np.isinf(value)
+                else f"too large (beyond {FLOAT32_MAX:.1e}, the largest 32-bit float)")
+        raise UploadError(f"column {bad[0] + 2}: {_short(fields[bad[0] + 1])} is {kind}; features "
                           "must be finite numbers", "features", number)
     return row
 
@@ -387,26 +518,43 @@ def _read_labels(text: str, nodes: dict[str, int]) -> tuple[dict[str, str], list
         raise UploadError("no labels: the file holds only blank lines and comments", "labels")
     split = _sniff(sample)
     first = split(sample[0][1])
-    is_header = first[0] not in nodes and any(_header_like(f) for f in first)
+    is_header = _labels_header(first, [split(line)[:2] for _, line in sample[1:]], nodes)
     labels, seen = {}, {}
     for number, line in _data_lines(text):
         if is_header and number == sample[0][0]:
             continue
         fields = split(line)
+        if len(fields) == 1 and fields[0] in nodes:
+            raise UploadError(f"node {_short(fields[0])} has no label (each line is node id, "
+                              "label)", "labels", number)
         if len(fields) != 2:
+            space_hint = ("; if labels contain spaces, upload a CSV or TSV file"
+                          if split.delimiter is None and len(fields) > 2 else "")
             raise UploadError(f"expected two columns (node id, label), found {len(fields)} "
-                              f"({_quote(fields)})", "labels", number)
+                              f"({_quote(fields)}){space_hint}", "labels", number)
         node, label = fields
         if node not in nodes:
-            raise UploadError(f"node {node!r} is not in the graph (not in the edges or the "
-                              "features file)", "labels", number)
+            raise UploadError(f"node {_short(node)} is not in the graph (not in the edges or the "
+                              f"features file){_twin_hint(node, nodes)}", "labels", number)
         if node in labels and labels[node] != label:
-            raise UploadError(f"node {node!r} is labelled {label!r} here but {labels[node]!r} on "
+            raise UploadError(f"node {_short(node)} is labelled {_short(label)} here but {_short(labels[node])} on "
                               f"line {seen[node]}", "labels", number)
         labels[node], seen[node] = label, number
     if not labels:
         raise UploadError(f"no labels: only the header ({_quote(first)})", "labels")
     return labels, first if is_header else None, split.name
+
+
+def _labels_header(first: list[str], later: list[list[str]], nodes: dict[str, int]) -> bool:
+    """Whether the first line names the columns: its first cell is not a node, and it uses a
+    column word ('node', 'label', ...), or every later line starts with a node and none has
+    its second cell as a label (a line for an unknown node is refused, not skipped)."""
+    if not first or first[0] in nodes:
+        return False
+    if any(_header_like(f) for f in first):
+        return True
+    return (len(first) == 2 and bool(later) and all(row and row[0] in nodes for row in later)
+            and first[1] not in {row[-1] for row in later})
 
 
 def _class_ids(labels: list[str]) -> tuple[np.ndarray, list[str]]:
@@ -427,6 +575,11 @@ def parse_upload(edges: bytes, features: bytes | None = None, labels: bytes | No
     or spaces; optional header; '#' / '%' comment lines; an optional numeric third column
     (weights) is ignored. Features: node_id, value, value, ... one row per node. Labels:
     node_id, label (integers or text). Raises `UploadError` naming the file and line.
+
+    Node ids and labels are text, matched exactly as written across the three files: '7',
+    '007' and '7.0' are different ids (a warning names such look-alikes). Semicolon-separated
+    files may write decimal commas. A pandas row-index column (empty first header cell) is
+    skipped in the edge list.
 
     The report holds: nodes, edges, isolated_nodes, components, largest_component,
     feature_size, feature_mode ('uploaded' / 'identity' / 'degree'), labelled_nodes,
@@ -451,7 +604,11 @@ def parse_upload(edges: bytes, features: bytes | None = None, labels: bytes | No
         table = _read_features(texts["features"], dict.fromkeys(edge_list.ids))
         files["features"].update(delimiter=table.splitter, header=table.header)
     node_ids, order = _node_order(edge_list, table, warnings)
+    twins = _numeric_twins(node_ids)
+    if twins:
+        warnings.append(_twins_sentence(twins, "node", "node ids"))
     edge_index, counts = _undirected_edges(order[edge_list.ends], len(node_ids), warnings)
+    warnings += edge_list.warnings
     if edge_list.weights_ignored:
         warnings.append("The third column (edge weights) is ignored: the models use unweighted "
                         "graphs, so every listed pair is one edge.")
@@ -468,9 +625,15 @@ def parse_upload(edges: bytes, features: bytes | None = None, labels: bytes | No
                               f"({_examples(missing)}); label every node, or leave the labels "
                               "file out", "labels")
         y_np, class_names = _class_ids([label_of[node] for node in node_ids])
+        twins = _numeric_twins(class_names)
+        if twins:
+            warnings.append(_twins_sentence(twins, "class", "labels"))
         y = torch.from_numpy(y_np)
         if len(class_names) < 2:
             warnings.append("The labels hold a single class: clustering scores need at least two.")
+        elif len(class_names) == len(node_ids):
+            warnings.append("Every node has a label of its own: clustering scores against these "
+                            "labels mean nothing (is the second column an id?).")
 
     graph = Graph(name=name, x=torch.zeros(len(node_ids), 0), edge_index=edge_index, y=y,
                   node_ids=node_ids, class_names=class_names)
@@ -495,7 +658,8 @@ def _node_order(edges: _EdgeList, table: _FeatureTable | None,
         if missing:
             raise UploadError(f"{len(missing):,} of {_count(len(ids), 'node')} of the edge list "
                               f"have no feature row ({_examples(missing)}); give every node a "
-                              "row, or leave the features file out", "features")
+                              f"row, or leave the features file out{_spelling_hint(missing, table.ids)}",
+                              "features")
         known = set(ids)
         extra = [node for node in table.ids if node not in known]
         if extra:
@@ -505,6 +669,23 @@ def _node_order(edges: _EdgeList, table: _FeatureTable | None,
     final = sorted(ids, key=int) if all(re.fullmatch(r"-?\d+", i) for i in ids) else ids
     position = {node: i for i, node in enumerate(final)}
     return final, np.array([position[node] for node in edges.ids], dtype=np.int64)
+
+
+def _spelling_hint(missing: list[str], given: list[str]) -> str:
+    """'. The features file writes ...' when missing ids appear there spelled another way."""
+    spelled = {}
+    for node in given:
+        key = _number_key(node)
+        if key is not None:
+            spelled.setdefault(key, node)
+    pairs = [(spelled[key], node) for node in missing
+             if (key := _number_key(node)) is not None and key in spelled]
+    if not pairs:
+        return ""
+    shown = ", ".join(f"{_short(a)} for {_short(b)}" for a, b in pairs[:3])
+    return (f". The features file writes {len(pairs):,} of these ids "
+            f"differently ({shown}{', ...' if len(pairs) > 3 else ''}): ids are matched as text, "
+            "exactly as written, so write them the same way in both files")
 
 
 def _sorted_unique(values: np.ndarray) -> np.ndarray:
