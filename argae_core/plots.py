@@ -225,10 +225,11 @@ def dimension_figure(stats: Mapping, dims: Sequence[int], revision: str = "dims"
     fig.update_annotations(font_size=11)
     fig.update_yaxes(showticklabels=False)
     fig.update_xaxes(tickfont_size=10, tickvals=[-2, 0, 2])  # more labels collide between panels
-    fig.update_layout(height=70 + 120 * rows, bargap=0, uirevision=revision, template="plotly_white",
-                      margin=dict(l=10, r=10, t=50, b=10),
+    # The legend goes under the panels: beside the title it collides with it in a narrow column.
+    fig.update_layout(height=100 + 120 * rows, bargap=0, uirevision=revision, template="plotly_white",
+                      margin=dict(l=10, r=10, t=50, b=40),
                       title=dict(text="Z per dimension against N(0, 1)", x=0, font=dict(size=15)),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.04, xanchor="right", x=1))
+                      legend=dict(orientation="h", yanchor="top", y=-0.08, xanchor="center", x=0.5))
     return fig
 
 
