@@ -53,6 +53,8 @@ HEADER_WORDS = {"source", "target", "src", "dst", "from", "to", "node", "nodes",
                 "vertex", "head", "tail", "name", "label", "labels", "class", "community",
                 "group", "category", "weight", "feature", "features"}
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # finite, as written in a file
+EMPTY_ROW_CHARS = ',;\t "'
+ENDPOINT_WORDS = {"source", "src", "from", "target", "dst", "to", "head", "tail"}
 COMMENT_HINT = "lines starting with '#' or '%' are comments; quote node names that start so"
 MARKUP = re.compile(r"<(!doctype|\?xml|html|graphml|gexf|svg)", re.IGNORECASE)
 BINARY_SIGNATURES = {b"PK\x03\x04": "a ZIP archive or an Excel workbook (save it as CSV)",
@@ -165,7 +167,8 @@ def _looks_like_utf16(head: bytes) -> bool:
 
 def _data_lines(text: str, comments: list | None = None):
     """(line number, stripped line) for every line that is neither blank nor a comment;
-    comment lines after the first data line go to `comments`, as (number, line).
+    comment lines after the first data line go to `comments`, as (number, line). A line of
+    only delimiters is blank: spreadsheets export an empty row as ',,'.
     Universal newlines: \\n, \\r\\n and \\r all end a line, so line numbers match an editor."""
     started = False
     for number, line in enumerate(io.StringIO(text, newline=None), start=1):
@@ -173,7 +176,7 @@ def _data_lines(text: str, comments: list | None = None):
         if stripped.startswith(COMMENT_STARTS):
             if started and comments is not None:
                 comments.append((number, stripped))
-        elif stripped:
+        elif stripped.strip(EMPTY_ROW_CHARS):
             started = True
             yield number, stripped
 
@@ -181,12 +184,13 @@ def _data_lines(text: str, comments: list | None = None):
 def _refuse_markup(sample: list[tuple[int, str]], file: str) -> None:
     """HTML, XML (GraphML, GEXF) and JSON are text but not tables: say what they look like."""
     number, line = sample[0]
+    advice = ("export the graph as a CSV or TSV edge list, one edge per line" if file == "edges"
+              else f"save the {file} as a CSV or TSV table, one node per line")
     if MARKUP.match(line):
-        raise UploadError("this looks like HTML or XML (GraphML and GEXF are not read), not a "
-                          "table; export the graph as a CSV or TSV edge list", file, number)
+        raise UploadError(f"this looks like HTML or XML (GraphML and GEXF are not read), not a "
+                          f"table; {advice}", file, number)
     if line.startswith(("{", "[[", "[{", '["')) or line == "[":
-        raise UploadError("this looks like JSON, not a table; export the graph as a CSV or TSV "
-                          "edge list with one edge per line", file, number)
+        raise UploadError(f"this looks like JSON, not a table; {advice}", file, number)
 
 
 # ------------------------------------------------------------------ delimiters
@@ -363,10 +367,11 @@ def _read_edges(text: str) -> _EdgeList:
     first = split(sample[0][1])
     is_header = _edges_header(first, [split(line)[:2] for _, line in sample[1:]])
     warnings = []
-    if is_header and _index_column(first):
+    if is_header and _leading_column(first):
         split = _Splitter(split.name, split.delimiter, skip=1)
-        warnings.append(f"The first column (header {_short(first[0])}, a row index as pandas "
-                        "writes it) is ignored: edges are read from the next two columns.")
+        warnings.append(f"The first column (header {_short(first[0])}) is ignored: the header "
+                        f"names the edges' ends {_short(first[1])} and {_short(first[2])}, so "
+                        "edges are read from the next two columns.")
     index, batch, comments = _IdIndex(), [], []
     weights = False
     for number, line in _data_lines(text, comments):
@@ -396,10 +401,22 @@ def _read_edges(text: str) -> _EdgeList:
                      weights, warnings)
 
 
-def _index_column(header: list[str]) -> bool:
-    """A header whose first column is a pandas row index (DataFrame.to_csv without
-    index=False): an empty or 'Unnamed: 0' name before the source and target columns."""
-    return len(header) >= 3 and (not header[0] or header[0].lower() in ("unnamed: 0", "index"))
+def _leading_column(header: list[str]) -> bool:
+    """A header with a column before the source and target: a pandas row index
+    (DataFrame.to_csv without index=False writes an empty name; re-read and written again,
+    'Unnamed: 0'), or an edge id before two columns named like ends ('id,source,target')."""
+    if len(header) < 3:
+        return False
+    if not header[0] or header[0].lower() in ("unnamed: 0", "index"):
+        return True
+    return not _endpoint(header[0]) and _endpoint(header[1]) and _endpoint(header[2])
+
+
+def _endpoint(name: str) -> bool:
+    """A column name for an edge's end: 'source', 'to', 'src_id', 'node1', 'Target'."""
+    words = re.split(r"[^a-z]+", name.lower())
+    return (any(w in ENDPOINT_WORDS for w in words)
+            or re.fullmatch(r"(node|vertex|user|id)[ _]?[12uv]", name.lower()) is not None)
 
 
 def _edges_header(first: list[str], later: list[list[str]]) -> bool:
@@ -422,9 +439,11 @@ def _check_edge_columns(fields: list[str], number: int, split: _Splitter, line: 
     if not fields:
         raise UploadError(f"no node ids, only delimiters ({_short(line)})", "edges", number)
     if len(fields) < 2:
+        read_as = (f" (the file is read as {split.name}-separated, from its first lines)"
+                   if split.delimiter else "")
         raise UploadError(f"expected two columns of node ids (source and target), found 1 "
-                          f"({_quote(fields)}); separate them with a comma, a tab or spaces",
-                          "edges", number)
+                          f"({_quote(fields)}){read_as}; separate them with a comma, a tab or "
+                          "spaces", "edges", number)
     if len(fields) > 3:
         raise UploadError(f"expected two columns of node ids, found {len(fields)} "
                           f"({_quote(fields)}); only source, target and an optional numeric "
@@ -454,6 +473,7 @@ def _read_features(text: str, edge_nodes: dict[str, int]) -> _FeatureTable:
     if not sample:
         raise UploadError("no feature rows: the file holds only blank lines and comments",
                           "features")
+    _refuse_markup(sample, "features")
     split = _sniff(sample)
     first = split(sample[0][1])
     is_header = first[0] not in edge_nodes and (
@@ -516,6 +536,7 @@ def _read_labels(text: str, nodes: dict[str, int]) -> tuple[dict[str, str], list
     sample = list(islice(_data_lines(text), SNIFF_LINES))
     if not sample:
         raise UploadError("no labels: the file holds only blank lines and comments", "labels")
+    _refuse_markup(sample, "labels")
     split = _sniff(sample)
     first = split(sample[0][1])
     is_header = _labels_header(first, [split(line)[:2] for _, line in sample[1:]], nodes)

@@ -104,9 +104,16 @@ def test_trailing_delimiters_are_not_an_empty_third_column():
     assert counts(parsed) == (30, 60, 0, 1) and not parsed.report["weights_ignored"]
 
 
-def test_a_line_of_only_delimiters_is_named():
-    error = refuse(RING + b",,,\n")
-    assert (error.line, error.message) == (61, "no node ids, only delimiters (',,,')")
+def test_rows_of_only_delimiters_are_blank_lines():
+    """Spreadsheets export an empty row as ',,'; before, a first such row was taken for an
+    empty header and a later one raised 'found 1 ()'."""
+    rows = lines(ring_pairs()).splitlines()
+    text = "\n".join([",,"] + rows[:10] + [" , , "] + rows[10:] + [",,,"])
+    parsed = parse_upload(text.encode())
+    assert counts(parsed) == (30, 60, 0, 1)
+    assert parsed.report["files"]["edges"]["header"] is None
+    error = refuse("\n".join(rows[:10] + [",,", "1,2,3,4"] + rows[10:]).encode())
+    assert error.line == 12  # blank rows still count as lines
 
 
 def test_a_single_line_without_a_newline_is_too_small_to_split():
@@ -170,7 +177,21 @@ def test_a_pandas_row_index_column_is_skipped():
     parsed = parse_upload(text.encode())
     assert counts(parsed) == (30, 60, 0, 1)
     assert parsed.report["self_loops"] == 0 and not parsed.report["weights_ignored"]
-    assert any("first column" in w and "row index" in w for w in parsed.report["warnings"])
+    assert "The first column (header '') is ignored" in parsed.report["warnings"][0]
+
+
+def test_an_edge_id_column_before_source_and_target_is_skipped():
+    text = "id,source,target\n" + "".join(f"e{k},{a},{b}\n" for k, (a, b) in enumerate(ring_pairs()))
+    parsed = parse_upload(text.encode())
+    assert counts(parsed) == (30, 60, 0, 1) and not parsed.report["weights_ignored"]
+    assert parsed.report["warnings"][0].startswith("The first column (header 'id') is ignored")
+
+
+def test_a_weight_column_after_source_and_target_is_not_skipped():
+    text = "from,to,weight\n" + "".join(f"{a},{b},2\n" for a, b in ring_pairs())
+    parsed = parse_upload(text.encode())
+    assert parsed.graph.node_ids == [str(i) for i in range(30)]
+    assert parsed.report["weights_ignored"]
 
 
 # -------------------------------------------------------------- headers and comments
@@ -285,6 +306,11 @@ def test_nul_bytes_name_the_line():
 def test_html_xml_and_json_are_named(text, what):
     error = refuse(text)
     assert error.line == 1 and error.message.startswith(f"this looks like {what}")
+    assert error.message.endswith("export the graph as a CSV or TSV edge list, one edge per line")
+    in_features = refuse(RING, text)
+    assert (in_features.file, in_features.line) == ("features", 1)
+    assert in_features.message.endswith("save the features as a CSV or TSV table, one node per line")
+    assert refuse(RING, labels=text).message.startswith(f"this looks like {what}")
 
 
 # ------------------------------------------------------------------------ features
@@ -313,11 +339,24 @@ def test_string_feature_values_say_to_encode_categories():
                                     "(encode categories")
 
 
-def test_a_feature_row_of_only_delimiters():
+def test_a_feature_file_starting_with_a_row_of_only_delimiters():
+    """Before: IndexError."""
+    parsed = parse_upload(RING, (",,\n" + "".join(f"{i},{i}\n" for i in range(30))).encode())
+    assert parsed.report["files"]["features"]["header"] is None
+    assert parsed.graph.x[:, 0].tolist() == list(range(30))
+
+
+def test_a_feature_row_without_an_id():
     rows = [f"{i},1" for i in range(30)]
-    rows[4] = ",,"
+    rows[4] = ",1"
     error = refuse(RING, "\n".join(rows).encode())
-    assert error.line == 5 and error.message.startswith("empty node id in column 1")
+    assert error.line == 5 and error.message == "empty node id in column 1 (',1')"
+
+
+def test_a_tab_file_with_a_space_separated_line_says_how_it_was_read():
+    text = lines(ring_pairs(), sep="\t") + "5 6\n"
+    error = refuse(text.encode())
+    assert error.line == 61 and "read as tab-separated, from its first lines" in error.message
 
 
 def test_features_beyond_float32_are_refused_not_stored_as_infinity():
