@@ -437,7 +437,7 @@ def _check_edge_columns(fields: list[str], number: int, split: _Splitter, line: 
     space_hint = ("; if node names contain spaces, upload a CSV or TSV file"
                   if split.delimiter is None else "")
     if not fields:
-        raise UploadError(f"no node ids, only delimiters ({_short(line)})", "edges", number)
+        raise UploadError(f"no node ids in this line ({_short(line)})", "edges", number)
     if len(fields) < 2:
         read_as = (f" (the file is read as {split.name}-separated, from its first lines)"
                    if split.delimiter else "")
@@ -452,10 +452,11 @@ def _check_edge_columns(fields: list[str], number: int, split: _Splitter, line: 
         weight = split.number(fields[2])
     except ValueError:
         raise UploadError(f"expected two columns of node ids, found 3 ({_quote(fields)}); a third "
-                          f"column is read as an edge weight, and {_short(fields[2])} is not a number"
-                          f"{space_hint}", "edges", number) from None
+                          f"column is read as an edge weight, and {_short(fields[2])} is not a "
+                          f"number{space_hint}", "edges", number) from None
     if not math.isfinite(weight):
-        raise UploadError(f"the edge weight {_short(fields[2])} is not a finite number", "edges", number)
+        raise UploadError(f"the edge weight {_short(fields[2])} is not a finite number", "edges",
+                          number)
     return True
 
 
@@ -496,8 +497,9 @@ def _read_features(text: str, edge_nodes: dict[str, int]) -> _FeatureTable:
         if width is None:
             width, width_line = len(fields) - 1, number
         elif len(fields) - 1 != width:
-            raise UploadError(f"{_count(len(fields) - 1, 'feature value')} for node {_short(node)}, but "
-                              f"line {width_line} has {width}; every node needs the same number",
+            raise UploadError(f"{_count(len(fields) - 1, 'feature value')} for node "
+                              f"{_short(node)}, but line {width_line} has {width}; every node "
+                              "needs the same number",
                               "features", number)
         seen[node] = number
         ids.append(node)
@@ -558,8 +560,8 @@ def _read_labels(text: str, nodes: dict[str, int]) -> tuple[dict[str, str], list
             raise UploadError(f"node {_short(node)} is not in the graph (not in the edges or the "
                               f"features file){_twin_hint(node, nodes)}", "labels", number)
         if node in labels and labels[node] != label:
-            raise UploadError(f"node {_short(node)} is labelled {_short(label)} here but {_short(labels[node])} on "
-                              f"line {seen[node]}", "labels", number)
+            raise UploadError(f"node {_short(node)} is labelled {_short(label)} here but "
+                              f"{_short(labels[node])} on line {seen[node]}", "labels", number)
         labels[node], seen[node] = label, number
     if not labels:
         raise UploadError(f"no labels: only the header ({_quote(first)})", "labels")
@@ -679,8 +681,8 @@ def _node_order(edges: _EdgeList, table: _FeatureTable | None,
         if missing:
             raise UploadError(f"{len(missing):,} of {_count(len(ids), 'node')} of the edge list "
                               f"have no feature row ({_examples(missing)}); give every node a "
-                              f"row, or leave the features file out{_spelling_hint(missing, table.ids)}",
-                              "features")
+                              "row, or leave the features file out"
+                              f"{_spelling_hint(missing, table.ids)}", "features")
         known = set(ids)
         extra = [node for node in table.ids if node not in known]
         if extra:

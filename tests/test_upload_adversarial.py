@@ -56,7 +56,8 @@ def trains(parsed, epochs=3):
 
 # -------------------------------------------------------------- encodings, line ends
 def test_utf8_bom_before_a_header():
-    parsed = parse_upload(b"\xef\xbb\xbf" + lines(ring_pairs(), header=["source", "target"]).encode())
+    text = lines(ring_pairs(), header=["source", "target"]).encode()
+    parsed = parse_upload(b"\xef\xbb\xbf" + text)
     assert parsed.report["files"]["edges"]["header"] == ["source", "target"]
     assert counts(parsed) == (30, 60, 0, 1)
 
@@ -180,8 +181,15 @@ def test_a_pandas_row_index_column_is_skipped():
     assert "The first column (header '') is ignored" in parsed.report["warnings"][0]
 
 
+def test_a_row_with_only_the_skipped_index_column():
+    text = ",source,target\n" + "".join(f"{k},{a},{b}\n" for k, (a, b) in enumerate(ring_pairs()))
+    error = refuse((text + "60,,\n").encode())
+    assert (error.line, error.message) == (62, "no node ids in this line ('60,,')")
+
+
 def test_an_edge_id_column_before_source_and_target_is_skipped():
-    text = "id,source,target\n" + "".join(f"e{k},{a},{b}\n" for k, (a, b) in enumerate(ring_pairs()))
+    rows = [f"e{k},{a},{b}\n" for k, (a, b) in enumerate(ring_pairs())]
+    text = "id,source,target\n" + "".join(rows)
     parsed = parse_upload(text.encode())
     assert counts(parsed) == (30, 60, 0, 1) and not parsed.report["weights_ignored"]
     assert parsed.report["warnings"][0].startswith("The first column (header 'id') is ignored")
@@ -195,7 +203,8 @@ def test_a_weight_column_after_source_and_target_is_not_skipped():
 
 
 # -------------------------------------------------------------- headers and comments
-@pytest.mark.parametrize("text", [b"source,target\n", b"source,target", b"\xef\xbb\xbfsrc\tdst\r\n"])
+@pytest.mark.parametrize("text", [b"source,target\n", b"source,target",
+                                  b"\xef\xbb\xbfsrc\tdst\r\n"])
 def test_a_header_only(text):
     assert refuse(text).message.startswith("no edges: only the header")
 
@@ -254,7 +263,8 @@ def test_labels_keyed_007_for_nodes_keyed_7_say_the_spelling_differs():
     error = refuse(RING, labels=labels.encode())
     assert (error.file, error.line) == ("labels", 1)
     assert error.message == ("node '000' is not in the graph (not in the edges or the features "
-                             "file); the graph has '0': ids are matched as text, exactly as written")
+                             "file); the graph has '0': ids are matched as text, exactly as "
+                             "written")
 
 
 def test_ids_starting_with_zero_keep_their_zeros_everywhere():
@@ -309,7 +319,8 @@ def test_html_xml_and_json_are_named(text, what):
     assert error.message.endswith("export the graph as a CSV or TSV edge list, one edge per line")
     in_features = refuse(RING, text)
     assert (in_features.file, in_features.line) == ("features", 1)
-    assert in_features.message.endswith("save the features as a CSV or TSV table, one node per line")
+    assert in_features.message.endswith("save the features as a CSV or TSV table, one node "
+                                        "per line")
     assert refuse(RING, labels=text).message.startswith(f"this looks like {what}")
 
 
