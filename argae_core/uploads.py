@@ -122,9 +122,10 @@ def _decode(data: bytes, file: str, max_bytes: int) -> tuple[str, str, str | Non
         # Not UTF-8 but no binary signs: most likely a Windows / Latin-1 export. Windows-1252
         # is Latin-1 with printable quotes and dashes in 0x80-0x9F; Latin-1 decodes any byte.
         where = f"byte 0x{exc.object[exc.start]:02X} on line {_line_of(data, exc.start)}"
+        body = data.removeprefix(codecs.BOM_UTF8)  # a UTF-8 mark on a file that is not UTF-8
         for codec, name in (("cp1252", "Windows-1252"), ("latin-1", "Latin-1")):
             try:
-                text = data.decode(codec)
+                text = body.decode(codec)
             except UnicodeDecodeError:
                 continue
             warning = (f"The {file} file is not UTF-8 ({where}): read as {name}. Check that "

@@ -86,6 +86,24 @@ def test_bytes_undefined_in_windows_1252_fall_back_to_latin1():
     assert "(byte 0x81 on line 1): read as Latin-1" in parsed.report["warnings"][0]
 
 
+def test_a_utf8_mark_on_a_file_that_is_not_utf8_is_not_part_of_the_first_id():
+    parsed = parse_upload(b"\xef\xbb\xbf" + lines(ring_pairs(), name=lambda i: f"Jos\u00e9{i}")
+                          .encode("latin-1"))
+    assert parsed.graph.node_ids[0] == "José0"
+
+
+def test_ids_match_across_files_in_different_encodings():
+    name = lambda i: f"Jos\u00e9{i}"
+    edges = lines(ring_pairs(), name=name).encode("utf-8")
+    features = "".join(f"{name(i)},{i}\n" for i in range(30)).encode("latin-1")
+    labels = "".join(f"{name(i)},{i % 2}\n" for i in range(30)).encode("utf-16")
+    parsed = parse_upload(edges, features, labels)
+    assert [f["encoding"] for f in parsed.report["files"].values()] == [
+        "UTF-8", "Windows-1252", "UTF-16"]
+    assert parsed.graph.x[:, 0].tolist() == list(range(30))
+    assert parsed.graph.y.tolist() == [i % 2 for i in range(30)]
+
+
 @pytest.mark.parametrize("end", ["\r\n", "\r"], ids=["crlf", "cr-only"])
 def test_windows_and_old_mac_line_endings(end):
     text = lines(ring_pairs(), end=end) + "1,2,x" + end  # a bad line: its number must be right
@@ -433,6 +451,13 @@ def test_labels_with_spaces_in_a_whitespace_file_get_a_hint():
 # -------------------------------------------------------------------------- shapes
 def test_a_graph_with_two_nodes():
     assert "link prediction needs at least 20" in refuse(b"a,b\n").message
+
+
+def test_every_node_isolated_except_two_is_too_small_to_split():
+    features = "".join(f"{i},1\n" for i in range(200)).encode()
+    error = refuse(b"0,1\n", features)
+    assert error.file == "edges" and error.message.startswith("the graph has 1 edge; link "
+                                                              "prediction needs at least 20")
 
 
 def test_every_node_isolated_but_the_edges_nodes():
