@@ -423,14 +423,15 @@ def _endpoint(name: str) -> bool:
 def _edges_header(first: list[str], later: list[list[str]]) -> bool:
     """Whether the first line names the columns: no numbers in it, and either the next
     lines are all numbers, or it uses column words ('source', 'to', 'node1', ...) that the
-    next lines do not use as node ids."""
+    next lines do not use as node ids ('node_a,node_b' then 'node_b,node_c' is an edge)."""
     if any(_is_number(f) for f in first[:2]):
         return False
     if later and all(all(map(_is_number, row)) for row in later):
         return True
-    used = {node for row in later for node in row}
+    if {node for row in later for node in row} & set(first[:2]):
+        return False
     return (any(_header_like(f) for f in first[:3])
-            or (any(_header_like(f, digits=True) for f in first[:2]) and not used & set(first[:2])))
+            or any(_header_like(f, digits=True) for f in first[:2]))
 
 
 def _check_edge_columns(fields: list[str], number: int, split: _Splitter, line: str) -> bool:

@@ -241,6 +241,16 @@ def test_hashtag_ids_among_the_edges_are_not_dropped_silently():
     assert "#python" in quoted.graph.node_ids
 
 
+@pytest.mark.parametrize("sep, name", [(",", "node_{}"), ("\t", "group {}")])
+def test_a_first_edge_between_names_with_column_words_is_an_edge_not_a_header(sep, name):
+    """Before: 'node_a,node_b' was taken for a header and the edge was lost."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    pairs = [(i, (i + 1) % 26) for i in range(26)] + [(i, (i + 5) % 26) for i in range(26)]
+    parsed = parse_upload(lines(pairs, sep=sep, name=lambda i: name.format(letters[i])).encode())
+    assert parsed.report["files"]["edges"]["header"] is None
+    assert counts(parsed) == (26, 52, 0, 1)
+
+
 def test_a_header_with_a_weight_column():
     text = "source target weight\n" + "".join(f"{a} {b} 1.5\n" for a, b in ring_pairs())
     parsed = parse_upload(text.encode())
