@@ -520,9 +520,14 @@ def _feature_row(fields: list[str], number: int, split: _Splitter) -> np.ndarray
         row = np.array(values, dtype=np.float64)
     except ValueError:
         column, value = next((c, v) for c, v in enumerate(values, start=2) if not _is_number(v))
-        what = ("an empty value; features must be numbers (fill in missing values)" if not value
-                else f"{_short(fields[column - 1])} is not a number; features must be numbers "
-                     "(encode categories as numbers, e.g. one column per category)")
+        if not value:
+            what = "an empty value; features must be numbers (fill in missing values)"
+        elif re.fullmatch(r"[+-]?\d*,\d+", value):
+            what = (f"{_short(value)} is not a number: decimal commas are read only in "
+                    "semicolon-separated files; write a decimal point")
+        else:
+            what = (f"{_short(fields[column - 1])} is not a number; features must be numbers "
+                    "(encode categories as numbers, e.g. one column per category)")
         raise UploadError(f"column {column}: {what}", "features", number) from None
     bad = np.flatnonzero(~np.isfinite(row) | (np.abs(row) > FLOAT32_MAX))
     if bad.size:

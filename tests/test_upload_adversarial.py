@@ -169,6 +169,14 @@ def test_semicolon_features_with_decimal_commas():
     assert parsed.graph.x[3].tolist() == [0.5, 3.25]
 
 
+def test_decimal_commas_in_a_tab_separated_features_file_are_explained():
+    features = "".join(f"{i}\t0,5\n" for i in range(30))
+    error = refuse(RING, features.encode())
+    assert (error.line, error.message) == (1, "column 2: '0,5' is not a number: decimal commas "
+                                              "are read only in semicolon-separated files; "
+                                              "write a decimal point")
+
+
 def test_semicolons_inside_quoted_names_do_not_make_a_semicolon_file():
     parsed = parse_upload(lines(ring_pairs(), name=lambda i: f'"x;{i}"').encode())
     assert parsed.report["files"]["edges"]["delimiter"] == "comma"
