@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from .config import FIELDS, MODEL_KINDS, ConfigError, TrainConfig
 from .data import DatasetUnavailable, Graph, load_graph, split_edges
+from .metrics import DEGENERATE_HINT, DEGENERATE_NOTES
 
 EXIT_FAILED, EXIT_CONFIG, EXIT_DATASET, EXIT_INTERRUPTED = 1, 2, 3, 130
 REQUIRED_JSON_KEYS = ("test_auc", "test_ap", "acc", "nmi", "ari", "mmd", "epochs_run", "diverged",
@@ -253,6 +254,8 @@ def metrics_table(metrics: dict, config: TrainConfig, graph: Graph) -> str:
     if metrics.get("diverged"):
         lines.append(f"diverged at epoch {metrics.get('diverged_at')}: a loss became NaN or "
                      "infinite; try lower learning rates")
+    if metrics.get("degenerate") in DEGENERATE_NOTES:
+        lines.append(f"{DEGENERATE_NOTES[metrics['degenerate']]} {DEGENERATE_HINT}")
     width = max(len(label) for _, label in TABLE_ROWS)
     for key, label in TABLE_ROWS:
         value = metrics.get(key)

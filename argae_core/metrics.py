@@ -3,9 +3,12 @@
 Link prediction AUC / AP come from PyG's `GAE.test` (scikit-learn underneath)."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from sklearn.metrics.pairwise import euclidean_distances
 
@@ -24,10 +27,37 @@ def cluster_accuracy(labels: np.ndarray, clusters: np.ndarray) -> float:
 def clustering(z: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
     """KMeans with k = number of classes on Z, scored by ACC, NMI and ARI."""
     k = len(np.unique(labels))
-    clusters = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(z)
+    with warnings.catch_warnings():
+        # Fewer distinct points than k (a collapsed Z): KMeans still answers, and `collapsed`
+        # is how the caller says it in words.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clusters = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(z)
     return {"acc": cluster_accuracy(labels, clusters),
             "nmi": float(normalized_mutual_info_score(labels, clusters)),
             "ari": float(adjusted_rand_score(labels, clusters))}
+
+
+DEGENERATE_NOTES = {
+    "collapsed": "Z collapsed: every node got the same embedding, so every edge scores alike (AUC 0.5) "
+                 "and clustering finds one cluster.",
+    "saturated": "Z saturated: the embeddings grew so large that the decoder gives every node pair "
+                 "probability 1.0, so no edge ranks above another (AUC 0.5).",
+}
+DEGENERATE_HINT = "A learning rate too high for this graph is the usual cause: lower it and start again."
+
+
+def degenerate(z: np.ndarray, edge_scores: np.ndarray, tolerance: float = 1e-6) -> str | None:
+    """Why link prediction cannot rank anything, or None when it can.
+
+    "collapsed": every node has (almost) the same embedding. "saturated": the embeddings
+    differ but are so large that the decoder's sigmoid gives every scored pair the same
+    probability (1.0). Either way AUC is 0.5 and the run says nothing about the graph."""
+    scores = np.asarray(edge_scores, dtype=np.float64)
+    if len(scores) < 2 or np.ptp(scores) > tolerance:
+        return None
+    z = np.asarray(z, dtype=np.float64)
+    flat = len(z) > 1 and np.ptp(z, axis=0).max() <= tolerance * (1.0 + np.abs(z).max())
+    return "collapsed" if flat else "saturated"
 
 
 def mmd_to_prior(z: np.ndarray, seed: int = 0, sample: int = MMD_SAMPLE) -> float:

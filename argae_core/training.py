@@ -304,6 +304,9 @@ class Trainer:
         auc, ap = self.model.test(z, *self.test_edges)
         out.update(test_auc=float(auc), test_ap=float(ap))
         z_np = z.cpu().numpy()
+        with torch.no_grad():
+            scores = torch.cat([self.model.decoder(z, edges, sigmoid=True) for edges in self.test_edges])
+        out["degenerate"] = metrics.degenerate(z_np, scores.cpu().numpy())
         if self.graph.y is not None and self.graph.num_classes > 1:
             out.update(metrics.clustering(z_np, self.graph.y.numpy(), seed=self.config.seed))
         out.update(metrics.prior_match(z_np, seed=self.config.seed))

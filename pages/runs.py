@@ -13,7 +13,7 @@ page_setup()  # first: see pages/__init__.py
 import pandas as pd  # noqa: E402
 from streamlit.errors import StreamlitAPIException  # noqa: E402
 
-from argae_core import plots, runs  # noqa: E402
+from argae_core import metrics, plots, runs  # noqa: E402
 from argae_core.config import DEFAULT_REG_WEIGHT, TrainConfig  # noqa: E402
 from pages import common  # noqa: E402
 
@@ -93,7 +93,11 @@ def status_text(run: runs.Run) -> str:
                       "finishing (the server was restarted or the process was killed). The curves up to "
                       "then are kept; there are no test metrics.",
     }
-    return texts.get(run.status, f"**{run.status}**")
+    text = texts.get(run.status, f"**{run.status}**")
+    note = metrics.DEGENERATE_NOTES.get((run.metrics or {}).get("degenerate"))
+    if note:
+        text += f" {note} {metrics.DEGENERATE_HINT}"
+    return text
 
 
 def config_rows(config: TrainConfig, nodes: int) -> pd.DataFrame:

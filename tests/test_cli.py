@@ -65,6 +65,15 @@ def test_train_table_and_no_save(capsys):
     assert "run saved" not in out
 
 
+def test_train_table_says_when_the_run_is_degenerate(capsys):
+    code, out, _ = run_cli(capsys, "train", "--epochs", "100", "--encoder-lr", "1", "--discriminator-lr", "1",
+                           "--no-save")
+    assert code == 0
+    assert "(AUC 0.5)" in out and "lower it" in out
+    code, out, _ = run_cli(capsys, "train", "--epochs", "20", "--no-save")
+    assert "(AUC 0.5)" not in out
+
+
 def test_train_prints_where_the_run_was_saved(capsys):
     code, out, _ = run_cli(capsys, "train", "--model", "vgae", "--epochs", "3")
     assert code == 0

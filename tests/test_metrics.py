@@ -1,9 +1,11 @@
 """Metrics on inputs whose answers are known."""
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
 
-from argae_core.metrics import cluster_accuracy, clustering, mmd_to_prior, prior_match
+from argae_core.metrics import cluster_accuracy, clustering, degenerate, mmd_to_prior, prior_match
 
 
 def test_cluster_accuracy_is_invariant_to_renaming_clusters():
@@ -63,3 +65,20 @@ def test_prior_match_reports_per_dimension_moments():
     assert np.allclose(match["dim_mean"], [0.0, 1.0, -1.0], atol=0.1)
     assert np.allclose(match["dim_std"], [1.0, 2.0, 0.5], atol=0.1)
     assert match["mmd"] > 0.05
+
+
+def test_degenerate_tells_collapsed_from_saturated_from_fine():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(50, 8))
+    assert degenerate(z, rng.uniform(size=40)) is None
+    assert degenerate(np.tile(z[:1], (50, 1)), np.full(40, 0.73)) == "collapsed"
+    assert degenerate(300 * z, np.ones(40)) == "saturated"
+    assert degenerate(z, np.array([0.5])) is None  # one score ranks nothing either way: not a verdict
+
+
+def test_clustering_a_collapsed_z_answers_without_a_warning():
+    labels = np.repeat([0, 1, 2], 10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = clustering(np.ones((30, 4)), labels)
+    assert scores["nmi"] == pytest.approx(0.0) and scores["acc"] == pytest.approx(1 / 3)

@@ -63,6 +63,19 @@ def test_training_improves_link_prediction_on_a_planted_graph():
     assert trainer.final_metrics()["test_auc"] > 0.6
 
 
+def test_a_learning_rate_far_too_high_is_reported_as_a_degenerate_run_not_a_result():
+    """KarateClub ARGVA at learning rate 1: no NaN, but Z grows until every pair scores 1.0."""
+    trainer = Trainer(karate(epochs=100, encoder_lr=1.0, discriminator_lr=1.0))
+    list(trainer)
+    metrics = trainer.final_metrics()
+    assert not metrics["diverged"]
+    assert metrics["test_auc"] == pytest.approx(0.5)
+    assert metrics["degenerate"] in ("saturated", "collapsed")
+    sane = Trainer(karate(epochs=100))
+    list(sane)
+    assert sane.final_metrics()["degenerate"] is None
+
+
 @pytest.mark.parametrize("kind", ["vgae", "argva"])
 def test_same_seed_gives_the_same_losses(kind):
     first = losses(Trainer(karate(model=kind, seed=3)))
