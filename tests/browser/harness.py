@@ -114,6 +114,11 @@ class AppServer:
         """SIGKILL the whole group at once: a crash, as the machine would do it."""
         self._signal_group(signal.SIGKILL)
         self.process.wait(timeout=30)
+        # SIGKILL is delivered at once but acted on when each process next runs (a worker in
+        # the middle of a disk write finishes it first): give the group a moment to go.
+        deadline = time.monotonic() + 10
+        while self.group_processes() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def stop(self, grace: float = 10.0) -> None:
         """Terminate the group, give it `grace` seconds, then kill what is left."""
