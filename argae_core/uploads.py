@@ -234,9 +234,17 @@ def _sniff(sample: list[tuple[int, str]]) -> _Splitter:
     writes decimal commas. csv.Sniffer guesses poorly on short numeric lines, so the rule
     is explicit."""
     unquoted = [re.sub(r'"[^"]*"', "", line) for _, line in sample]
-    for name, delimiter in (("tab", "\t"), ("semicolon", ";"), ("comma", ",")):
-        if sum(delimiter in line for line in unquoted) >= 0.8 * len(unquoted):
+    candidates = (("tab", "\t"), ("semicolon", ";"), ("comma", ","))
+    share = {name: sum(delimiter in line for line in unquoted) / max(len(unquoted), 1)
+             for name, delimiter in candidates}
+    for name, delimiter in candidates:
+        if share[name] >= 0.8:
             return _Splitter(name, delimiter)
+    # A short file with one bad line ('a,b', 'c,d', 'lonely'): still read with the delimiter
+    # most lines use, so the message points at the bad line, not at every good one.
+    name, delimiter = max(candidates, key=lambda c: share[c[0]])  # first of equals: priority order
+    if share[name] > 0.5:
+        return _Splitter(name, delimiter)
     return _Splitter("whitespace", None)
 
 
@@ -669,6 +677,7 @@ def parse_upload(edges: bytes, features: bytes | None = None, labels: bytes | No
                   node_ids=node_ids, class_names=class_names)
     mode, graph.x, feature_note = _features(graph, table)
     report = _report(graph, mode, counts, edge_list.weights_ignored, files, warnings)
+    report["feature_note"] = feature_note  # which featurisation, and why
     graph.notes = _notes(report, feature_note)
     return ParsedUpload(graph, report)
 

@@ -102,8 +102,14 @@ def upload_section(saved: TrainConfig) -> str:
     labels = st.file_uploader("Node labels (optional)", key="up_labels")
     if edges is None:
         return saved.dataset if saved.dataset.startswith("upload:") else "upload:"
-    upload_id, report = parse_and_store(edges.getvalue(), features and features.getvalue(),
-                                        labels and labels.getvalue(), edges.name)
+    try:
+        upload_id, report = parse_and_store(edges.getvalue(), features and features.getvalue(),
+                                            labels and labels.getvalue(), edges.name)
+    except (OSError, MemoryError) as exc:  # not the file's fault, so not cached: the next try may work
+        st.error(f"The server could not store this upload ({getattr(exc, 'strerror', None) or type(exc).__name__}); "
+                 "the file itself may be fine. Try again, or ask whoever runs the server to check its disk "
+                 "space (uploads go under ARGAE_CACHE_DIR).", icon=":material/error:")
+        return "upload:"
     if upload_id is None:
         st.error(report, icon=":material/error:")
         return "upload:"
@@ -117,7 +123,7 @@ def upload_preview(report: dict) -> None:
              ("Classes", report.get("classes") or 0)]
     for column, (label, value) in zip(st.columns(len(cards)), cards):
         column.metric(label, f"{value:,}")
-    st.caption(f"Features: {report['feature_mode']}.")
+    st.caption(report.get("feature_note") or f"Features: {report['feature_mode']}.")
     for warning in report.get("warnings", []):
         st.warning(warning, icon=":material/info:")
 
