@@ -88,8 +88,12 @@ def _obey(control, trainer, paused: bool, steps_allowed: int, events, job_id) ->
             paused, steps_allowed = False, 0
             events.put(("paused", job_id, False))
         elif command == "step":
+            if not paused:  # Step on a running job pauses it: say so, as Pause does
+                events.put(("paused", job_id, True))
             paused, steps_allowed = True, steps_allowed + 1
         elif command == "update":
+            if not paused:
+                events.put(("paused", job_id, True))
             paused = True
             if _one_update(trainer, events, job_id):
                 return paused, steps_allowed  # the epoch ended: let its record through

@@ -171,8 +171,17 @@ elif graph is not None:
 for field_name, message in problems.items():
     st.error(f"**{field_name.replace('_', ' ')}**: {message}", icon=":material/block:")
 
+
+def buttons_state(job) -> tuple[bool, bool, bool]:
+    """What the Start / Pause-Resume / Step / Stop buttons depend on: active, paused, queued."""
+    return (False, False, False) if job is None else (job.active, job.state == "paused", job.state == "queued")
+
+
 job = manager.get(st.session_state.get("train_job"), owner)
-active = job is not None and job.active
+# One snapshot for every button (the job changes under our feet, from the worker's events);
+# the live fragment compares it with the job's state and redraws the buttons when it differs.
+drawn_buttons = buttons_state(job)
+active, paused, queued = drawn_buttons
 buttons = st.container(horizontal=True)  # content-wide buttons: labels never truncate
 if buttons.button("Start", type="primary", icon=":material/play_arrow:", width="content",
                   disabled=active or bool(problems) or graph is None or config.dataset == "upload:"):
@@ -181,15 +190,14 @@ if buttons.button("Start", type="primary", icon=":material/play_arrow:", width="
     except (RuntimeError, ConfigError) as exc:
         st.error(str(exc))
     st.rerun()
-paused = job is not None and job.state == "paused"
 if buttons.button("Resume" if paused else "Pause", icon=":material/pause:" if not paused else ":material/play_arrow:",
-                  width="content", disabled=not active or job.state == "queued"):
+                  width="content", disabled=not active or queued):
     manager.control(job.job_id, owner, "resume" if paused else "pause")
     time.sleep(0.3)  # let the worker acknowledge, so the button label is right on rerun
     st.rerun()
 if buttons.button("Step", icon=":material/skip_next:", width="content",
                   help="Pause and train exactly one more epoch.",
-                  disabled=not active or job.state == "queued"):
+                  disabled=not active or queued):
     manager.control(job.job_id, owner, "step")
 if buttons.button("Stop", icon=":material/stop:", width="content", disabled=not active):
     manager.control(job.job_id, owner, "stop")
@@ -381,8 +389,10 @@ def live() -> None:
         charts(job, rows)
     if not job.active:
         outcome(job)
-        if active and not viewing:  # the run ended since this page was drawn: redraw the buttons
-            st.rerun()
+    if not viewing and buttons_state(job) != drawn_buttons:
+        # The job moved on since the buttons were drawn (it ended, left the queue, or the
+        # worker acknowledged a pause later than the click's rerun): only a full run redraws them.
+        st.rerun()
 
 
 live()

@@ -84,6 +84,21 @@ def test_a_full_comparison_fits_the_per_user_limit_and_one_more_run_is_refused(m
     assert not any(manager.get(j, "alice").active for j in jobs)
 
 
+def test_step_on_a_running_job_pauses_it_and_says_so(manager):
+    job_id = manager.submit("alice", TrainConfig(epochs=5000))
+    wait(lambda: manager.get(job_id, "alice").epochs_done >= 3)
+    manager.control(job_id, "alice", "step")
+    wait(lambda: manager.get(job_id, "alice").state == "paused")
+    held = manager.get(job_id, "alice").epochs_done
+    manager.control(job_id, "alice", "step")
+    wait(lambda: manager.get(job_id, "alice").epochs_done == held + 1)
+    time.sleep(0.5)
+    assert manager.get(job_id, "alice").epochs_done == held + 1  # one epoch per step, then paused
+    assert manager.get(job_id, "alice").state == "paused"
+    manager.control(job_id, "alice", "stop")
+    wait(lambda: not manager.get(job_id, "alice").active)
+
+
 def test_step_mode_updates_match_plain_training(manager):
     config = TrainConfig(epochs=3, discriminator_steps=2)
     job_id = manager.submit("alice", config)

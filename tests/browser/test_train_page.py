@@ -2,6 +2,8 @@
 run that goes on while its owner visits another page, and that other sessions never see."""
 from __future__ import annotations
 
+import time
+
 from .harness import (FIRST_START, exception_texts, expect, most_points, open_train,
                       settled_point_counts, sidebar_link, start_button, stop_and_wait, table_records,
                       wait_points, wait_until)
@@ -26,7 +28,8 @@ def test_karate_argva_trains_live_and_shows_the_final_metrics(page, app_url, scr
     page.get_by_role("button", name="Pause").click()
     expect(page.get_by_role("button", name="Resume")).to_be_enabled(timeout=30_000)
     paused_at = settled_point_counts(page)
-    assert 0 < max(max(c) for c in paused_at) < epochs, f"a paused run should show part of its curves: {paused_at}"
+    assert 0 < max((n for chart in paused_at for n in chart), default=0) < epochs, \
+        f"a paused run should show part of its curves: {paused_at}"
     assert not page.get_by_role("heading", name="Test metrics").count(), "final table while paused"
     screenshot(page, "train-karate-argva-paused")
 
@@ -68,3 +71,19 @@ def test_a_run_goes_on_while_its_owner_leaves_and_other_sessions_never_see_it(ne
 
     stop_and_wait(alice)
     assert not exception_texts(alice) and not exception_texts(bob)
+
+
+def test_step_pauses_the_run_and_the_buttons_follow(page, app_url):
+    """Step pauses the run in the worker, after the click's own page run: the buttons must
+    still come to offer Resume (they are drawn outside the live charts)."""
+    open_train(page, app_url, "epochs=5000")
+    start_button(page).click()
+    wait_points(page, 3)
+    page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Step").click()
+    expect(page.get_by_role("button", name="Resume")).to_be_enabled(timeout=15_000)
+    expect(page.get_by_text("· paused")).to_be_visible()
+    held = most_points(page)
+    time.sleep(1.5)
+    assert most_points(page) == held, "a paused run kept training"
+    stop_and_wait(page)
+    assert not exception_texts(page)
