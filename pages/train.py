@@ -291,12 +291,20 @@ def progress(job) -> None:
     st.progress(min(done / total, 1.0), text=text)
 
 
+def _loss(value) -> str:
+    """A loss for a metric card: 3 decimals, or 3 significant digits when it has blown up
+    (a runaway run's 36071.5 would be cut to '3607...' in a narrow card)."""
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if abs(value) < 1000 else f"{value:.3g}"
+
+
 def metric_cards(rows: list[dict], adversarial: bool) -> None:
     last = rows[-1]
     val = next((r for r in reversed(rows) if r.get("val_auc") is not None), {})
-    cards = [("Epoch", f"{last['epoch']}"), ("Encoder loss", f"{last['encoder_loss']:.3f}")]
+    cards = [("Epoch", f"{last['epoch']}"), ("Encoder loss", _loss(last["encoder_loss"]))]
     if adversarial:
-        cards += [("Discriminator loss", f"{last['discriminator_loss']:.3f}"),
+        cards += [("Discriminator loss", _loss(last["discriminator_loss"])),
                   ("D(prior sample)", f"{last['d_real']:.2f}"), ("D(z)", f"{last['d_fake']:.2f}")]
     cards.append(("Validation AUC", f"{val['val_auc']:.3f}" if val else "-"))
     for column, (label, value) in zip(st.columns(len(cards)), cards):
