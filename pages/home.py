@@ -18,17 +18,12 @@ encoder is pushed to fool it. The latent cloud **Z** is pulled toward the prior.
 **GAE / VGAE** (Kipf & Welling, 2016) are the same autoencoders without the discriminator.
 """
 )
-cols = st.columns(2)
-with cols[0]:
-    st.page_link("pages/train.py", label="**Train**: pick a graph and knobs, watch both players' losses live",
-                 icon=":material/model_training:")
-with cols[1]:
-    st.page_link("pages/runs.py", label="**Runs**: every saved run: reopen, download, delete",
-                 icon=":material/folder_open:")
-st.page_link("pages/compare.py", label="**Compare**: GAE, VGAE, ARGA and ARGVA side by side on one split, over seeds",
-             icon=":material/compare:")
-st.page_link("pages/latent.py", label="**Latent space**: where Z sits against the N(0, I) prior, epoch by epoch",
-             icon=":material/scatter_plot:")
-st.page_link("pages/learn.py", label="**Learn**: the idea, the losses, and one-click guided experiments",
-             icon=":material/school:")
+# One column, short labels: a page link is one line, and two columns cut them on a laptop.
+for page, label, icon in (
+        ("pages/train.py", "**Train**: pick a graph and knobs, watch both players live", "model_training"),
+        ("pages/latent.py", "**Latent space**: Z against N(0, I), epoch by epoch", "scatter_plot"),
+        ("pages/compare.py", "**Compare**: GAE, VGAE, ARGA, ARGVA side by side", "compare"),
+        ("pages/runs.py", "**Runs**: reopen, download or delete saved runs", "folder_open"),
+        ("pages/learn.py", "**Learn**: the idea, the losses, guided experiments", "school")):
+    st.page_link(page, label=label, icon=f":material/{icon}:")
 st.caption("Start with KarateClub or the planted-partition graph: both work offline.")
