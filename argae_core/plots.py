@@ -27,10 +27,11 @@ COLOUR_MODES = {"cloud": "Real (prior) vs fake (Z)", "label": "Z by class label"
                 "score": "Z by the discriminator's D(z)", "degree": "Z by node degree"}
 
 
-def _layout(fig: go.Figure, title: str, ytitle: str, revision: str, height: int = 300) -> go.Figure:
+def _layout(fig: go.Figure, title: str, ytitle: str, revision: str, height: int = 330) -> go.Figure:
+    # Legend under the x axis: beside the title it wraps upward into it in a narrow column.
     fig.update_layout(title=dict(text=title, x=0, font=dict(size=15)), height=height,
                       margin=dict(l=10, r=10, t=40, b=10), uirevision=revision,
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
+                      legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0, traceorder="normal"),
                       xaxis_title="epoch", yaxis_title=ytitle, hovermode="x unified",
                       template="plotly_white")
     return fig

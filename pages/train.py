@@ -307,8 +307,9 @@ def metric_cards(rows: list[dict], adversarial: bool) -> None:
         cards += [("Discriminator loss", _loss(last["discriminator_loss"])),
                   ("D(prior sample)", f"{last['d_real']:.2f}"), ("D(z)", f"{last['d_fake']:.2f}")]
     cards.append(("Validation AUC", f"{val['val_auc']:.3f}" if val else "-"))
-    for column, (label, value) in zip(st.columns(len(cards)), cards):
-        column.metric(label, value)
+    row = st.container(horizontal=True, gap="medium")  # wraps on a narrow screen instead of cutting
+    for label, value in cards:
+        row.metric(label, value, width="content")
 
 
 def charts(job, rows: list[dict]) -> None:
