@@ -210,8 +210,9 @@ def dimension_figure(stats: Mapping, dims: Sequence[int], revision: str = "dims"
     N(0, 1) predicts for as many values (line). `stats` is projection.dimension_stats(Z)."""
     rows = max(1, math.ceil(len(dims) / columns))
     fig = make_subplots(rows=rows, cols=columns, shared_xaxes=True, horizontal_spacing=0.03,
-                        vertical_spacing=0.12 if rows > 1 else 0.0,
-                        subplot_titles=[f"dim {d} · KS {stats['ks'][d]:.2f}" for d in dims])
+                        vertical_spacing=0.16 if rows > 1 else 0.0,
+                        # two short lines: one line collides with its neighbours in a narrow column
+                        subplot_titles=[f"dim {d}<br>KS {stats['ks'][d]:.2f}" for d in dims])
     centers, width = stats["centers"], float(np.diff(stats["edges"]).mean())
     for i, dim in enumerate(dims):
         row, col = i // columns + 1, i % columns + 1
@@ -227,8 +228,8 @@ def dimension_figure(stats: Mapping, dims: Sequence[int], revision: str = "dims"
     fig.update_yaxes(showticklabels=False)
     fig.update_xaxes(tickfont_size=10, tickvals=[-2, 0, 2])  # more labels collide between panels
     # The legend goes under the panels: beside the title it collides with it in a narrow column.
-    fig.update_layout(height=100 + 120 * rows, bargap=0, uirevision=revision, template="plotly_white",
-                      margin=dict(l=10, r=10, t=50, b=40),
+    fig.update_layout(height=110 + 135 * rows, bargap=0, uirevision=revision, template="plotly_white",
+                      margin=dict(l=10, r=10, t=70, b=40),
                       title=dict(text="Z per dimension against N(0, 1)", x=0, font=dict(size=15)),
                       legend=dict(orientation="h", yanchor="top", y=-0.08, xanchor="center", x=0.5))
     return fig

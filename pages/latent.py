@@ -22,7 +22,7 @@ PLAY_SECONDS = 0.8               # one epoch per tick while playing
 MMD_BUDGET_SECONDS = 1.0         # of prior-match curve computing per run
 MAX_CAP = 50_000
 DIMENSION_CHOICES = ("first", "furthest", "pick")
-DIMENSION_LABELS = {"first": "First 8", "furthest": "8 furthest from N(0, 1)", "pick": "Pick"}
+DIMENSION_LABELS = {"first": "First 8", "furthest": "Furthest 8", "pick": "Pick"}
 METHOD_LABELS = {"umap": "UMAP", "pca": "PCA (instant)"}
 
 manager = common.job_manager()
@@ -214,12 +214,12 @@ def epoch_picker(source: Source, view: dict) -> int:
     if len(epochs) == 1:
         st.caption(f"One snapshot so far: epoch {epochs[0]}.")
         return epochs[0]
-    slider, play = st.columns([6, 1], vertical_alignment="bottom")
-    epoch = slider.select_slider("Epoch", epochs, key=key,
-                                 help=f"Z is saved every {source.config.snapshot_interval} epochs.")
+    row = st.container(horizontal=True, vertical_alignment="bottom")  # the button keeps its label's width
+    epoch = row.select_slider("Epoch", epochs, key=key,
+                              help=f"Z is saved every {source.config.snapshot_interval} epochs.")
     playing = st.session_state.get("latent_playing", False)
-    play.button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:",
-                width="stretch", key="latent_play", on_click=toggle_play, args=(epochs,))
+    row.button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:",
+               width="content", key="latent_play", on_click=toggle_play, args=(epochs,))
     return epoch
 
 
@@ -306,7 +306,9 @@ def side_panel(source: Source, epoch: int, view: dict) -> bool:
         return bool(left)
     size = len(stats["ks"])
     choice = st.segmented_control("Dimensions", DIMENSION_CHOICES, format_func=DIMENSION_LABELS.get,
-                                  default="first", key="latent_dims_choice")
+                                  default="first", key="latent_dims_choice",
+                                  help="First 8: dimensions 0-7. Furthest 8: the 8 dimensions whose values are "
+                                       "furthest from N(0, 1) by the Kolmogorov-Smirnov distance. Pick: choose.")
     if choice == "pick":
         dims = st.multiselect("Dimensions to show", list(range(size)), default=list(range(min(8, size))),
                               max_selections=16, key="latent_dims")
