@@ -342,16 +342,16 @@ for name, message in problems.items():
 if "compare_error" in st.session_state:
     st.error(st.session_state.pop("compare_error"), icon=":material/error:")
 
-buttons = st.columns([1, 1, 3])
-if buttons[0].button("Compare", type="primary", icon=":material/compare:", width="stretch",
-                     disabled=active or bool(problems) or graph is None):
+buttons = st.container(horizontal=True, vertical_alignment="center")  # labels never cut
+if buttons.button("Compare", type="primary", icon=":material/compare:", width="content",
+                  disabled=active or bool(problems) or graph is None):
     start(base, models, repeats)
     st.rerun()
-if buttons[1].button("Stop", icon=":material/stop:", width="stretch", disabled=not active,
-                     help="Stop every run of this comparison."):
+if buttons.button("Stop", icon=":material/stop:", width="content", disabled=not active,
+                  help="Stop every run of this comparison."):
     stop(jobs)
     st.rerun()
-kept["method"] = buttons[2].radio(
+kept["method"] = buttons.radio(
     "Latent pictures", list(PROJECTIONS), index=list(PROJECTIONS).index(kept["method"]),
     format_func=PROJECTIONS.get, horizontal=True, key="cmp_projection", label_visibility="collapsed")
 
