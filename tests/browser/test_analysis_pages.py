@@ -12,7 +12,7 @@ KARATE_NODES = 34
 def test_latent_page_draws_z_and_prior_samples_as_two_clouds(page, app_url, screenshot):
     open_train(page, app_url, "epochs=60")
     start_button(page).click()
-    expect(page.get_by_role("heading", name="Test metrics")).to_be_visible(timeout=FIRST_START * 1000)
+    expect(page.get_by_role("heading", name="Test metrics").first).to_be_visible(timeout=FIRST_START * 1000)
 
     sidebar_link(page, "Latent space").click()
     expect(page.get_by_role("heading", name="Latent space", exact=True)).to_be_visible()
@@ -38,7 +38,7 @@ def test_compare_page_trains_two_models_and_tabulates_them(page, app_url, screen
     wait_app_idle(page)
     page.get_by_role("button", name="Compare", exact=True).click()
 
-    expect(page.get_by_role("heading", name="Test metrics")).to_be_visible(timeout=FIRST_START * 1000)
+    expect(page.get_by_role("heading", name="Test metrics").first).to_be_visible(timeout=FIRST_START * 1000)
     rows = wait_until(lambda: table_records(page), 30, what="the comparison table's rows")
     assert [row["model"] for row in rows] == ["GAE", "ARGVA"], rows
     assert all(row["AUC"] for row in rows), rows
@@ -50,13 +50,16 @@ def test_compare_page_trains_two_models_and_tabulates_them(page, app_url, screen
 def test_runs_page_lists_the_run_just_trained(page, app_url, screenshot):
     open_train(page, app_url, "epochs=30&seed=7")
     start_button(page).click()
-    caption = page.get_by_text("Run saved as")
+    # .first: when the run ends the live part and the full page both draw the caption, and for
+    # a moment the old copy is still on screen
+    caption = page.get_by_text("Run saved as").first
     expect(caption).to_be_visible(timeout=FIRST_START * 1000)
+    wait_app_idle(page)
     run_id = caption.inner_text().split("Run saved as")[1].strip(" .`\n")
 
     sidebar_link(page, "Runs").click()
     expect(page.get_by_role("heading", name="Runs", exact=True)).to_be_visible()
-    expect(page.get_by_text(run_id)).to_be_visible()          # the newest run is the one shown
+    expect(page.get_by_text(run_id).filter(visible=True).first).to_be_visible()  # the newest run is shown
     expect(page.get_by_text("ARGVA on karate, seed 7")).to_be_visible()
     expect(page.get_by_text("finished: all 30 epochs")).to_be_visible()
     assert not exception_texts(page)

@@ -34,7 +34,7 @@ def test_karate_argva_trains_live_and_shows_the_final_metrics(page, app_url, scr
     screenshot(page, "train-karate-argva-paused")
 
     page.get_by_role("button", name="Resume").click()
-    expect(page.get_by_role("heading", name="Test metrics")).to_be_visible(timeout=FIRST_START * 1000)
+    expect(page.get_by_role("heading", name="Test metrics").first).to_be_visible(timeout=FIRST_START * 1000)
     charts = settled_point_counts(page)  # the page redraws once the run has ended
     # Discriminator loss, D's verdict (real, fake), encoder loss and its parts: every epoch;
     # validation AUC / AP: every eval_interval epochs.
