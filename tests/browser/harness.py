@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -336,6 +337,15 @@ def open_train(page, app_url: str, query: str = "") -> None:
 
 def start_button(page):
     return page.get_by_role("button", name="Start")
+
+
+def epoch_shown(page) -> int | None:
+    """The epoch in the Train page's progress text ('epoch 136 / 5000 ...'), or None. Steadier
+    than counting chart points: a chart being redrawn holds no points for a few milliseconds."""
+    text = page.evaluate("""() => { const p = document.querySelector('[data-testid="stProgress"]');
+                                    return p ? p.innerText : ''; }""")
+    found = re.search(r"epoch (\d+) / \d+", text or "")
+    return int(found.group(1)) if found else None
 
 
 def wait_points(page, more_than: int, timeout: float = FIRST_START) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from .harness import (FIRST_START, exception_texts, expect, most_points, open_train,
+from .harness import (FIRST_START, epoch_shown, exception_texts, expect, most_points, open_train,
                       settled_point_counts, sidebar_link, start_button, stop_and_wait, table_records,
                       wait_points, wait_until)
 
@@ -27,9 +27,11 @@ def test_karate_argva_trains_live_and_shows_the_final_metrics(page, app_url, scr
     wait_points(page, 0)
     page.get_by_role("button", name="Pause").click()
     expect(page.get_by_role("button", name="Resume")).to_be_enabled(timeout=30_000)
-    paused_at = settled_point_counts(page)
-    assert 0 < max((n for chart in paused_at for n in chart), default=0) < epochs, \
-        f"a paused run should show part of its curves: {paused_at}"
+    paused_at = epoch_shown(page)
+    assert paused_at is not None and 0 < paused_at < epochs, f"paused at epoch {paused_at}"
+    assert "paused" in page.get_by_test_id("stProgress").inner_text()
+    drawn = wait_until(lambda: most_points(page), 30, what="the paused run's curves")
+    assert drawn == paused_at, (drawn, paused_at)  # the curves hold every epoch so far, no more
     assert not page.get_by_role("heading", name="Test metrics").count(), "final table while paused"
     screenshot(page, "train-karate-argva-paused")
 
@@ -82,8 +84,8 @@ def test_step_pauses_the_run_and_the_buttons_follow(page, app_url):
     page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Step").click()
     expect(page.get_by_role("button", name="Resume")).to_be_enabled(timeout=15_000)
     expect(page.get_by_text("· paused")).to_be_visible()
-    held = most_points(page)
+    held = epoch_shown(page)
     time.sleep(1.5)
-    assert most_points(page) == held, "a paused run kept training"
+    assert epoch_shown(page) == held, "a paused run kept training"
     stop_and_wait(page)
     assert not exception_texts(page)
