@@ -10,17 +10,7 @@ import torch
 from argae_core.config import TrainConfig
 from argae_core.training import Trainer
 from argae_core.uploads import UploadError, load_upload, parse_upload, save_upload
-
-
-@pytest.fixture(autouse=True)
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("ARGAE_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path / "cache"
-
-
-def ring_pairs(n=30, chord=7):
-    """A ring with chords: 2n distinct undirected edges, one component."""
-    return [(i, (i + 1) % n) for i in range(n)] + [(i, (i + chord) % n) for i in range(n)]
+from test_uploads import cache, ring_pairs  # noqa: F401  (the same per-test cache fixture and ring graph)
 
 
 def lines(pairs, sep=",", name=str, end="\n", header=None) -> str:
