@@ -13,6 +13,7 @@ the other way on a per-worker control queue, checked between epochs.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import multiprocessing as mp
 import os
 import queue
@@ -87,15 +88,13 @@ def _obey(control, trainer, paused: bool, steps_allowed: int, events, job_id) ->
         elif command == "resume":
             paused, steps_allowed = False, 0
             events.put(("paused", job_id, False))
-        elif command == "step":
-            if not paused:  # Step on a running job pauses it: say so, as Pause does
-                events.put(("paused", job_id, True))
-            paused, steps_allowed = True, steps_allowed + 1
-        elif command == "update":
-            if not paused:
+        elif command in ("step", "update"):
+            if not paused:  # Step / one update on a running job pauses it: say so, as Pause does
                 events.put(("paused", job_id, True))
             paused = True
-            if _one_update(trainer, events, job_id):
+            if command == "step":
+                steps_allowed += 1
+            elif _one_update(trainer, events, job_id):
                 return paused, steps_allowed  # the epoch ended: let its record through
         if not paused or steps_allowed:
             return paused, steps_allowed
@@ -396,26 +395,28 @@ class JobManager:
     def _dispatch_order(self) -> list[str]:
         """The queued job ids in the order free slots will take them, if nothing else changes:
         each next job is the oldest of the owner with the fewest trainings running, and among
-        those the owner served longest ago (round robin)."""
+        those the owner served longest ago (round robin). O(n log users): pages ask for it on
+        every refresh, for every job they show."""
         running: dict[str, int] = {}
         for job_id in self._slots:
             if job_id is not None and job_id in self._jobs:
                 owner = self._jobs[job_id].owner
                 running[owner] = running.get(owner, 0) + 1
-        served = dict(self._served)
-        turn = self._turns
-        waiting = list(self._queue)
-        order = []
-        while waiting:
-            # min() keeps the first of equals: the oldest job of that owner.
-            job_id = min(waiting, key=lambda j: (running.get(self._jobs[j].owner, 0),
-                                                 served.get(self._jobs[j].owner, -1)))
-            waiting.remove(job_id)
-            order.append(job_id)
-            owner = self._jobs[job_id].owner
-            running[owner] = running.get(owner, 0) + 1
+        waiting: dict[str, deque[tuple[int, str]]] = {}   # owner -> (queue position, job id)
+        for position, job_id in enumerate(self._queue):
+            waiting.setdefault(self._jobs[job_id].owner, deque()).append((position, job_id))
+        # Equal running counts and turns happen only among owners never served: then the one
+        # whose oldest job came first goes first.
+        heap = [(running.get(owner, 0), self._served.get(owner, -1), jobs[0][0], owner)
+                for owner, jobs in waiting.items()]
+        heapq.heapify(heap)
+        order, turn = [], self._turns
+        while heap:
+            count, _, _, owner = heapq.heappop(heap)
+            order.append(waiting[owner].popleft()[1])
             turn += 1
-            served[owner] = turn
+            if waiting[owner]:
+                heapq.heappush(heap, (count + 1, turn, waiting[owner][0][0], owner))
         return order
 
     def _dispatch(self) -> None:

@@ -28,8 +28,8 @@ def clustering(z: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
     """KMeans with k = number of classes on Z, scored by ACC, NMI and ARI."""
     k = len(np.unique(labels))
     with warnings.catch_warnings():
-        # Fewer distinct points than k (a collapsed Z): KMeans still answers, and `collapsed`
-        # is how the caller says it in words.
+        # Fewer distinct points than k (a collapsed Z): KMeans still answers, and
+        # `degenerate` is how the caller says it in words.
         warnings.simplefilter("ignore", ConvergenceWarning)
         clusters = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(z)
     return {"acc": cluster_accuracy(labels, clusters),
