@@ -312,38 +312,29 @@ def metric_cards(rows: list[dict], adversarial: bool) -> None:
         row.metric(label, value, width="content")
 
 
-def charts(job, rows: list[dict]) -> None:
-    runs = {job.label: rows}
-    adversarial = job.config.adversarial
-    left, right = st.columns(2)
-    if adversarial:
-        left.plotly_chart(plots.discriminator_loss_figure(runs), key="chart_d_loss")
-        right.plotly_chart(plots.discriminator_verdict_figure(runs), key="chart_d_verdict")
-    else:
-        st.info(f"{job.config.model.upper()} has no discriminator: it trains on reconstruction"
-                f"{' and KL' if job.config.variational else ''} only, so there is no adversarial game "
-                "to draw. Pick ARGA or ARGVA to see both players.", icon=":material/info:")
-    left, right = st.columns(2)
-    left.plotly_chart(plots.encoder_loss_figure(runs), key="chart_e_loss")
-    right.plotly_chart(plots.validation_figure(runs), key="chart_val")
-
-
-def empty_charts(config: TrainConfig) -> None:
-    """The run's charts before there is a run: the reader sees what will be drawn, the page
-    does not jump when training starts (same keys), and the browser has loaded its plotting
-    code by then (measured: the first points show about a second sooner after Start)."""
-    def waiting(figure):
-        figure.add_annotation(text="drawn live once you press Start", showarrow=False, xref="paper",
-                              yref="paper", x=0.5, y=0.85, font=dict(color="#888", size=13))
-        figure.update_xaxes(range=[0, config.epochs])
-        return figure
+def charts(config: TrainConfig, curves: dict[str, list[dict]]) -> None:
+    """The live charts of one run. Before a run (`curves` empty) the same charts stand empty,
+    under the same keys: the reader sees what will be drawn, the page does not jump when
+    training starts, and the browser has loaded its plotting code by then (measured: the
+    first points show about a second sooner after Start)."""
+    def draw(column, figure, key):
+        if not curves:
+            figure.add_annotation(text="drawn live once you press Start", showarrow=False, xref="paper",
+                                  yref="paper", x=0.5, y=0.85, font=dict(color="#888", size=13))
+            figure.update_xaxes(range=[0, config.epochs])
+        column.plotly_chart(figure, key=key)
     left, right = st.columns(2)
     if config.adversarial:
-        left.plotly_chart(waiting(plots.discriminator_loss_figure({})), key="chart_d_loss")
-        right.plotly_chart(waiting(plots.discriminator_verdict_figure({})), key="chart_d_verdict")
-        left, right = st.columns(2)
-    left.plotly_chart(waiting(plots.encoder_loss_figure({})), key="chart_e_loss")
-    right.plotly_chart(waiting(plots.validation_figure({})).update_yaxes(range=[0, 1]), key="chart_val")
+        draw(left, plots.discriminator_loss_figure(curves), "chart_d_loss")
+        draw(right, plots.discriminator_verdict_figure(curves), "chart_d_verdict")
+    elif curves:
+        st.info(f"{config.model.upper()} has no discriminator: it trains on reconstruction"
+                f"{' and KL' if config.variational else ''} only, so there is no adversarial game "
+                "to draw. Pick ARGA or ARGVA to see both players.", icon=":material/info:")
+    left, right = st.columns(2)
+    draw(left, plots.encoder_loss_figure(curves), "chart_e_loss")
+    validation = plots.validation_figure(curves)
+    draw(right, validation if curves else validation.update_yaxes(range=[0, 1]), "chart_val")
 
 
 def outcome(job) -> None:
@@ -389,13 +380,13 @@ def live() -> None:
            else manager.get(st.session_state.get("train_job"), owner))
     if job is None:
         st.info("Pick a graph and a model in the sidebar, then press **Start**.", icon=":material/arrow_back:")
-        empty_charts(config)
+        charts(config, {})
         return
     progress(job)
     rows = list(job.rows)
     if rows:
         metric_cards(rows, job.config.adversarial)
-        charts(job, rows)
+        charts(job.config, {job.label: rows})
     if not job.active:
         outcome(job)
     if not viewing and buttons_state(job) != drawn_buttons:
