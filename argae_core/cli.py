@@ -242,8 +242,11 @@ def _plain(value):
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-TABLE_ROWS = (("test_auc", "test AUC"), ("test_ap", "test AP"), ("acc", "clustering ACC"),
-              ("nmi", "clustering NMI"), ("ari", "clustering ARI"), ("mmd", "MMD to N(0, I)"),
+TABLE_ROWS = (("test_auc", "test AUC"), ("test_ap", "test AP"), ("test_edges", "test edges (scores rest on)"),
+              ("acc", "clustering ACC"), ("nmi", "clustering NMI"), ("ari", "clustering ARI"),
+              ("z_std", "spread of Z (prior: 1)"), ("norm_ratio", "norm of z / prior's"),
+              ("c2st", "C2ST accuracy (0.5: like prior)"), ("c2st_shape", "C2ST at unit spread"),
+              ("mmd", "MMD to N(0, I)"), ("mmd_shape", "MMD at unit spread"),
               ("best_epoch", "reported epoch (best val AUC)"), ("epochs_run", "epochs run"),
               ("diverged_at", "diverged at epoch"), ("seconds_per_epoch", "seconds per epoch"))
 

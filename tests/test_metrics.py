@@ -82,3 +82,56 @@ def test_clustering_a_collapsed_z_answers_without_a_warning():
         warnings.simplefilter("error")
         scores = clustering(np.ones((30, 4)), labels)
     assert scores["nmi"] == pytest.approx(0.0) and scores["acc"] == pytest.approx(1 / 3)
+
+
+# ------------------------------------------------------------------ prior match, readable
+@pytest.fixture(scope="module")
+def prior_like():
+    return np.random.default_rng(7).standard_normal((1500, 8))
+
+
+def test_prior_match_of_prior_samples_is_indistinguishable(prior_like):
+    match = prior_match(prior_like, seed=0)
+    assert match["z_std"] == pytest.approx(1.0, abs=0.05)
+    assert match["norm_ratio"] == pytest.approx(1.0, abs=0.05)
+    assert 0.4 < match["c2st"] < 0.6 and 0.4 < match["c2st_shape"] < 0.6
+    assert abs(match["mmd"]) < 0.005 and match["mmd_bandwidth"] == pytest.approx(4.0)
+
+
+def test_a_scaled_cloud_differs_in_scale_but_not_in_shape(prior_like):
+    match = prior_match(0.22 * prior_like, seed=0)
+    assert match["z_std"] == pytest.approx(0.22, abs=0.02)
+    assert match["norm_ratio"] == pytest.approx(0.22, abs=0.02)
+    assert match["c2st"] > 0.9 and match["mmd"] > 0.05            # told apart...
+    assert match["c2st_shape"] < 0.6 and abs(match["mmd_shape"]) < 0.005  # ...by scale alone
+
+
+def test_a_shifted_cloud_is_told_apart_and_rescaling_removes_the_shift(prior_like):
+    match = prior_match(prior_like + 1.0, seed=0)
+    assert match["z_std"] == pytest.approx(1.0, abs=0.05) and match["norm_ratio"] > 1.2
+    assert match["c2st"] > 0.75
+    assert match["c2st_shape"] < 0.6
+
+
+def test_a_cloud_of_another_shape_stays_apart_after_rescaling(prior_like):
+    # Two tight clumps at +-1 per dimension: unit spread, but nothing like a Gaussian.
+    rng = np.random.default_rng(1)
+    clumps = np.sign(prior_like) + 0.1 * rng.standard_normal(prior_like.shape)
+    match = prior_match(clumps, seed=0)
+    assert match["z_std"] == pytest.approx(1.0, abs=0.05)
+    assert match["c2st_shape"] > 0.8
+    # MMD's wide kernel (bandwidth ~ the prior's own spread) barely sees small clumps: the
+    # classifier is the measure of shape.
+    assert match["mmd_shape"] > prior_match(prior_like, seed=0, classifier=False)["mmd_shape"]
+
+
+def test_the_classifier_can_be_left_out_for_speed(prior_like):
+    match = prior_match(prior_like, seed=0, classifier=False)
+    assert "c2st" not in match and "z_std" in match
+
+
+def test_auc_standard_error_shrinks_with_the_number_of_test_edges():
+    from argae_core.metrics import auc_standard_error
+    tiny, cora = auc_standard_error(0.9, 7, 7), auc_standard_error(0.9, 527, 527)
+    assert tiny > 0.08 and cora < 0.015 and tiny > 8 * cora
+    assert auc_standard_error(0.9, 0, 10) == float("inf")

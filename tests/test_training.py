@@ -10,8 +10,8 @@ from argae_core.config import MODEL_KINDS, ConfigError, TrainConfig
 from argae_core.data import load_graph, split_edges
 from argae_core.training import ROW_FIELDS, EpochRecord, Trainer
 
-FINAL_KEYS = {"test_auc", "test_ap", "acc", "nmi", "ari", "mmd", "dim_mean", "dim_std",
-              "epochs_run", "diverged", "diverged_at", "best_epoch", "seconds_per_epoch"}
+FINAL_KEYS = {"test_auc", "test_ap", "test_edges", "acc", "nmi", "ari", "mmd", "mmd_shape", "mmd_bandwidth",
+              "z_std", "norm_ratio", "c2st", "c2st_shape", "dim_mean", "dim_std", "epochs_run", "diverged", "diverged_at", "best_epoch", "seconds_per_epoch"}
 
 
 def karate(**changes) -> TrainConfig:
