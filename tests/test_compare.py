@@ -243,10 +243,10 @@ def test_reading_with_nothing_scored():
 
 def test_prior_columns_mark_the_value_nearest_the_prior_s_and_go_in_their_own_table():
     summaries = summarize([Outcome("gae", 0, "finished", prior(0.53, 0.98, 0.053)),
-                           Outcome("argva", 0, "finished", prior(1.40, 0.60, 0.030))])
+                           Outcome("argva", 0, "finished", prior(1.60, 0.60, 0.030))])
     best = best_per_column(summaries)
     assert best["c2st"] == ["argva"]          # 0.60 is nearer 0.5 than 0.98
-    assert best["z_std"] == ["gae"]           # |0.53 - 1| < |1.40 - 1|
+    assert best["z_std"] == ["gae"]           # |0.53 - 1| < |1.60 - 1|
     link = table_rows(summaries, families=("link",))
     assert list(link[0]) == ["model", "AUC", "AP", "runs"]
     prior_rows = table_rows(summaries, families=("prior",))
