@@ -165,7 +165,7 @@ class ModelSummary:
         return self.runs > 1
 
 
-def _number(value) -> float | None:
+def finite_number(value) -> float | None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     return float(value) if ok else None
 
@@ -177,10 +177,10 @@ def summarize(outcomes: Iterable[Outcome]) -> list[ModelSummary]:
     for outcome in outcomes:
         summary = summaries.setdefault(outcome.model, ModelSummary(outcome.model))
         summary.statuses[outcome.status] += 1
-        numbers = {m.key: _number((outcome.metrics or {}).get(m.key)) for m in METRICS}
+        numbers = {m.key: finite_number((outcome.metrics or {}).get(m.key)) for m in METRICS}
         if outcome.status == "diverged" and numbers["test_auc"] is not None:
             summary.scored_diverged += 1
-        edges = _number((outcome.metrics or {}).get("test_edges"))
+        edges = finite_number((outcome.metrics or {}).get("test_edges"))
         if edges is not None:
             summary.test_edges = int(edges) if summary.test_edges is None else min(summary.test_edges, int(edges))
         for key, value in numbers.items():
@@ -534,7 +534,7 @@ def mean_rows(rows_per_seed: Sequence[Sequence[dict]]) -> list[dict]:
         keys = [k for k in rows[0] if k != "epoch"]
         out = {"epoch": epoch}
         for key in keys:
-            numbers = [v for r in rows if (v := _number(r.get(key))) is not None]
+            numbers = [v for r in rows if (v := finite_number(r.get(key))) is not None]
             out[key] = (any(bool(r.get(key)) for r in rows) if isinstance(rows[0].get(key), bool)
                         else sum(numbers) / len(numbers) if numbers else None)
         averaged.append(out)

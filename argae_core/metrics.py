@@ -140,7 +140,8 @@ def prior_norm_mean(dim: int) -> float:
     return float(stats.chi(dim).mean())
 
 
-def prior_match(z: np.ndarray, seed: int = 0, classifier: bool = True) -> dict:
+def prior_match(z: np.ndarray, seed: int = 0, classifier: bool = True, shape: bool = True,
+                mmd_sample: int = MMD_SAMPLE) -> dict:
     """How far Z is from N(0, I), in numbers a student can read, and scale told from shape.
 
     - `z_std`: per-dimension std of Z, averaged over dimensions (the prior: 1);
@@ -149,20 +150,22 @@ def prior_match(z: np.ndarray, seed: int = 0, classifier: bool = True) -> dict:
     - `c2st`: a fresh classifier's held-out accuracy at telling Z from prior samples (0.5:
       indistinguishable); skipped when `classifier` is False (it takes about half a second);
     - `mmd_shape`, `c2st_shape`: the same after `unit_spread(Z)`: a cloud that only has the
-      wrong scale scores near 0 / 0.5 here, one with the wrong shape does not;
+      wrong scale scores near 0 / 0.5 here, one with the wrong shape does not (skipped when
+      `shape` is False);
     - `dim_mean`, `dim_std`: per dimension."""
     z = np.asarray(z, dtype=np.float64)
     dim = z.shape[1]
-    shape = unit_spread(z)
     out = {"z_std": float(z.std(axis=0).mean()),
            "norm_ratio": float(np.linalg.norm(z, axis=1).mean() / prior_norm_mean(dim)),
-           "mmd": mmd_to_prior(z, seed=seed), "mmd_shape": mmd_to_prior(shape, seed=seed),
-           "mmd_bandwidth": mmd_bandwidth(dim),
+           "mmd": mmd_to_prior(z, seed=seed, sample=mmd_sample), "mmd_bandwidth": mmd_bandwidth(dim),
            "dim_mean": z.mean(axis=0).tolist(), "dim_std": z.std(axis=0).tolist()}
     if classifier:
-        out.update(c2st=classifier_two_sample_test(z, seed=seed),
-                   c2st_shape=classifier_two_sample_test(shape, seed=seed),
-                   c2st_points=min(len(z), C2ST_SAMPLE))
+        out.update(c2st=classifier_two_sample_test(z, seed=seed), c2st_points=min(len(z), C2ST_SAMPLE))
+    if shape:
+        rescaled = unit_spread(z)
+        out["mmd_shape"] = mmd_to_prior(rescaled, seed=seed, sample=mmd_sample)
+        if classifier:
+            out["c2st_shape"] = classifier_two_sample_test(rescaled, seed=seed)
     return out
 
 

@@ -250,3 +250,96 @@ def mmd_figure(points: Sequence[tuple[int, float]], current: int | None = None,
     fig.add_hline(y=0, line=dict(color="#999", dash="dot"), annotation_text="0: indistinguishable",
                   annotation_position="bottom right")
     return _layout(fig, "Prior match over epochs", "MMD² of Z to N(0, I)", revision, height=260)
+
+
+# ------------------------------------------------------------------ scale-keeping views
+UMAP_HIDES_SCALE = ("UMAP keeps who is near whom, not distances or scale: a cloud ten times narrower than the "
+                    "prior can look just as mixed with it. The PCA plane and the norms below keep scale.")
+
+
+def norm_figure(clouds: Mapping[str, np.ndarray], prior: np.ndarray, revision: str = "norms",
+                height: int = 300) -> go.Figure:
+    """Histograms of ||z|| per cloud (label -> Z) against the norms of prior samples, on
+    shared bins: a picture that keeps scale. The prior's norms sit near sqrt(latent size)."""
+    prior_norms = np.linalg.norm(np.asarray(prior, dtype=float), axis=1)
+    norms = {label: np.linalg.norm(np.asarray(z, dtype=float), axis=1) for label, z in clouds.items()}
+    dim = np.asarray(prior).shape[1]
+    everything = np.concatenate([np.asarray(prior_norms, dtype=float)]
+                                + [np.asarray(v, dtype=float) for v in norms.values()])
+    finite = everything[np.isfinite(everything)]
+    top = float(np.percentile(finite, 99.5)) if len(finite) else 1.0
+    bins = dict(start=0.0, end=max(top, 1e-6) * 1.02, size=max(top, 1e-6) * 1.02 / 40)
+    fig = go.Figure()
+    fig.add_trace(go.Histogram(x=prior_norms, xbins=bins, name="prior N(0, I): real", histnorm="probability",
+                               marker=dict(color=REAL_COLOUR), opacity=0.45))
+    for i, (label, values) in enumerate(norms.items()):
+        colour = FAKE_COLOUR if len(norms) == 1 else _colour(i)
+        fig.add_trace(go.Histogram(x=values, xbins=bins, name=label, histnorm="probability",
+                                   marker=dict(color=colour), opacity=0.6))
+    fig.update_layout(barmode="overlay", height=height, uirevision=revision, template="plotly_white",
+                      title=dict(text=f"Norm of z against the prior's (latent size {dim})", x=0, font=dict(size=15)),
+                      margin=dict(l=10, r=10, t=40, b=10), xaxis_title="||z||", yaxis_title="share of points",
+                      legend=dict(orientation="h", yanchor="top", y=-0.25, xanchor="left", x=0))
+    return fig
+
+
+def prior_match_figure(points: Sequence[tuple[int, Mapping]], current: int | None = None,
+                       epochs: tuple[int, int] | None = None, revision: str = "prior-match") -> go.Figure:
+    """Spread of Z (per-dimension std, prior: 1) and the classifier two-sample test's accuracy
+    (prior: 0.5) per snapshot epoch. `epochs` fixes the x range (the run's first and last
+    epoch), so a curve with one point so far is not drawn on a range of its own."""
+    fig = go.Figure()
+    series = (("z_std", "spread of Z (prior: 1)", FAKE_COLOUR), ("c2st", "classifier accuracy (prior: 0.5)", "#6a4c93"))
+    for key, name, colour in series:
+        xs = [e for e, m in points if m.get(key) is not None]
+        ys = [m[key] for e, m in points if m.get(key) is not None]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=name, line=dict(color=colour),
+                                 marker=dict(size=5)))
+        if current in xs:
+            fig.add_trace(go.Scatter(x=[current], y=[ys[xs.index(current)]], mode="markers", showlegend=False,
+                                     hoverinfo="skip", marker=dict(size=12, color="rgba(0,0,0,0)",
+                                                                   line=dict(color="#333", width=2))))
+    fig.add_hline(y=1.0, line=dict(color=FAKE_COLOUR, dash="dot", width=1))
+    fig.add_hline(y=0.5, line=dict(color="#6a4c93", dash="dot", width=1))
+    values = [m.get(k) for _, m in points for k, _, _ in series if m.get(k) is not None]
+    fig.update_yaxes(range=[0, max([1.05] + [v * 1.05 for v in values])])
+    if epochs is not None:
+        fig.update_xaxes(range=[epochs[0] - 0.5, max(epochs[1], epochs[0] + 1) + 0.5])
+    return _layout(fig, "Prior match over epochs", "spread / accuracy", revision, height=280)
+
+
+TRADE_OFF_AXES = {"c2st": "classifier accuracy, Z vs prior (0.5: like the prior)",
+                  "z_std": "spread of Z (prior: 1)", "mmd": "MMD² to N(0, I)",
+                  "test_auc": "test AUC", "test_ap": "test AP", "nmi": "clustering NMI", "acc": "clustering ACC"}
+
+
+def trade_off_figure(points: Sequence, x: str = "c2st", y: str = "test_auc",
+                     revision: str = "trade-off") -> go.Figure:
+    """The sweep's answer: one line per latent size through its regulariser weights, cost
+    (`y`, a score) against gain (`x`, prior match), mean ± std over seeds as error bars.
+    `points` are sweep.SweepPoint."""
+    fig = go.Figure()
+    for i, latent in enumerate(sorted({p.latent_size for p in points})):
+        row = [p for p in points if p.latent_size == latent and x in p.stats and y in p.stats]
+        if not row:
+            continue
+        fig.add_trace(go.Scatter(
+            x=[p.stats[x].mean for p in row], y=[p.stats[y].mean for p in row], mode="lines+markers+text",
+            name=f"latent {latent}", line=dict(color=_colour(i)), marker=dict(size=9),
+            text=[f"{p.reg_weight:g}" for p in row], textposition="top center",
+            error_x=dict(array=[p.stats[x].std or 0 for p in row], thickness=1),
+            error_y=dict(array=[p.stats[y].std or 0 for p in row], thickness=1),
+            hovertemplate=[f"latent {p.latent_size}, weight {p.reg_weight:g}<br>{x} %{{x:.3f}}<br>{y} %{{y:.3f}}"
+                           f"<br>{p.runs} run(s)<extra></extra>" for p in row]))
+    if x == "c2st":
+        fig.add_vline(x=0.5, line=dict(color="#999", dash="dot"), annotation_text="like the prior",
+                      annotation_position="top right")
+    if x == "z_std":
+        fig.add_vline(x=1.0, line=dict(color="#999", dash="dot"), annotation_text="prior's spread",
+                      annotation_position="top right")
+    fig.update_layout(title=dict(text="What the regulariser buys and costs (labels: regulariser weight)", x=0,
+                                 font=dict(size=15)),
+                      height=460, uirevision=revision, template="plotly_white", margin=dict(l=10, r=10, t=40, b=10),
+                      xaxis_title=TRADE_OFF_AXES.get(x, x), yaxis_title=TRADE_OFF_AXES.get(y, y),
+                      legend=dict(orientation="h", yanchor="top", y=-0.15, xanchor="left", x=0))
+    return fig

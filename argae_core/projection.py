@@ -30,6 +30,7 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import numpy as np
 from scipy import stats
@@ -337,11 +338,52 @@ def dimension_stats(z: np.ndarray, bins: int = 30) -> dict:
             "ks": stats.ks_1samp(z, stats.norm.cdf, axis=0).statistic}
 
 
-def mmd_curve(snapshots: dict[int, np.ndarray], seed: int = 0,
-              sample: int = CURVE_MMD_SAMPLE) -> list[tuple[int, float]]:
-    """[(epoch, squared MMD of Z to N(0, I))] in epoch order (metrics.mmd_to_prior). The
-    same seed draws the same prior sample at every epoch, so the curve follows Z only."""
-    return [(epoch, metrics.mmd_to_prior(_checked(f"Z at epoch {epoch}", snapshots[epoch],
-                                                  DIVERGED_HINT),
-                                         seed=seed, sample=sample))
-            for epoch in sorted(snapshots)]
+class PriorMatchCurve:
+    """Prior-match measures of one run's snapshots, epoch by epoch, filled on demand within
+    a time budget, so a page asking for them never waits long: spread of Z, norm ratio, MMD
+    (CURVE_MMD_SAMPLE points) and the classifier test (metrics.prior_match, without the
+    unit-spread pair). About 0.3-1 s per Cora snapshot on this 2-core machine, so they are
+    computed beside the pictures, not in the training loop. The same seed draws the same
+    prior sample at every epoch, so the curve follows Z only. Thread-safe; shared by sessions
+    (a snapshot never changes, so neither do its measures).
+
+    `load_z(epoch)` returns that snapshot's Z. An epoch whose Z cannot be measured (not
+    finite, a missing or damaged file: the reader's RunError is a RuntimeError) is kept as
+    None, with its message in `errors`, and not retried."""
+
+    def __init__(self, load_z: Callable[[int], np.ndarray], seed: int = 0):
+        self.load_z, self.seed = load_z, seed
+        self.values: dict[int, dict | None] = {}
+        self.errors: dict[int, str] = {}
+        self._lock = threading.Lock()
+
+    def measure(self, epoch: int) -> dict | None:
+        with self._lock:
+            if epoch in self.values:
+                return self.values[epoch]
+        try:
+            z = _checked(f"Z at epoch {epoch}", self.load_z(epoch), DIVERGED_HINT)
+            value = metrics.prior_match(z, seed=self.seed, shape=False, mmd_sample=CURVE_MMD_SAMPLE)
+        except (ValueError, OSError, LookupError, RuntimeError) as exc:
+            value = None
+            self.errors[epoch] = str(exc)
+        with self._lock:
+            self.values[epoch] = value
+        return value
+
+    def fill(self, epochs: Sequence[int], first: int | None = None, budget_seconds: float = 1.0) -> int:
+        """Measure `first`, then the other `epochs` in order, until `budget_seconds` are
+        spent (at least one per call, so every call makes progress); returns how many of
+        `epochs` are still to measure."""
+        start = time.monotonic()
+        for epoch in ([first] if first is not None else []) + list(epochs):
+            if epoch in self.values:
+                continue
+            self.measure(epoch)
+            if time.monotonic() - start >= budget_seconds:
+                break
+        return sum(e not in self.values for e in epochs)
+
+    def points(self, epochs: Sequence[int]) -> list[tuple[int, dict]]:
+        """[(epoch, measures)] of the `epochs` measured so far, in epoch order."""
+        return [(e, self.values[e]) for e in sorted(epochs) if self.values.get(e) is not None]

@@ -12,14 +12,14 @@ from pages import page_setup
 
 page_setup()  # first: see pages/__init__.py
 
-from argae_core import plots, projection, runs  # noqa: E402
+from argae_core import metrics, plots, projection, runs  # noqa: E402
 from argae_core.config import TrainConfig  # noqa: E402
 from pages import common  # noqa: E402
 
 JOB = "__job__"                  # the source picker's value for the session's own training
 LIVE_SECONDS = 1.0               # refresh while snapshots may still arrive or a frame is computed
 PLAY_SECONDS = 0.8               # one epoch per tick while playing
-MMD_BUDGET_SECONDS = 1.0         # of prior-match curve computing per run
+CURVE_BUDGET_SECONDS = 1.0       # of prior-match curve computing per refresh (a Cora point: 0.3-1 s)
 MAX_CAP = 50_000
 DIMENSION_CHOICES = ("first", "furthest", "pick")
 DIMENSION_LABELS = {"first": "First 8", "furthest": "Furthest 8", "pick": "Pick"}
@@ -57,29 +57,9 @@ def graph_info(runs_root: str, run_id: str) -> runs.GraphInfo:
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def mmd_values(runs_root: str, run_id: str, seed: int) -> dict[int, float | None]:
-    """Squared MMD of Z to N(0, I) per snapshot epoch, filled in as pages ask (None: Z not
-    finite). Shared by sessions; a snapshot never changes, so neither does its value."""
-    return {}
-
-
-def mmd_points(source: Source, epoch: int, seed: int) -> tuple[list[tuple[int, float]], int]:
-    """The prior-match curve's points and how many epochs are still to compute. Each run
-    spends about MMD_BUDGET_SECONDS (the epoch on screen first): a Cora point takes ~0.3 s,
-    so a long run's whole curve would hold up the page; the rest follows on the next refreshes."""
-    values = mmd_values(root(), source.run_id, seed)
-    start = time.monotonic()
-    for e in [epoch] + source.epochs:
-        if e in values:
-            continue
-        if time.monotonic() - start > MMD_BUDGET_SECONDS:
-            break
-        try:
-            values[e] = projection.mmd_curve({e: snapshot(root(), source.run_id, e)[0]}, seed=seed)[0][1]
-        except (ValueError, runs.RunError):
-            values[e] = None
-    points = [(e, values[e]) for e in source.epochs if values.get(e) is not None]
-    return points, sum(e not in values for e in source.epochs)
+def prior_match_curve(runs_root: str, run_id: str, seed: int) -> projection.PriorMatchCurve:
+    """The run's prior-match measures per snapshot, filled in as pages ask; shared by sessions."""
+    return projection.PriorMatchCurve(lambda epoch: snapshot(runs_root, run_id, epoch)[0], seed)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -287,18 +267,50 @@ def scatter(source: Source, epoch: int, view: dict, graph: runs.GraphInfo) -> No
     caption = (f"{len(frame.z_xy):,} of {len(z):,} nodes and as many prior samples, a seeded subsample "
                f"(cap {view['cap']:,} per cloud, set in the sidebar)." if frame.subsampled
                else f"All {len(z):,} nodes and {len(frame.prior_xy):,} prior samples.")
-    st.caption(caption + " Hover a point for its node id, label, degree and D(z); click a legend entry to hide it.")
+    st.caption(caption + " Hover a point for its node id, label, degree and D(z); click a legend entry to hide it."
+               + (" " + plots.UMAP_HIDES_SCALE if frame.method == "umap" else ""))
+    scale_views(source, epoch, view, z)
+
+
+def scale_views(source: Source, epoch: int, view: dict, z: np.ndarray) -> None:
+    """Pictures that keep distances and scale, under the neighbourhood picture: the joint PCA
+    plane (when UMAP is on screen) and the norms of z against the prior's."""
+    umap_shown = view["method"] == "umap"
+    columns = st.columns(2) if umap_shown else [st.container()]
+    if umap_shown:
+        pca_projector, _ = common.latent_projector(root(), source.run_id, "pca", view["seed"], view["cap"])
+        try:
+            frame = pca_frame(pca_projector, epoch, source)
+        except (ValueError, runs.RunError):
+            frame = None  # the main picture already says why
+        if frame is not None:
+            columns[0].plotly_chart(
+                plots.latent_figure(frame.z_xy, frame.prior_xy, title="PCA plane: keeps scale", height=320,
+                                    revision=f"latent-pca-{source.run_id}-{view['cap']}-{view['seed']}"),
+                key="latent_pca_scale", config={"displaylogo": False})
+    if np.isfinite(z).all():
+        prior = projection.prior_samples(len(z), z.shape[1], view["seed"])
+        columns[-1].plotly_chart(plots.norm_figure({"Z: fake": z}, prior, revision=f"norms-{source.run_id}"),
+                                 key="latent_norms", config={"displaylogo": False})
 
 
 def side_panel(source: Source, epoch: int, view: dict) -> bool:
-    """The prior-match curve over the snapshots so far, and Z's dimensions against N(0, 1).
-    Returns whether the curve is still being computed."""
-    points, left = mmd_points(source, epoch, view["seed"])
-    st.plotly_chart(plots.mmd_figure(points, current=epoch, revision=f"mmd-{source.run_id}"),
+    """The prior-match curves over the snapshots so far, and Z's dimensions against N(0, 1).
+    Returns whether the curves are still being computed."""
+    curve = prior_match_curve(root(), source.run_id, view["seed"])
+    left = curve.fill(source.epochs, first=epoch, budget_seconds=CURVE_BUDGET_SECONDS)
+    points = curve.points(source.epochs)
+    span = (source.epochs[0], source.config.epochs)
+    st.plotly_chart(plots.prior_match_figure(points, current=epoch, epochs=span, revision=f"pm-{source.run_id}"),
+                    key="latent_prior_match", config={"displaylogo": False})
+    st.plotly_chart(plots.mmd_figure([(e, m["mmd"]) for e, m in points], current=epoch,
+                                     revision=f"mmd-{source.run_id}"),
                     key="latent_mmd", config={"displaylogo": False})
-    st.caption(f"Computing the curve: {left} of {len(source.epochs)} epochs to go." if left else
-               "MMD² of Z against as many N(0, I) samples (0: indistinguishable); ARGA / ARGVA's regulariser "
-               "is what pulls it down.")
+    st.caption(f"Computing the curves: {left} of {len(source.epochs)} epochs to go." if left else
+               "Spread: per-dimension std of Z, averaged (the prior's is 1). Classifier: held-out accuracy of a "
+               "fresh small network telling Z from prior samples (0.5: it cannot). MMD²: kernel two-sample "
+               f"distance, RBF bandwidths 0.5, 1 and 2 x {metrics.mmd_bandwidth(source.config.latent_size):.1f} "
+               "(0: indistinguishable).")
     try:
         stats = dimension_stats(root(), source.run_id, epoch)
     except ValueError as exc:

@@ -251,3 +251,48 @@ def test_prior_columns_mark_the_value_nearest_the_prior_s_and_go_in_their_own_ta
     assert list(link[0]) == ["model", "AUC", "AP", "runs"]
     prior_rows = table_rows(summaries, families=("prior",))
     assert "C2ST (0.5: like prior)" in prior_rows[0] and "AUC" not in prior_rows[0]
+
+
+# ------------------------------------------------------------------ the sweep
+def test_sweep_configs_cover_the_grid_seed_major_on_one_split_per_seed():
+    from argae_core import sweep
+    base = TrainConfig(dataset="planted", model="argva", epochs=20)
+    configs = sweep.sweep_configs(base, [0.0, 1.0], [2, 8], [0, 1])
+    assert [(c.seed, c.latent_size, c.reg_weight) for c in configs] == [
+        (0, 2, 0.0), (0, 2, 1.0), (0, 8, 0.0), (0, 8, 1.0), (1, 2, 0.0), (1, 2, 1.0), (1, 8, 0.0), (1, 8, 1.0)]
+    assert all(c.validate() and c.model == "argva" and c.epochs == 20 for c in configs)
+    assert sweep.sweep_problems("argva", [0.0, 1.0], [2, 8], 2) == {}
+    assert "adversarial" in sweep.sweep_problems("gae", [1.0], [2], 1)["model"]
+    assert "at least one" in sweep.sweep_problems("argva", [], [2], 1)["reg_weights"]
+    assert "from 1 to 512" in sweep.sweep_problems("argva", [1.0], [600], 1)["latent_sizes"]
+    assert sweep.sweep_problems("argva", list(sweep.REG_WEIGHTS), list(sweep.LATENT_SIZES), 5) == {}
+    assert "105 runs" in sweep.sweep_problems("argva", [0.0, 1.0, 4.0], [2, 8, 16, 64, 3, 5, 7], 5)["seeds"]
+
+
+def test_a_sweep_plan_submits_in_waves_as_room_allows_and_stops_when_cancelled():
+    from argae_core import sweep
+    plan = sweep.SweepPlan("cmp-x", sweep.sweep_configs(TrainConfig(model="argva"), [0.0, 1.0, 4.0], [2, 8], [0]))
+    submitted = []
+    submit = lambda config: submitted.append(config) or f"job-{len(submitted)}"  # noqa: E731
+    assert plan.top_up(submit, room=4) == 4 and plan.waiting == 2
+    assert plan.top_up(submit, room=0) == 0
+    assert plan.top_up(submit, room=10) == 2 and plan.waiting == 0 and plan.job_ids[-1] == "job-6"
+    assert [c.reg_weight for c in submitted] == [0.0, 1.0, 4.0, 0.0, 1.0, 4.0]
+    cancelled = sweep.SweepPlan("cmp-y", submitted[:3])
+    cancelled.cancel()
+    assert cancelled.waiting == 0 and cancelled.top_up(submit, room=5) == 0
+
+
+def test_sweep_points_average_seeds_per_cell_and_the_reading_follows_them():
+    from argae_core import sweep
+    def run(weight, latent, seed, auc, c2st):
+        return sweep.SweepRun(weight, latent, Outcome("argva", seed, "finished",
+                                                      {"test_auc": auc, "c2st": c2st, "z_std": 0.5}))
+    runs = [run(0.0, 8, 0, 0.91, 0.98), run(0.0, 8, 1, 0.90, 0.97), run(4.0, 8, 0, 0.88, 0.80),
+            run(4.0, 8, 1, 0.86, 0.82), run(0.0, 64, 0, 0.92, 1.0)]
+    points = sweep.summarize_sweep(runs)
+    assert [(p.latent_size, p.reg_weight, p.runs) for p in points] == [(8, 0.0, 2), (8, 4.0, 2), (64, 0.0, 1)]
+    assert points[1].stats["c2st"].mean == pytest.approx(0.81)
+    said = " ".join(sweep.sweep_reading(points))
+    assert "Latent 8: from weight 0 to 4 the classifier's accuracy goes 0.97 -> 0.81 (closer to the prior's 0.5)" in said
+    assert "test AUC 0.905 -> 0.870" in said and "Latent 64" not in said  # one weight: nothing to read

@@ -236,14 +236,19 @@ def test_dimension_stats_against_the_standard_normal():
     assert stats["ks"][0] < 0.05 < 0.5 < stats["ks"][1]
 
 
-def test_mmd_curve_follows_z_toward_the_prior():
+def test_prior_match_curve_follows_z_toward_the_prior_within_its_budget():
     prior_like = P.prior_samples(400, 4, seed=3)
-    snapshots = {10: prior_like + 2.0, 1: prior_like + 5.0, 20: prior_like}
-    curve = P.mmd_curve(snapshots, sample=400)
-    assert [epoch for epoch, _ in curve] == [1, 10, 20]
-    values = [mmd for _, mmd in curve]
-    assert values[0] > values[1] > values[2]
-    broken = dict(snapshots)
-    broken[30] = np.full((400, 4), np.nan, dtype=np.float32)
-    with pytest.raises(ValueError, match="Z at epoch 30"):
-        P.mmd_curve(broken)
+    snapshots = {10: 0.5 * prior_like + 2.0, 1: 0.2 * prior_like + 5.0, 20: prior_like,
+                 30: np.full((400, 4), np.nan, dtype=np.float32)}
+    curve = P.PriorMatchCurve(snapshots.__getitem__, seed=0)
+    assert curve.fill([1, 10, 20, 30], budget_seconds=0.0) == 3  # one measured, then the budget is spent
+    assert curve.fill([1, 10, 20, 30], first=20, budget_seconds=60) == 0
+    points = curve.points([1, 10, 20, 30])
+    assert [epoch for epoch, _ in points] == [1, 10, 20]  # the NaN snapshot has no point...
+    assert "Z at epoch 30" in curve.errors[30]            # ...but a reason
+    mmd = [m["mmd"] for _, m in points]
+    spread = [m["z_std"] for _, m in points]
+    c2st = [m["c2st"] for _, m in points]
+    assert mmd[0] > mmd[1] > mmd[2]
+    assert spread == pytest.approx([0.2, 0.5, 1.0], abs=0.06)
+    assert c2st[0] > 0.9 and c2st[2] < 0.6
