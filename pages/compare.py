@@ -16,7 +16,7 @@ import pandas as pd  # noqa: E402
 
 from argae_core import compare, plots, projection, runs  # noqa: E402
 from argae_core.config import ADVERSARIAL, VARIATIONAL, ConfigError, TrainConfig  # noqa: E402
-from pages import common  # noqa: E402
+from pages import common, compare_sweep  # noqa: E402
 
 manager = common.job_manager()
 owner = common.session_id()
@@ -46,8 +46,8 @@ def dataset_choices(saved: str) -> list[str]:
     return choices
 
 
-def sidebar(saved: TrainConfig, kept: dict) -> tuple[dict, list[str], int]:
-    """Draw the knobs; return (config values, models, number of seeds)."""
+def sidebar(saved: TrainConfig, kept: dict, sweeping: bool) -> tuple[dict, list[str], int, tuple | None]:
+    """Draw the knobs; return (config values, models, number of seeds, the sweep's grid or None)."""
     values: dict = {}
     with st.sidebar:
         st.header("Graph")
@@ -61,23 +61,19 @@ def sidebar(saved: TrainConfig, kept: dict) -> tuple[dict, list[str], int]:
             with st.expander("Planted partition", expanded=True):
                 for name in PLANTED_KNOBS:
                     values[name] = knob(name, getattr(saved, name))
-        st.header("Models")
-        models = st.multiselect(
-            "Models to compare", list(common.MODEL_LABELS), default=kept["models"],
-            format_func=common.MODEL_LABELS.get, key="cmp_models",
-            help="GAE / VGAE: plain graph autoencoders. ARGA / ARGVA add a discriminator that pulls Z "
-                 "toward N(0, I). Compare one with the other to see what the regulariser changes.")
-        models = sorted(models, key=list(common.MODEL_LABELS).index)  # GAE, VGAE, ARGA, ARGVA
+        models, grid = compare_sweep.grid_knobs(kept) if sweeping else (models_knob(kept), None)
         adversarial = any(m in ADVERSARIAL for m in models)
         variational = any(m in VARIATIONAL for m in models)
         st.header("Shared knobs")
         for name in ("epochs", "latent_size", "encoder_hidden", "encoder_lr"):
-            values[name] = knob(name, getattr(saved, name))
+            if not (sweeping and name == "latent_size"):
+                values[name] = knob(name, getattr(saved, name))
         if adversarial:
             values["discriminator_hidden"] = knob("discriminator_hidden", saved.discriminator_hidden)
             values["discriminator_lr"] = knob("discriminator_lr", saved.discriminator_lr)
             values["discriminator_steps"] = knob("discriminator_steps", saved.discriminator_steps)
-            values["reg_weight"] = knob("reg_weight", saved.reg_weight, label="Regulariser weight (ARGA, ARGVA)")
+            if not sweeping:
+                values["reg_weight"] = knob("reg_weight", saved.reg_weight, label="Regulariser weight (ARGA, ARGVA)")
         if variational:
             values["kl_weight"] = knob("kl_weight", saved.kl_weight, label="KL weight (VGAE, ARGVA)")
         st.header("Seeds")
@@ -89,7 +85,17 @@ def sidebar(saved: TrainConfig, kept: dict) -> tuple[dict, list[str], int]:
         with st.expander("Logging and device"):
             for name in ("eval_interval", "snapshot_interval", "device"):
                 values[name] = knob(name, getattr(saved, name))
-    return values, models, int(repeats)
+    return values, models, int(repeats), grid
+
+
+def models_knob(kept: dict) -> list[str]:
+    st.header("Models")
+    models = st.multiselect(
+        "Models to compare", list(common.MODEL_LABELS), default=kept["models"],
+        format_func=common.MODEL_LABELS.get, key="cmp_models",
+        help="GAE / VGAE: plain graph autoencoders. ARGA / ARGVA add a discriminator that pulls Z "
+             "toward N(0, I). Compare one with the other to see what the regulariser changes.")
+    return sorted(models, key=list(common.MODEL_LABELS).index)  # GAE, VGAE, ARGA, ARGVA
 
 
 def base_config(values: dict, saved: TrainConfig) -> TrainConfig:
@@ -183,13 +189,20 @@ def best_cell(value) -> str:
 
 def table_section(jobs: list, seeds: list[int]) -> None:
     summaries = compare.summarize(outcomes(jobs))
-    table = pd.DataFrame(compare.table_rows(summaries))
-    st.subheader("Test metrics")
-    st.dataframe(table.style.map(best_cell), hide_index=True, width="stretch", key="cmp_table")
     spread = f" Mean ± sample std over seeds {seeds[0]}-{seeds[-1]}." if len(seeds) > 1 else ""
-    st.caption(f"★ best in its column: higher is better, except MMD to prior (lower: Z closer to N(0, I)). "
-               f"Scores at each run's best-validation epoch.{spread}")
-    st.markdown("**What the table says**\n\n" + "\n".join(f"- {s}" for s in compare.reading(summaries)))
+    st.subheader("Test metrics")
+    st.dataframe(pd.DataFrame(compare.table_rows(summaries, ("link", "clustering"))).style.map(best_cell),
+                 hide_index=True, width="stretch", key="cmp_table")
+    st.caption(f"★ best in its column (higher is better). Scores at each run's best-validation epoch.{spread}")
+    st.subheader("How close Z is to N(0, I)")
+    st.dataframe(pd.DataFrame(compare.table_rows(summaries, ("prior",))).style.map(best_cell),
+                 hide_index=True, width="stretch", key="cmp_prior_table")
+    st.caption("★ nearest the prior's own value: spread 1, norm ratio 1, classifier (C2ST) accuracy 0.5, MMD 0. "
+               "Spread: per-dimension std of Z; norm: mean ||z|| over the prior's; C2ST: held-out accuracy of a "
+               "fresh small network telling Z from prior samples; 'at unit spread': the same with every dimension "
+               f"of Z rescaled to std 1, so only its shape is judged.{spread}")
+    latent = jobs[0].config.latent_size if jobs else None
+    st.markdown("**What the tables say**\n\n" + "\n".join(f"- {s}" for s in compare.reading(summaries, latent)))
 
 
 def curves_section(jobs: list, models: list[str]) -> None:
@@ -283,16 +296,14 @@ def picture(job, method: str, seed: int):
                 return frame, note + " · UMAP"
         projection.warm_up()
         note += " · PCA until " + ("UMAP has compiled" if not projection.is_warm() else "the run ends")
-    frames = st.session_state.setdefault("compare_frames", {})
-    frames[job.job_id] = common.pca_picture(z, seed, frames.get(job.job_id))
-    return frames[job.job_id], note + ("" if method == "umap" else " · PCA")
+    return pca_of(job, seed), note + ("" if method == "umap" else " · PCA")
 
 
 def latent_section(jobs: list, models: list[str], seed: int, method: str) -> None:
     st.subheader("Latent clouds" + (f" (seed {seed})" if len({j.config.seed for j in jobs}) > 1 else ""))
-    columns = st.columns(len(models))
-    for column, (model, group) in zip(columns, by_model(jobs, models).items()):
-        job = next((j for j in group if j.config.seed == seed), group[0])
+    shown = {m: next((j for j in group if j.config.seed == seed), group[0]) for m, group in by_model(jobs, models).items()}
+    clouds = {}
+    for column, (model, job) in zip(st.columns(len(models)), shown.items()):
         label = common.MODEL_LABELS[model]
         with column:
             try:
@@ -307,29 +318,56 @@ def latent_section(jobs: list, models: list[str], seed: int, method: str) -> Non
             st.plotly_chart(plots.latent_figure(frame.z_xy, frame.prior_xy, title=label, height=360,
                                                 revision=f"cmp-latent-{model}"), key=f"cmp_latent_{model}")
             st.caption(note)
+            clouds[label] = latent_of(job)[1]
+            if frame.method == "umap":  # the scale UMAP discards, in the plane that keeps it
+                pca = pca_of(job, seed)
+                st.plotly_chart(plots.latent_figure(pca.z_xy, pca.prior_xy, title=f"{label}: PCA plane (keeps scale)",
+                                                    height=300, revision=f"cmp-pca-{model}"), key=f"cmp_pca_{model}")
     st.caption("Each model's Z (fake) with as many N(0, I) samples (real, the same draw for every model), "
-               "projected together.")
+               "projected together." + (" " + plots.UMAP_HIDES_SCALE if method == "umap" and
+                                        projection.is_warm() else ""))
+    if clouds:
+        z = next(iter(clouds.values()))
+        prior = projection.prior_samples(len(z), z.shape[1], seed)
+        st.plotly_chart(plots.norm_figure(clouds, prior, revision="cmp-norms"), key="cmp_norms")
+        st.caption("The norm ||z|| of every node's vector against the prior's (which sits near the square root of "
+                   "the latent size): a narrow cloud sits left of the prior, whatever a projection shows.")
+
+
+def pca_of(job, seed: int):
+    """The job's PCA frame, aligned onto its previous one (kept per job in the session)."""
+    frames = st.session_state.setdefault("compare_frames", {})
+    z = latent_of(job)[1]
+    frames[job.job_id] = common.pca_picture(z, seed, frames.get(job.job_id))
+    return frames[job.job_id]
 
 
 # ------------------------------------------------------------------ the page
+MODES = {"models": "Models side by side", "sweep": "Sweep the regulariser"}
 kept = settings()
 saved = TrainConfig.from_dict(kept["config"])
-values, models, repeats = sidebar(saved, kept)
+st.title("Compare")
+mode = st.segmented_control("What to compare", list(MODES), format_func=MODES.get, default="models",
+                            key="cmp_mode", label_visibility="collapsed") or "models"
+values, models, repeats, grid = sidebar(saved, kept, sweeping=mode == "sweep")
 base = base_config(values, saved)
 problems = base.problems()
 jobs = jobs_of_comparison()
 lost = any(j is None for j in jobs)
 active = not lost and any(j.active for j in jobs)
-problems.update(compare.comparison_problems(models, repeats, None if active else room_for_runs()))
-if not problems:  # e.g. the last of several seeds beyond the seed's maximum
-    for config in compare.comparison_configs(base, models, compare.seeds_for(base.seed, repeats)):
-        problems.update(config.problems())
-kept.update(config=base.to_dict(), models=models, repeats=repeats)
+if mode == "models":
+    problems.update(compare.comparison_problems(models, repeats, None if active else room_for_runs()))
+    if not problems:  # e.g. the last of several seeds beyond the seed's maximum
+        for config in compare.comparison_configs(base, models, compare.seeds_for(base.seed, repeats)):
+            problems.update(config.problems())
+    kept.update(models=models)
+kept.update(config=base.to_dict(), repeats=repeats)
 
-st.title("Compare")
 st.caption("Train several models on the same graph, edge split and seed with the same knobs, then see "
            "them side by side: does the adversarial regulariser pull Z toward N(0, I), and what does it "
-           "cost or buy in link prediction and clustering?")
+           "cost or buy in link prediction and clustering?" if mode == "models" else
+           "Train one adversarial model over regulariser weights and latent sizes, on one edge split per seed, "
+           "and see what the regulariser buys (a Z closer to N(0, I)) against what it costs (test scores).")
 graph, graph_error = common.graph_for(base) if "dataset" not in problems else (None, None)
 if graph_error:
     st.error(graph_error, icon=":material/error:")
@@ -341,6 +379,10 @@ for name, message in problems.items():
     st.error(f"**{name.replace('_', ' ')}**: {message}", icon=":material/block:")
 if "compare_error" in st.session_state:
     st.error(st.session_state.pop("compare_error"), icon=":material/error:")
+if mode == "sweep":
+    compare_sweep.render(compare.comparison_configs(base, models, [base.seed])[0], grid, repeats,
+                         bool(problems) or graph is None, manager, owner)
+    st.stop()
 
 buttons = st.container(horizontal=True, vertical_alignment="center")  # labels never cut
 if buttons.button("Compare", type="primary", icon=":material/compare:", width="content",

@@ -15,7 +15,7 @@ def has_table(at: AppTest) -> bool:
 
 
 def reading(at: AppTest) -> str:
-    return next(m.value for m in at.markdown if m.value.startswith("**What the table says**"))
+    return next(m.value for m in at.markdown if m.value.startswith("**What the tables say**"))
 
 
 def set_knobs(at: AppTest, epochs: int, repeats: int = 1) -> None:
@@ -36,16 +36,19 @@ def test_two_karate_models_give_a_two_row_table_and_a_reading():
     assert len(state["jobs"]) == 2 and state["group"].startswith("cmp-")
     # the table is drawn by the run that sees the jobs end; the buttons by the one after
     run_until(at, lambda a: has_table(a) and not button(a, "Compare").disabled)
-    table = at.dataframe[0].value
-    assert list(table["model"]) == ["GAE", "ARGVA"]
-    assert {"AUC", "AP", "ACC", "NMI", "ARI", "MMD to prior"} <= set(table.columns)
+    table, prior_table = at.dataframe[0].value, at.dataframe[1].value
+    assert list(table["model"]) == ["GAE", "ARGVA"] == list(prior_table["model"])
+    assert {"AUC", "AP", "ACC", "NMI", "ARI"} <= set(table.columns)
+    assert {"spread (prior: 1)", "C2ST (0.5: like prior)", "MMD to prior", "C2ST at unit spread"} <= set(
+        prior_table.columns)
     assert all("±" not in str(v) for v in table["AUC"])
-    for column in ("AUC", "MMD to prior"):  # exactly one best per column unless tied
-        assert sum(str(v).endswith("★") for v in table[column]) >= 1
+    for column, frame in (("AUC", table), ("MMD to prior", prior_table)):  # one best per column unless tied
+        assert sum(str(v).endswith("★") for v in frame[column]) >= 1
     said = reading(at)
-    assert "N(0, I)" in said and "MMD" in said and "One seed only" in said
-    # a latent picture per model; validation, reconstruction, D loss, D verdict, encoder loss parts
-    assert len(at.get("plotly_chart")) == 2 + 5
+    assert "Spread of Z in units of the prior's" in said and "held-out accuracy" in said
+    assert "held-out edges" in said and "One seed only" in said
+    # a latent picture per model, the norms; validation, reconstruction, D loss, D verdict, encoder loss parts
+    assert len(at.get("plotly_chart")) == 2 + 1 + 5
     assert button(at, "Stop").disabled
 
     # Leaving the page and coming back keeps the comparison.
@@ -65,7 +68,7 @@ def test_two_seeds_give_mean_and_std():
     assert len(at.session_state["compare"]["jobs"]) == 4
     run_until(at, has_table)
     table = at.dataframe[0].value
-    assert len(table) == 2
+    assert len(table) == 2 and len(at.dataframe[1].value) == 2
     assert all("±" in str(v) for v in table["AUC"])
     assert "seed-to-seed std" in reading(at) and "One seed only" not in reading(at)
 
@@ -89,3 +92,37 @@ def test_stop_ends_every_run_of_the_comparison():
     table = at.dataframe[0].value
     assert all("stopped" in note for note in table["runs"])
     assert "stopped early" in reading(at)
+
+
+def test_a_sweep_trains_the_grid_and_draws_score_against_prior_match():
+    at = open_page("pages/compare.py")
+    at.segmented_control(key="cmp_mode").set_value("sweep")
+    at.run()
+    at.multiselect(key="sweep_weights").set_value([0.0, 4.0])
+    at.multiselect(key="sweep_latents").set_value([2, 8])
+    at.number_input(key="cmp_epochs").set_value(6)
+    at.number_input(key="cmp_eval_interval").set_value(2)
+    at.run()
+    assert not any(e for e in at.error)
+    button(at, "Sweep (4 runs)").click()
+    at.run()
+    plan = at.session_state["compare_sweep"]["plan"]
+    assert len(plan.configs) == 4 and {(c.latent_size, c.reg_weight) for c in plan.configs} == {
+        (2, 0.0), (2, 4.0), (8, 0.0), (8, 4.0)}
+    run_until(at, lambda a: len(a.dataframe) == 1 and not button(a, "Sweep (4 runs)").disabled)
+    table = at.dataframe[0].value  # the sweep's table is the page's only one
+    assert list(table["latent size"]) == [2, 2, 8, 8] and list(table["regulariser weight"]) == ["0", "4", "0", "4"]
+    assert all(v == "1 of 1 finished" for v in table["runs"])
+    said = next(m.value for m in at.markdown if m.value.startswith("**What the sweep says**"))
+    assert "Latent 2: from weight 0 to 4" in said and "Latent 8: from weight 0 to 4" in said
+    assert button(at, "Cancel").disabled
+
+
+def test_a_sweep_of_a_plain_model_or_an_empty_grid_is_refused():
+    at = open_page("pages/compare.py")
+    at.segmented_control(key="cmp_mode").set_value("sweep")
+    at.run()
+    at.multiselect(key="sweep_latents").set_value([])
+    at.run()
+    assert any("pick at least one latent size" in e.value for e in at.error)
+    assert button(at, "Sweep (0 runs)").disabled
