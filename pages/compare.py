@@ -368,6 +368,8 @@ st.caption("Train several models on the same graph, edge split and seed with the
            "cost or buy in link prediction and clustering?" if mode == "models" else
            "Train one adversarial model over regulariser weights and latent sizes, on one edge split per seed, "
            "and see what the regulariser buys (a Z closer to N(0, I)) against what it costs (test scores).")
+if st.session_state.get("compare_note"):
+    st.info(st.session_state["compare_note"], icon=":material/school:")
 graph, graph_error = common.graph_for(base) if "dataset" not in problems else (None, None)
 if graph_error:
     st.error(graph_error, icon=":material/error:")

@@ -10,7 +10,7 @@ from pages import page_setup
 
 page_setup()  # first: see pages/__init__.py
 
-from argae_core.presets import BASE, PRESETS, Preset  # noqa: E402
+from argae_core.presets import COMPARISONS, PRESETS, Preset  # noqa: E402
 from pages import common  # noqa: E402
 
 ARCHITECTURE_SVG = Path(__file__).resolve().parent.parent / "assets" / "architecture.svg"
@@ -110,23 +110,33 @@ def setting_text(name: str, value) -> str:
 
 
 def load_preset(preset: Preset) -> None:
-    """Put the preset's config where the Train page reads it, and go there."""
-    st.session_state["config"] = preset.config().to_dict()
-    for key in [k for k in st.session_state if str(k).startswith("w_")]:
+    """Put the preset's config where its page (Train or Compare) reads it, and go there."""
+    note = f"**{preset.title}.** {preset.watch}"
+    if preset.page == "compare":
+        st.session_state["compare_settings"] = {"config": preset.config().to_dict(), "models": list(preset.compare),
+                                                "repeats": preset.seeds, "method": "pca"}
+        prefixes, st.session_state["compare_note"] = ("cmp_", "sweep_"), note
+    else:
+        st.session_state["config"] = preset.config().to_dict()
+        prefixes, st.session_state["preset_note"] = ("w_",), note
+    for key in [k for k in st.session_state if str(k).startswith(prefixes)]:
         del st.session_state[key]  # widgets keep their own state; drop it so they show the preset
-    st.session_state["preset_note"] = f"**{preset.title}.** {preset.watch}"
-    st.switch_page("pages/train.py")
+    st.switch_page(f"pages/{preset.page}.py")
 
 
 def preset_card(preset: Preset) -> None:
     with st.container(border=True):
         st.markdown(f"**{preset.title}**")
         st.markdown(preset.watch)
-        settings = {**BASE, **preset.changes}
+        settings = preset.settings
+        if preset.compare:
+            settings = {"models": " vs ".join(common.MODEL_LABELS[m] for m in preset.compare),
+                        "seeds": preset.seeds, **settings}
         st.caption(" · ".join(setting_text(k, v) for k, v in settings.items()))
         if preset.needs_cora:
             st.caption(":material/folder: Needs Cora's raw files in the data folder.")
-        if st.button("Load into Train", key=f"preset_{preset.name}", icon=":material/play_arrow:"):
+        target = "Compare" if preset.compare else "Train"
+        if st.button(f"Load into {target}", key=f"preset_{preset.name}", icon=":material/play_arrow:"):
             load_preset(preset)
 
 
@@ -134,8 +144,17 @@ def guided_experiments() -> None:
     st.markdown("Each button loads a configuration into the Train page and keeps the sentence on "
                 "what to watch above the charts; press **Start** there. Everything else is at its "
                 "default (seed 0, 200 epochs), so you should see what the sentence says.")
-    for pair in range(0, len(PRESETS), 2):  # one row per pair, so neighbours line up
-        for column, preset in zip(st.columns(2), PRESETS[pair:pair + 2]):
+    cards(PRESETS)
+    st.subheader("What the regulariser changes in Z")
+    st.markdown("Two comparisons on the Compare page, each over 5 seeds so that a difference can be told from "
+                "noise; press **Compare** there. Then try the page's **Sweep the regulariser** mode for the "
+                "whole picture: test score against prior match over regulariser weights and latent sizes.")
+    cards(COMPARISONS)
+
+
+def cards(presets) -> None:
+    for pair in range(0, len(presets), 2):  # one row per pair, so neighbours line up
+        for column, preset in zip(st.columns(2), presets[pair:pair + 2]):
             with column:
                 preset_card(preset)
 
