@@ -35,6 +35,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_tutorial import TutorialARGVA  # noqa: E402
 
+from argae_core import metrics, projection  # noqa: E402
 from argae_core.config import TrainConfig  # noqa: E402
 from argae_core.data import load_graph, split_edges  # noqa: E402
 from argae_core.training import Trainer  # noqa: E402
@@ -102,6 +103,25 @@ def evaluation_share(history: list[dict], config: TrainConfig) -> float:
         counts[(epoch % config.eval_interval == 0, epoch % config.snapshot_interval == 0)] += 1
     extra = sum(n * (statistics.median(groups[k]) - plain) for k, n in counts.items() if n and k in groups)
     return max(extra, 0.0) / (cycle * plain + extra)
+
+
+def prior_match_cost(config: TrainConfig, graph, repeats: int = 3) -> dict[str, float]:
+    """Wall ms (median) of the prior-match measures on a Cora Z: one point of the per-snapshot
+    curve (computed beside the pictures, never in the training loop) and the full set the
+    final metrics add once at the end of a run."""
+    trainer = Trainer(config.replace(epochs=TIMING_EPOCHS), graph=graph)
+    for _ in range(10):
+        trainer.step()
+    z = trainer.embed().cpu().numpy()
+
+    def clock(**options) -> float:
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            metrics.prior_match(z, seed=0, **options)
+            times.append((time.perf_counter() - start) * 1000)
+        return statistics.median(times)
+    return {"curve point": clock(shape=False, mmd_sample=projection.CURVE_MMD_SAMPLE), "final": clock()}
 
 
 def parts(reference: TutorialARGVA, trainers: dict[str, Trainer], repeats: int) -> dict:
@@ -220,6 +240,10 @@ def report(configs: dict[str, TrainConfig], graph, timing: dict, scores: dict, a
     print(f"\ntarget: {DEFAULT} >= 3x the reference's epochs per second, mean AUC / AP not lower")
     share = evaluation_share(timing["history"], config)
     print(f"evaluation share of the Trainer's epoch time: {100 * share:.1f} %   (target < 20 %)")
+    cost, between = timing["prior_match"], config.snapshot_interval * wall[DEFAULT]
+    print(f"prior match, per snapshot (beside the pictures, not in the loop): {cost['curve point']:.0f} ms = "
+          f"{100 * cost['curve point'] / between:.0f} % of the {between:.0f} ms between two snapshots; "
+          f"full set at the end of a run: {cost['final']:.0f} ms once")
     print("threads, default Trainer, wall ms/epoch: " + ", ".join(
         f"{n}: {ms:.1f}" for n, ms in timing["threads"].items()))
     print("\nwhere the time goes (CPU ms, one epoch, median):")
@@ -241,6 +265,7 @@ def main() -> None:
     graph = load_graph(default)
     timing = speed(configs, graph, args.repeats, args.block)
     timing["threads"] = thread_effect(default, graph, args.block)
+    timing["prior_match"] = prior_match_cost(default, graph)
     print(f"timed {args.repeats} x {args.block} epochs of each; quality over {args.seeds} seeds:", flush=True)
     scores = quality(configs, graph, args.seeds)
     report(configs, graph, timing, scores, args)
