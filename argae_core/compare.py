@@ -30,6 +30,11 @@ class Metric:
     family: str = "link"          # link / clustering / prior
     digits: int = 3
     matters: float = 0.01         # the smallest gap worth a word, in the metric's units
+    words: str = ""               # its name in a sentence, when the column name will not do
+
+    @property
+    def said(self) -> str:
+        return self.words or self.name
 
     def text(self, value: float) -> str:
         """The value as the table shows it; two values that print alike are a tie."""
@@ -61,11 +66,12 @@ METRICS: tuple[Metric, ...] = (
     Metric("acc", "ACC", family="clustering"), Metric("nmi", "NMI", family="clustering"),
     Metric("ari", "ARI", family="clustering"),
     # Prior match (metrics.prior_match): best is the prior's own value.
-    Metric("z_std", "spread (prior: 1)", goal=1.0, family="prior", digits=2, matters=0.05),
-    Metric("norm_ratio", "norm / prior's", goal=1.0, family="prior", digits=2, matters=0.05),
-    Metric("c2st", "C2ST (0.5: like prior)", goal=0.5, family="prior", digits=2, matters=0.03),
+    Metric("z_std", "spread (prior: 1)", goal=1.0, family="prior", digits=2, matters=0.05, words="spread"),
+    Metric("norm_ratio", "norm / prior's", goal=1.0, family="prior", digits=2, matters=0.05, words="norm"),
+    Metric("c2st", "C2ST (0.5: like prior)", goal=0.5, family="prior", digits=2, matters=0.03,
+           words="the classifier's accuracy"),
     Metric("c2st_shape", "C2ST at unit spread", goal=0.5, family="prior", digits=2, matters=0.03),
-    Metric("mmd", "MMD to prior", goal="min", family="prior", digits=4, matters=0.002),
+    Metric("mmd", "MMD to prior", goal="min", family="prior", digits=4, matters=0.002, words="MMD"),
     Metric("mmd_shape", "MMD at unit spread", goal="min", family="prior", digits=4, matters=0.002))
 BY_KEY = {m.key: m for m in METRICS}
 # The measures a verdict on "closer to the prior" rests on (the norm follows the spread).
@@ -482,7 +488,7 @@ def _prior_verdict(contrasts: Sequence[_Contrast], latent_size: int | None) -> s
     mattering = [c for c in contrasts if c.matters]
     if real:
         closer = {c.top[0].model for c in real}
-        names = ", ".join(f"{c.metric.name} {c.metric.text(c.best.mean)} vs {c.metric.text(c.worst.mean)}"
+        names = ", ".join(f"{c.metric.said} {c.metric.text(c.best.mean)} vs {c.metric.text(c.worst.mean)}"
                           for c in real)
         if len(closer) == 1:
             return (f"{real[0].top[0].label}'s latent cloud is closer to N(0, I) than {real[0].bottom.label}'s "
@@ -492,7 +498,7 @@ def _prior_verdict(contrasts: Sequence[_Contrast], latent_size: int | None) -> s
         c = mattering[0]
         why = ("with one seed it cannot be told from noise" if c.spread is None
                else "but within the seed-to-seed spread")
-        return (f"{c.top[0].label}'s latent cloud looks closer to N(0, I) by {c.metric.name} "
+        return (f"{c.top[0].label}'s latent cloud looks closer to N(0, I) by {c.metric.said} "
                 f"({c.metric.text(c.best.mean)} vs {c.metric.text(c.worst.mean)}), {why}: not a clear difference.")
     sentence = ("The latent clouds are equally far from N(0, I) on every measure: here the adversarial "
                 "regulariser changes nothing you can see in Z.")

@@ -263,11 +263,9 @@ def norm_figure(clouds: Mapping[str, np.ndarray], prior: np.ndarray, revision: s
     shared bins: a picture that keeps scale. The prior's norms sit near sqrt(latent size)."""
     prior_norms = np.linalg.norm(np.asarray(prior, dtype=float), axis=1)
     norms = {label: np.linalg.norm(np.asarray(z, dtype=float), axis=1) for label, z in clouds.items()}
-    dim = np.asarray(prior).shape[1]
-    everything = np.concatenate([np.asarray(prior_norms, dtype=float)]
-                                + [np.asarray(v, dtype=float) for v in norms.values()])
-    finite = everything[np.isfinite(everything)]
-    top = float(np.percentile(finite, 99.5)) if len(finite) else 1.0
+    # the prior's whole range, and Z's without its furthest 0.5 % (one outlier would squeeze the rest)
+    top = max([float(prior_norms.max()) if len(prior_norms) else 1.0]
+              + [float(np.percentile(v[np.isfinite(v)], 99.5)) for v in norms.values() if np.isfinite(v).any()])
     bins = dict(start=0.0, end=max(top, 1e-6) * 1.02, size=max(top, 1e-6) * 1.02 / 40)
     fig = go.Figure()
     fig.add_trace(go.Histogram(x=prior_norms, xbins=bins, name="prior N(0, I): real", histnorm="probability",
@@ -277,7 +275,7 @@ def norm_figure(clouds: Mapping[str, np.ndarray], prior: np.ndarray, revision: s
         fig.add_trace(go.Histogram(x=values, xbins=bins, name=label, histnorm="probability",
                                    marker=dict(color=colour), opacity=0.6))
     fig.update_layout(barmode="overlay", height=height, uirevision=revision, template="plotly_white",
-                      title=dict(text=f"Norm of z against the prior's (latent size {dim})", x=0, font=dict(size=15)),
+                      title=dict(text="Norms: z vs prior", x=0, font=dict(size=15)),
                       margin=dict(l=10, r=10, t=40, b=10), xaxis_title="||z||", yaxis_title="share of points",
                       legend=dict(orientation="h", yanchor="top", y=-0.25, xanchor="left", x=0))
     return fig
@@ -305,7 +303,9 @@ def prior_match_figure(points: Sequence[tuple[int, Mapping]], current: int | Non
     fig.update_yaxes(range=[0, max([1.05] + [v * 1.05 for v in values])])
     if epochs is not None:
         fig.update_xaxes(range=[epochs[0] - 0.5, max(epochs[1], epochs[0] + 1) + 0.5])
-    return _layout(fig, "Prior match over epochs", "spread / accuracy", revision, height=280)
+    fig = _layout(fig, "Spread and classifier over epochs", "spread / accuracy", revision, height=300)
+    fig.update_layout(legend_y=-0.3)  # under the x axis title, not on it
+    return fig
 
 
 TRADE_OFF_AXES = {"c2st": "classifier accuracy, Z vs prior (0.5: like the prior)",

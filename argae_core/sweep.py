@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from .compare import BY_KEY, MAX_SEEDS, Outcome, Stat, finite_number
+from .compare import BY_KEY, FEW_TEST_EDGES, MAX_SEEDS, Outcome, Stat, finite_number
 from .config import ADVERSARIAL, FIELDS, TrainConfig
 
 REG_WEIGHTS = (0.0, 0.25, 1.0, 4.0, 16.0)   # 16: where Cora ARGVA's AUC fell to 0.75 (issue 12's table)
@@ -39,6 +39,7 @@ class SweepPoint:
     stats: dict[str, Stat] = field(default_factory=dict)
     runs: int = 0
     finished: int = 0
+    test_edges: int | None = None   # fewest held-out edges of its runs
 
     @property
     def label(self) -> str:
@@ -87,6 +88,9 @@ def summarize_sweep(runs: Iterable[SweepRun]) -> list[SweepPoint]:
         point = points.setdefault(cell, SweepPoint(run.reg_weight, run.latent_size))
         point.runs += 1
         point.finished += run.outcome.status == "finished"
+        edges = finite_number((run.outcome.metrics or {}).get("test_edges"))
+        if edges is not None:
+            point.test_edges = int(edges) if point.test_edges is None else min(point.test_edges, int(edges))
         for key in (*SCORE_KEYS, *PRIOR_KEYS):
             value = finite_number((run.outcome.metrics or {}).get(key))
             if value is not None:
@@ -119,6 +123,10 @@ def sweep_reading(points: Sequence[SweepPoint]) -> list[str]:
         else:
             sentence += f" (seed-to-seed std up to {noise:.3f})."
         sentences.append(sentence)
+    edges = [p.test_edges for p in points if p.test_edges is not None]
+    if edges and min(edges) < FEW_TEST_EDGES:
+        sentences.append(f"The test scores rest on {min(edges)} held-out edges per run: too few for their "
+                         "differences to mean much. Sweep a larger graph, or over more seeds.")
     return sentences
 
 

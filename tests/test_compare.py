@@ -218,7 +218,7 @@ def test_reading_with_three_models_names_best_and_worst():
                            Outcome("argva", 0, "finished", scores(0.85, 0.9, 0.01))])
     said = text(summaries)
     assert "AUC is highest for GAE and VGAE (0.900), 5.0 points above ARGVA, the lowest (0.850)" in said
-    assert "ARGVA's latent cloud looks closer to N(0, I) by MMD to prior (0.0100 vs 0.0400)" in said
+    assert "ARGVA's latent cloud looks closer to N(0, I) by MMD (0.0100 vs 0.0400)" in said
 
 
 def test_reading_of_diverged_failed_and_stopped_runs():
@@ -296,3 +296,7 @@ def test_sweep_points_average_seeds_per_cell_and_the_reading_follows_them():
     said = " ".join(sweep.sweep_reading(points))
     assert "Latent 8: from weight 0 to 4 the classifier's accuracy goes 0.97 -> 0.81 (closer to the prior's 0.5)" in said
     assert "test AUC 0.905 -> 0.870" in said and "Latent 64" not in said  # one weight: nothing to read
+    assert "too few" not in said
+    tiny = [sweep.SweepRun(r.reg_weight, r.latent_size, Outcome("argva", r.outcome.seed, "finished",
+                                                               {**r.outcome.metrics, "test_edges": 7})) for r in runs]
+    assert "rest on 7 held-out edges per run: too few" in " ".join(sweep.sweep_reading(sweep.summarize_sweep(tiny)))
