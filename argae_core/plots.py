@@ -343,3 +343,30 @@ def trade_off_figure(points: Sequence, x: str = "c2st", y: str = "test_auc",
                       xaxis_title=TRADE_OFF_AXES.get(x, x), yaxis_title=TRADE_OFF_AXES.get(y, y),
                       legend=dict(orientation="h", yanchor="top", y=-0.15, xanchor="left", x=0))
     return fig
+
+
+def discriminator_map_figure(dmap, title: str = "The discriminator's view", revision: str = "d-map",
+                             height: int = 420, show_z: bool = True, show_prior: bool = True) -> go.Figure:
+    """D's probability of "real" over the plane (judge.DiscriminatorMap) as a heatmap with its
+    0.5 contour, the prior samples and Z on top: where D says "real", and where Z sits."""
+    fig = go.Figure()
+    fig.add_trace(go.Heatmap(x=dmap.xs, y=dmap.ys, z=dmap.prob, zmin=0, zmax=1, colorscale="RdBu",
+                             colorbar=dict(title="D: real", thickness=12), opacity=0.75, name="D(x)",
+                             hovertemplate="D(x) = %{z:.2f}<extra></extra>"))
+    fig.add_trace(go.Contour(x=dmap.xs, y=dmap.ys, z=dmap.prob, showscale=False, hoverinfo="skip",
+                             contours=dict(start=0.5, end=0.5, size=1, coloring="lines"),
+                             line=dict(color="#222", width=2, dash="dash"), name="D = 0.5"))
+    if show_prior:
+        fig.add_trace(go.Scattergl(x=dmap.prior_xy[:, 0], y=dmap.prior_xy[:, 1], mode="markers",
+                                   name="prior N(0, I): real", hoverinfo="skip",
+                                   marker=dict(size=4, color="#ffffff", line=dict(color=REAL_COLOUR, width=1))))
+    if show_z:
+        fig.add_trace(go.Scattergl(x=dmap.z_xy[:, 0], y=dmap.z_xy[:, 1], mode="markers", name="Z: fake",
+                                   hoverinfo="skip", marker=dict(size=5, color=FAKE_COLOUR,
+                                                                 line=dict(color="#222", width=0.5))))
+    fig.update_layout(title=dict(text=title, x=0, font=dict(size=15)), height=height, uirevision=revision,
+                      margin=dict(l=10, r=10, t=40, b=10), template="plotly_white",
+                      legend=dict(orientation="h", yanchor="top", y=-0.08, xanchor="left", x=0))
+    fig.update_xaxes(range=[float(dmap.xs[0]), float(dmap.xs[-1])], zeroline=False, showgrid=False)
+    fig.update_yaxes(range=[float(dmap.ys[0]), float(dmap.ys[-1])], zeroline=False, showgrid=False, scaleanchor="x")
+    return fig

@@ -57,6 +57,9 @@ LEFTOVER_PREFIXES = tuple(HIDDEN_PREFIX + kind for kind in ("new-", "tmp-", "del
 SUMMARY_METRICS = ("test_auc", "test_ap", "acc", "nmi", "ari", "mmd")
 
 
+DISCRIMINATOR_PREFIX = "d."   # snapshot arrays holding D's parameters
+
+
 class RunError(RuntimeError):
     """A run that is missing, corrupt, still running, or named badly; the message says which."""
 
@@ -239,6 +242,8 @@ class RunWriter:
             arrays = {"z": np.asarray(record.z)}
             if record.d_score is not None:
                 arrays["d_score"] = np.asarray(record.d_score)
+            for name, value in (record.d_weights or {}).items():
+                arrays[DISCRIMINATOR_PREFIX + name] = np.asarray(value)
             _atomic_write(self.path / "snapshots" / f"epoch_{record.epoch:05d}.npz", _npz_bytes(**arrays))
         if snapshot or time.monotonic() - self._last_flush >= FLUSH_SECONDS:
             self.flush()
@@ -401,6 +406,15 @@ class Run:
                            f"it has {', '.join(map(str, self.snapshot_epochs)) or 'none'}")
         arrays = _read_npz(self.path / "snapshots" / f"epoch_{epoch:05d}.npz")
         return _z_of(arrays, self.run_id), arrays.get("d_score")
+
+    def discriminator_weights(self, epoch: int) -> dict[str, np.ndarray] | None:
+        """D's parameters saved with the snapshot of `epoch` (None: no discriminator, or a run
+        saved before snapshots kept them)."""
+        if epoch not in self.snapshot_epochs:
+            raise RunError(f"run {self.run_id} has no snapshot at epoch {epoch}")
+        arrays = _read_npz(self.path / "snapshots" / f"epoch_{epoch:05d}.npz")
+        weights = {k[len(DISCRIMINATOR_PREFIX):]: v for k, v in arrays.items() if k.startswith(DISCRIMINATOR_PREFIX)}
+        return weights or None
 
     def final_embedding(self) -> tuple[int, np.ndarray, np.ndarray | None] | None:
         """(epoch, Z, D(z)) at the best-validation epoch the metrics score, if saved."""

@@ -42,13 +42,14 @@ class EpochRecord:
     diverged: bool = False
     z: np.ndarray | None = field(default=None, repr=False)        # [N, latent] at snapshots
     d_score: np.ndarray | None = field(default=None, repr=False)  # D(z) per node at snapshots
+    d_weights: dict | None = field(default=None, repr=False)      # D's parameters at snapshots (arrays)
 
     def row(self) -> dict:
         """The scalar part, for tables, CSV and JSON (not `asdict`, which deep-copies Z)."""
         return {k: getattr(self, k) for k in ROW_FIELDS}
 
 
-ROW_FIELDS = [k for k in EpochRecord.__dataclass_fields__ if k not in ("z", "d_score")]
+ROW_FIELDS = [k for k in EpochRecord.__dataclass_fields__ if k not in ("z", "d_score", "d_weights")]
 
 
 class NegativeSampler:
@@ -256,6 +257,7 @@ class Trainer:
             record.val_auc, record.val_ap = self._validate(z)
         if keep_z:
             record.z, record.d_score = self.snapshot(z)
+            record.d_weights = self.discriminator_weights()
         record.seconds = time.perf_counter() - start
         self.history.append(record.row())
         yield record
@@ -282,6 +284,14 @@ class Trainer:
         if self.config.adversarial:
             score = torch.sigmoid(self.model.discriminator(z)).squeeze(-1).cpu().numpy()
         return z.cpu().numpy(), score
+
+    def discriminator_weights(self) -> dict[str, np.ndarray] | None:
+        """D's parameters as arrays (a few tens of KB), so a page can draw D's verdict over the
+        latent space at a snapshot; None without a discriminator."""
+        if not self.config.adversarial:
+            return None
+        return {name: value.detach().cpu().numpy().copy()
+                for name, value in self.model.discriminator.state_dict().items()}
 
     def _validate(self, z: torch.Tensor) -> tuple[float, float]:
         auc, ap = self.model.test(z, *self.val_edges)

@@ -12,7 +12,7 @@ from pages import page_setup
 
 page_setup()  # first: see pages/__init__.py
 
-from argae_core import metrics, plots, projection, runs  # noqa: E402
+from argae_core import judge, metrics, plots, projection, runs  # noqa: E402
 from argae_core.config import TrainConfig  # noqa: E402
 from pages import common  # noqa: E402
 
@@ -270,6 +270,46 @@ def scatter(source: Source, epoch: int, view: dict, graph: runs.GraphInfo) -> No
     st.caption(caption + " Hover a point for its node id, label, degree and D(z); click a legend entry to hide it."
                + (" " + plots.UMAP_HIDES_SCALE if frame.method == "umap" else ""))
     scale_views(source, epoch, view, z)
+    if source.config.adversarial:
+        discriminator_view(source, epoch, view, z)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def discriminator_map(runs_root: str, run_id: str, epoch: int, seed: int, cap: int):
+    """D's verdict over the plane of this snapshot (judge.discriminator_map), or None when
+    the snapshot kept no D (a run saved before snapshots did)."""
+    run = runs.load_run(run_id, runs_root)
+    weights = run.discriminator_weights(epoch)
+    if weights is None:
+        return None
+    z = snapshot(runs_root, run_id, epoch)[0]
+    rows = projection.subsample(len(z), cap, seed)
+    z = z if rows is None else z[rows]
+    prior = projection.prior_samples(len(z), z.shape[1], seed)
+    return judge.discriminator_map(weights, run.config.latent_size, run.config.discriminator_hidden, z, prior)
+
+
+def discriminator_view(source: Source, epoch: int, view: dict, z: np.ndarray) -> None:
+    """GAN Lab's picture: where D says "real", with Z and the prior samples on top."""
+    if not np.isfinite(z).all():
+        return
+    try:
+        dmap = discriminator_map(root(), source.run_id, epoch, view["seed"], view["cap"])
+    except (runs.RunError, RuntimeError, ValueError) as exc:  # a damaged file, weights of another shape
+        st.caption(f"No picture of the discriminator's view at epoch {epoch}: {exc}")
+        return
+    if dmap is None:
+        st.caption("This run's snapshots did not keep the discriminator, so its view cannot be drawn.")
+        return
+    title = f"Epoch {epoch}: the discriminator's view" + ("" if dmap.exact else " (a slice)")
+    st.plotly_chart(plots.discriminator_map_figure(dmap, title=title, revision=f"dmap-{source.run_id}",
+                                                   show_z=view["show_z"], show_prior=view["show_prior"]),
+                    key="latent_dmap", config={"displaylogo": False})
+    st.caption("Colour: D's probability that a point is a prior sample (\"real\"); dashed: where it is 0.5. "
+               + ("With 2 latent dimensions this plane is the latent space itself: the map is D's exact verdict."
+                  if dmap.exact else
+                  f"A slice: D evaluated on the PCA plane of this epoch's Z and prior samples, mapped back into the "
+                  f"{source.config.latent_size}-dimensional latent space; off the plane D may say otherwise."))
 
 
 def scale_views(source: Source, epoch: int, view: dict, z: np.ndarray) -> None:

@@ -103,8 +103,12 @@ def test_a_saved_run_shows_both_clouds_with_hover(runs_dir, saved):
     assert "Epoch 12" in figure(at)["layout"]["title"]["text"]  # the newest snapshot first
     assert all("node <b>" in h and "degree" in h and "D(z)" in h for h in z["hovertext"])
     assert not at.error
-    # beside it: the MMD curve over the snapshots and per-dimension histograms
-    assert list(values(figure(at, "latent_mmd")["data"][0]["x"])) == SNAPSHOTS
+    # beside it: the prior-match curves over the snapshots (filled a second's work per refresh)
+    # and per-dimension histograms
+    run_until(at, lambda a: list(values(figure(a, "latent_mmd")["data"][0]["x"])) == SNAPSHOTS)
+    spread = figure(at, "latent_prior_match")["data"]
+    assert [t["name"] for t in spread if t.get("showlegend") is not False] == [
+        "spread of Z (prior: 1)", "classifier accuracy (prior: 0.5)"]
     bars = [t for t in figure(at, "latent_dims_figure")["data"] if t["type"] == "bar"]
     assert len(bars) == 8
 
@@ -192,7 +196,7 @@ def test_a_diverged_snapshot_gives_a_message_not_a_traceback(runs_dir, saved):
     at.select_slider(key="latent_epoch").set_value(9).run()
     assert not at.exception
     assert "No picture at epoch 9" in messages(at) and "NaN" in messages(at)
-    assert list(values(figure(at, "latent_mmd")["data"][0]["x"])) == [1, 3, 6, 12]
+    run_until(at, lambda a: list(values(figure(a, "latent_mmd")["data"][0]["x"])) == [1, 3, 6, 12])
 
 
 def run_latent_until(at: AppTest, done, timeout: float) -> AppTest:
