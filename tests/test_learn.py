@@ -178,3 +178,10 @@ def test_at_latent_8_argva_s_z_is_closer_to_the_prior_than_gae_s_and_at_64_it_is
     at_work, idle = preset("regulariser_at_work"), preset("regulariser_idle")
     assert c2st(at_work, "gae") - c2st(at_work, "argva") > 0.05
     assert min(c2st(idle, "gae"), c2st(idle, "argva")) > 0.95
+
+
+def test_the_2d_game_stays_near_equilibrium_while_a_fresh_classifier_sees_more(one_thread):
+    trainer = Trainer(preset("two_d_latent").config())
+    last = list(trainer)[-1]
+    assert 0.4 < last.d_fake < 0.5 < last.d_real < 0.65
+    assert trainer.final_metrics()["c2st"] > 0.65
