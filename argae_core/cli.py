@@ -18,6 +18,7 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
+from . import paper
 from .config import FIELDS, MODEL_KINDS, ConfigError, TrainConfig
 from .data import DatasetUnavailable, Graph, load_graph, split_edges
 from .metrics import DEGENERATE_HINT, DEGENERATE_NOTES
@@ -26,15 +27,7 @@ EXIT_FAILED, EXIT_CONFIG, EXIT_DATASET, EXIT_INTERRUPTED = 1, 2, 3, 130
 REQUIRED_JSON_KEYS = ("test_auc", "test_ap", "acc", "nmi", "ari", "mmd", "epochs_run", "diverged",
                       "seconds_per_epoch")
 
-# Pan et al., "Adversarially Regularized Graph Autoencoder for Graph Embedding", IJCAI 2018.
-PAPER_LINK = {  # test AUC, AP x100 (Table 2)
-    "cora": {"gae": (91.0, 92.0), "vgae": (91.4, 92.6), "arga": (92.4, 93.2), "argva": (92.4, 92.6)},
-    "citeseer": {"gae": (89.5, 89.9), "vgae": (90.8, 92.0), "arga": (91.9, 93.0),
-                 "argva": (92.4, 93.0)},
-    "pubmed": {"gae": (96.4, 96.5), "vgae": (94.4, 94.7), "arga": (96.8, 97.1),
-               "argva": (96.5, 96.8)},
-}
-PAPER_CLUSTERING = {"cora": {"arga": (0.640, 0.449, 0.352), "argva": (0.638, 0.450, 0.374)}}  # ACC NMI ARI
+PAPER_LINK, PAPER_CLUSTERING = paper.LINK, paper.CLUSTERING  # Pan et al., IJCAI 2018
 PLANETOID_DATASETS = ("cora", "citeseer", "pubmed")
 PER_RUN_FIELDS = ("dataset", "model", "seed")  # reproduce sets these itself
 

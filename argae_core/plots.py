@@ -97,7 +97,10 @@ def discriminator_verdict_figure(runs: Mapping[str, Rows], revision: str = "d-ve
     return _layout(fig, "Discriminator's verdict", "probability of 'real'", revision)
 
 
-def validation_figure(runs: Mapping[str, Rows], revision: str = "val") -> go.Figure:
+def validation_figure(runs: Mapping[str, Rows], revision: str = "val",
+                      references: Mapping[str, float] | None = None) -> go.Figure:
+    """Validation AUC / AP per run; `references` (label -> AUC) are drawn as dotted lines in
+    the run's colour (the paper's test AUC, for instance)."""
     fig = go.Figure()
     for i, (label, rows) in enumerate(runs.items()):
         prefix = "" if len(runs) == 1 else f"{label} "
@@ -106,6 +109,10 @@ def validation_figure(runs: Mapping[str, Rows], revision: str = "val") -> go.Fig
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=prefix + key[4:].upper(),
                                      legendgroup=label, marker=dict(size=4),
                                      line=dict(color=_colour(i), dash=dash)))
+        if references and label in references:
+            fig.add_hline(y=references[label], line=dict(color=_colour(i), dash="dot", width=1.5),
+                          annotation_text=f"paper {label} AUC {references[label]:.3f}",
+                          annotation_position="bottom right", annotation_font_size=11)
     return _layout(fig, "Validation link prediction", "score", revision)
 
 

@@ -14,7 +14,7 @@ page_setup()  # first: see pages/__init__.py
 
 import pandas as pd  # noqa: E402
 
-from argae_core import compare, plots, projection, runs  # noqa: E402
+from argae_core import compare, paper, plots, projection, runs  # noqa: E402
 from argae_core.config import ADVERSARIAL, VARIATIONAL, ConfigError, TrainConfig  # noqa: E402
 from pages import common, compare_sweep  # noqa: E402
 
@@ -194,6 +194,9 @@ def table_section(jobs: list, seeds: list[int]) -> None:
     st.dataframe(pd.DataFrame(compare.table_rows(summaries, ("link", "clustering"))).style.map(best_cell),
                  hide_index=True, width="stretch", key="cmp_table")
     st.caption(f"★ best in its column (higher is better). Scores at each run's best-validation epoch.{spread}")
+    reference = paper_note(jobs, seeds)
+    if reference:
+        st.caption(reference)
     st.subheader("How close Z is to N(0, I)")
     st.dataframe(pd.DataFrame(compare.table_rows(summaries, ("prior",))).style.map(best_cell),
                  hide_index=True, width="stretch", key="cmp_prior_table")
@@ -203,6 +206,17 @@ def table_section(jobs: list, seeds: list[int]) -> None:
                f"of Z rescaled to std 1, so only its shape is judged.{spread}")
     latent = jobs[0].config.latent_size if jobs else None
     st.markdown("**What the tables say**\n\n" + "\n".join(f"- {s}" for s in compare.reading(summaries, latent)))
+
+
+def paper_note(jobs: list, seeds: list[int]) -> str | None:
+    """The paper's test AUC / AP for the models compared, when it reports this dataset."""
+    dataset = jobs[0].config.dataset if jobs else ""
+    marks = [f"{common.MODEL_LABELS[m]} {a:.3f} / {p:.3f}" for m in dict.fromkeys(j.config.model for j in jobs)
+             if (scores := paper.link_scores(dataset, m)) for a, p in [scores]]
+    if not marks:
+        return None
+    return (f"Reference, test AUC / AP from the paper: {', '.join(marks)} ({paper.PROTOCOL}; here seeds "
+            f"{seeds[0]}-{seeds[-1]}, test scores at the best-validation epoch). Dotted lines on the validation chart.")
 
 
 def curves_section(jobs: list, models: list[str]) -> None:
@@ -217,7 +231,10 @@ def curves_section(jobs: list, models: list[str]) -> None:
     recon = {label: [{"epoch": r["epoch"], "recon_loss": r.get("recon_loss")} for r in rows]
              for label, rows in series.items()}
     left, right = st.columns(2)
-    left.plotly_chart(legend_below(plots.validation_figure(series, revision="cmp-val")), key="cmp_chart_val")
+    references = {common.MODEL_LABELS[m]: scores[0] for m in models
+                  if (scores := paper.link_scores(jobs[0].config.dataset, m))}
+    left.plotly_chart(legend_below(plots.validation_figure(series, revision="cmp-val", references=references)),
+                      key="cmp_chart_val")
     recon_figure = plots.encoder_loss_figure(recon, revision="cmp-recon")
     recon_figure.for_each_trace(lambda t: t.update(name=t.legendgroup, line=dict(dash="solid", width=2)))
     right.plotly_chart(legend_below(recon_figure, "Reconstruction loss (the term every model has)"),
