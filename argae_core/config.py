@@ -24,7 +24,10 @@ DEVICES = ("auto", "cpu", "cuda")
 DEFAULT_REG_WEIGHT = 0.25
 # A planted partition's edges cost memory twice: the generator draws every edge before it
 # drops repeats, and training keeps per-edge tensors (messages of width encoder_hidden, the
-# decoder's scores, negative samples). MEASURED_BELOW
+# decoder's scores, negative samples). Measured (default widths, one thread, generation + 2
+# epochs + final metrics): peak RSS 0.75 GB at 0.19 M edges, 0.91 GB at 0.76 M, 1.61 GB at
+# 3.0 M, of which 0.52 GB is the imports: about 0.35 KB per edge, 3 M edges per GB. 2 M edges
+# keep one run near 1.2 GB, so a server can hold its few training slots at once.
 PLANTED_EDGE_LIMIT = 2_000_000
 QUOTE_CHARS = 40  # a value longer than this is cut short when a message quotes it
 

@@ -82,3 +82,27 @@ def test_clustering_a_collapsed_z_answers_without_a_warning():
         warnings.simplefilter("error")
         scores = clustering(np.ones((30, 4)), labels)
     assert scores["nmi"] == pytest.approx(0.0) and scores["acc"] == pytest.approx(1 / 3)
+
+
+def test_clustering_with_many_classes_is_capped_finishes_fast_and_says_so():
+    import time
+    rng = np.random.default_rng(0)
+    labels = np.arange(10_000)  # every node a class of its own: k = 10,000 took many minutes
+    started = time.perf_counter()
+    scores = clustering(rng.standard_normal((10_000, 16)), labels, seed=0)
+    assert time.perf_counter() - started < 30
+    assert "10,000 classes" in scores["clustering_capped"]
+    assert {"acc", "nmi", "ari"} <= set(scores)
+
+
+def test_clustering_of_many_nodes_scores_a_sample_and_says_so(monkeypatch):
+    from argae_core import metrics
+    monkeypatch.setattr(metrics, "CLUSTER_MAX_NODES", 300)
+    z, labels = np.repeat(np.eye(3) * 10, 200, axis=0), np.repeat(np.arange(3), 200)
+    scores = clustering(z, labels, seed=0)
+    assert scores["acc"] == 1.0 and "300 of 600 nodes" in scores["clustering_capped"]
+
+
+def test_an_ordinary_clustering_is_not_capped():
+    z, labels = np.repeat(np.eye(3) * 10, 20, axis=0), np.repeat(np.arange(3), 20)
+    assert "clustering_capped" not in clustering(z, labels)
