@@ -28,6 +28,10 @@ PLANETOID_RAW = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
 IDENTITY_FEATURE_LIMIT = 20_000  # one-hot ids beyond this would not fit a laptop's memory
 VAL_RATIO, TEST_RATIO = 0.05, 0.10
 MIN_SPLIT_EDGES = 20  # int(0.05 * E) >= 1: RandomLinkSplit fails without a validation edge
+FEATURE_NOTES = {  # what each feature mode but "raw" does, as a graph's note says it
+    "row_normalized": "Features row-normalised (each row sums to 1).",
+    "identity": "Features replaced by identity (one-hot node ids): no feature information.",
+    "degree": "Features replaced by node degree (log-degree and one-hot degree buckets)."}
 
 
 class DatasetUnavailable(RuntimeError):
@@ -223,21 +227,18 @@ def apply_features(graph: Graph, mode: str) -> Graph:
     if mode == "row_normalized":
         x = graph.x.clamp(min=0) if (graph.x < 0).any() else graph.x
         x = x / x.sum(dim=1, keepdim=True).clamp(min=1e-12)
-        note = "Features row-normalised (each row sums to 1)."
     elif mode == "identity":
         if graph.num_nodes > IDENTITY_FEATURE_LIMIT:
             raise DatasetUnavailable(
                 f"Identity features need an {graph.num_nodes} x {graph.num_nodes} matrix; "
                 f"use them on graphs of at most {IDENTITY_FEATURE_LIMIT} nodes, or pick degree.")
         x = torch.eye(graph.num_nodes)
-        note = "Features replaced by identity (one-hot node ids): no feature information."
     elif mode == "degree":
         x = degree_features(graph.edge_index, graph.num_nodes)
-        note = "Features replaced by node degree (log-degree and one-hot degree buckets)."
     else:
         raise DatasetUnavailable(f"Unknown feature mode {mode!r}.")
     return Graph(graph.name, x.float(), graph.edge_index, graph.y, graph.node_ids,
-                 graph.class_names, graph.notes + [note])
+                 graph.class_names, graph.notes + [FEATURE_NOTES[mode]])
 
 
 def degree_features(edge_index: torch.Tensor, num_nodes: int, buckets: int = 16) -> torch.Tensor:

@@ -35,8 +35,8 @@ import torch
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .data import (MIN_SPLIT_EDGES, TEST_RATIO, VAL_RATIO, DatasetUnavailable, Graph,
-                   apply_features, cache_dir, split_edges)
+from .data import (FEATURE_NOTES, MIN_SPLIT_EDGES, TEST_RATIO, VAL_RATIO, DatasetUnavailable,
+                   Graph, apply_features, cache_dir, split_edges)
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024  # matches .streamlit/config.toml maxUploadSize = 50 (MB)
 IDENTITY_UPLOAD_LIMIT = 3_000         # without features: one-hot ids up to here, degree beyond
@@ -55,6 +55,9 @@ INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 DELIMITERS = (("tab", "\t"), ("semicolon", ";"), ("comma", ","))  # in the order _sniff tries them
 UPLOAD_ID = re.compile(r"[0-9a-f]{16}")
 STORE_FORMAT = 1
+# What the Features setting "raw" (as given) trains on, by the featurisation the upload got.
+UPLOAD_FEATURES = {"uploaded": "the features file", "identity": "one-hot ids (no features file)",
+                   "degree": "degree features (no features file)"}
 HEADER_WORDS = {"source", "target", "src", "dst", "from", "to", "node", "nodes", "id", "ids",
                 "vertex", "head", "tail", "name", "label", "labels", "class", "community",
                 "group", "category", "weight", "feature", "features"}
@@ -898,6 +901,20 @@ def _features(graph: Graph, table: _FeatureTable | None) -> tuple[str, torch.Ten
         what = "degree features (log-degree and one-hot degree buckets)"
     x = apply_features(graph, mode).x
     return mode, x, f"No features file: {what}, because {why}."
+
+
+def feature_sentence(report: dict, mode: str) -> str:
+    """What an upload trains on under the Features setting `mode`, in words: the upload's own
+    featurisation for "raw", else the setting's, saying what it replaces."""
+    if mode == "raw":
+        return report["feature_note"]
+    return (f"{FEATURE_NOTES[mode]} (the Features setting; raw would use "
+            f"{UPLOAD_FEATURES[report['feature_mode']]}.)")
+
+
+def raw_feature_label(report: dict) -> str:
+    """The Features setting "raw" named for this upload: what it actually trains on."""
+    return f"raw: {UPLOAD_FEATURES[report['feature_mode']]}"
 
 
 def _report(graph: Graph, mode: str, counts: dict, weights: bool, files: dict,

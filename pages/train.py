@@ -53,7 +53,7 @@ def sidebar(saved: TrainConfig) -> dict:
             index=choices.index(current) if current in choices else 0,
             help=TrainConfig.__dataclass_fields__["dataset"].metadata["help"], key="w_dataset")
         values["dataset"] = upload_section(saved) if choice == "upload" else choice
-        values["features"] = w("features", saved.features)
+        values["features"] = w("features", saved.features, option_labels=upload_feature_labels(values["dataset"]))
         if values["dataset"] == "planted":
             with st.expander("Planted partition", expanded=True):
                 for name in ("planted_nodes", "planted_communities", "planted_p_in", "planted_p_out",
@@ -117,13 +117,19 @@ def upload_section(saved: TrainConfig) -> str:
     return f"upload:{upload_id}"
 
 
-def upload_preview(report: dict) -> None:
+def upload_feature_labels(dataset: str) -> dict[str, str] | None:
+    """For an upload, "raw" named by what it trains on (a features file, or one-hot ids)."""
+    report = st.session_state.get("upload_report")
+    return {"raw": uploads.raw_feature_label(report)} if dataset.startswith("upload:") and report else None
+
+
+def upload_preview(report: dict, features: str) -> None:
     cards = [("Nodes", report["nodes"]), ("Edges", report["edges"]), ("Isolated", report["isolated_nodes"]),
              ("Components", report["components"]), ("Feature size", report["feature_size"]),
              ("Classes", report.get("classes") or 0)]
     for column, (label, value) in zip(st.columns(len(cards)), cards):
         column.metric(label, f"{value:,}")
-    st.caption(report.get("feature_note") or f"Features: {report['feature_mode']}.")
+    st.caption(uploads.feature_sentence(report, features))
     for warning in report.get("warnings", []):
         st.warning(warning, icon=":material/info:")
 
@@ -160,7 +166,7 @@ if config.dataset == "upload:":
     problems.pop("dataset", None)
     st.info("Upload an edge list in the sidebar to train on your own graph.", icon=":material/upload_file:")
 elif config.dataset.startswith("upload:") and st.session_state.get("upload_report"):
-    upload_preview(st.session_state["upload_report"])
+    upload_preview(st.session_state["upload_report"], config.features)
 graph, graph_error = (common.graph_for(config) if "dataset" not in problems and config.dataset != "upload:"
                       else (None, None))
 if graph_error:
@@ -186,7 +192,8 @@ buttons = st.container(horizontal=True)  # content-wide buttons: labels never tr
 if buttons.button("Start", type="primary", icon=":material/play_arrow:", width="content",
                   disabled=active or bool(problems) or graph is None or config.dataset == "upload:"):
     try:
-        st.session_state["train_job"] = manager.submit(owner, config)
+        st.session_state["train_job"] = manager.submit(
+            owner, config, label=f"{config.model.upper()} on {runs.dataset_label(config.dataset, graph.name)}")
     except (RuntimeError, ConfigError) as exc:
         st.error(str(exc))
     st.rerun()
@@ -261,7 +268,8 @@ def saved_run_view(run_id: str):
     records = run.records.astype(object).where(run.records.notna(), None)
     rows = records.to_dict("records")
     status = run.status
-    return SimpleNamespace(label=f"{run.config.model.upper()} on {run.config.dataset}", config=run.config,
+    dataset = runs.dataset_label(run.config.dataset, run.graph.name)
+    return SimpleNamespace(label=f"{run.config.model.upper()} on {dataset}", config=run.config,
                            rows=rows, state=status, active=False, epochs_done=len(rows),
                            metrics=run.metrics, message=run.info.get("message"), run_id=run.run_id,
                            saved=True, live=status == "running")
