@@ -210,7 +210,7 @@ def final_metrics(run: runs.Run) -> None:
                  column_config={c: st.column_config.NumberColumn(format="%.3f")
                                 for c in ("AUC", "AP", "ACC", "NMI", "ARI", "MMD to prior")})
     st.caption(f"Test metrics at epoch {run.metrics.get('best_epoch')}, the epoch with the best "
-               "validation AUC.")
+               f"validation AUC. {run.metrics.get('clustering_capped') or ''}")
 
 
 def curves(run: runs.Run) -> None:

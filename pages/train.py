@@ -361,7 +361,7 @@ def outcome(job) -> None:
     if job.metrics and "test_auc" in job.metrics:
         st.subheader("Test metrics")
         st.caption(f"At epoch {job.metrics.get('best_epoch')}, the epoch with the best validation AUC. "
-                   f"Run saved as `{job.run_id}`.")
+                   f"Run saved as `{job.run_id}`. {job.metrics.get('clustering_capped') or ''}")
         st.dataframe(plots.metrics_table_rows({job.label: job.metrics}), hide_index=True,
                      width="stretch", key="final_metrics",
                      column_config={c: st.column_config.NumberColumn(format="%.3f")

@@ -213,3 +213,11 @@ def test_an_uploaded_graphs_run_is_named_after_its_file(runs_dir, saved):
     at = open_page("pages/runs.py")
     assert list(table(at)["dataset"]) == ["my_graph.csv", "karate"]
     assert at.subheader[0].value == "GAE on my_graph.csv, seed 1"
+
+
+def test_a_capped_clustering_score_says_so_under_the_metrics(runs_dir, saved):
+    note = "Clustering scored with 100 clusters for 10,000 classes, one KMeans start, to bound its time."
+    metrics = runs_dir / saved[2] / "metrics.json"
+    metrics.write_text(json.dumps({**json.loads(metrics.read_text()), "clustering_capped": note}))
+    at = open_page("pages/runs.py")
+    assert any(note in c.value for c in at.caption), [c.value for c in at.caption]
