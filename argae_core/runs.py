@@ -15,6 +15,8 @@ the old one, so a killed process leaves either the old or the new version, never
 of one. Nothing is unpickled: JSON, CSV, `np.load(allow_pickle=False)` and
 `torch.load(weights_only=True)`. A run whose writer died (its process is gone, or its
 heartbeat is old) is reported as "incomplete" with the epochs its records hold.
+Everything read back is checked like user input (types, counts, shapes); a damaged file
+raises `RunError`, which the listing turns into a warning naming the run.
 
 torch is imported only where weights are saved or loaded, so listing runs stays light.
 """

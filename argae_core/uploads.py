@@ -706,7 +706,10 @@ def parse_upload(edges: bytes, features: bytes | None = None, labels: bytes | No
     Node ids and labels are text, matched exactly as written across the three files: '7',
     '007' and '7.0' are different ids (a warning names such look-alikes). Semicolon-separated
     files may write decimal commas. A pandas row-index column (empty first header cell) is
-    skipped in the edge list.
+    skipped in the edge list. A first line of two names found nowhere else is a header (in
+    words the header check does not know: 'user,item'), said in a warning. Control characters
+    in ids or labels are refused; ids that print alike (invisible characters, Unicode
+    normalisation) are kept apart, with a warning.
 
     The report holds: nodes, edges, isolated_nodes, components, largest_component,
     feature_size, feature_mode ('uploaded' / 'identity' / 'degree'), labelled_nodes,
