@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 
 from argae_core import runs
 from argae_core.config import FIELDS, ConfigError, TrainConfig
+from argae_core.training import Trainer
 from argae_core.uploads import UploadError, parse_upload
-from apptest_helpers import save_run
 
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -175,7 +175,11 @@ def saved_run(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("property-runs")
     config = TrainConfig(dataset="karate", model="argva", epochs=6, eval_interval=2, snapshot_interval=3,
                          latent_size=4, encoder_hidden=8, discriminator_hidden=8)
-    return root / save_run(config, root)
+    trainer = Trainer(config)
+    writer = runs.RunWriter(config, trainer.graph, root=root)
+    for _ in runs.record_run(trainer, writer):
+        pass
+    return writer.path
 
 
 def damage(folder: Path, file: str, kind: str, payload) -> None:
