@@ -12,7 +12,7 @@ from pages import page_setup
 page_setup()  # first: see pages/__init__.py
 
 from argae_core import metrics, plots, runs, uploads  # noqa: E402
-from argae_core.config import ConfigError, TrainConfig  # noqa: E402
+from argae_core.config import FIELDS, ConfigError, TrainConfig  # noqa: E402
 from pages import common  # noqa: E402
 
 manager = common.job_manager()
@@ -167,7 +167,9 @@ if config.dataset == "upload:":
     st.info("Upload an edge list in the sidebar to train on your own graph.", icon=":material/upload_file:")
 elif config.dataset.startswith("upload:") and st.session_state.get("upload_report"):
     upload_preview(st.session_state["upload_report"], config.features)
-graph, graph_error = (common.graph_for(config) if "dataset" not in problems and config.dataset != "upload:"
+# A refused data setting (a planted graph too big to draw) is said once, below, and not loaded.
+data_problems = {name for name in problems if FIELDS[name].metadata["group"] in ("data", "planted")}
+graph, graph_error = (common.graph_for(config) if not data_problems and config.dataset != "upload:"
                       else (None, None))
 if graph_error:
     st.error(graph_error, icon=":material/error:")
