@@ -252,6 +252,8 @@ def metrics_table(metrics: dict, config: TrainConfig, graph: Graph) -> str:
                      "infinite; try lower learning rates")
     if metrics.get("degenerate") in DEGENERATE_NOTES:
         lines.append(f"{DEGENERATE_NOTES[metrics['degenerate']]} {DEGENERATE_HINT}")
+    if metrics.get("clustering_capped"):
+        lines.append(metrics["clustering_capped"])
     width = max(len(label) for _, label in TABLE_ROWS)
     for key, label in TABLE_ROWS:
         value = metrics.get(key)

@@ -22,6 +22,14 @@ DEVICES = ("auto", "cpu", "cuda")
 # (ARGA on Cora fell to AUC ~0.907, AP ~0.903); 0.25 with one D step per encoder step keeps
 # ARGA and ARGVA above the paper's Cora rows (README: `python -m argae_core reproduce`).
 DEFAULT_REG_WEIGHT = 0.25
+# A planted partition's edges cost memory twice: the generator draws every edge before it
+# drops repeats, and training keeps per-edge tensors (messages of width encoder_hidden, the
+# decoder's scores, negative samples). Measured (default widths, one thread, generation + 2
+# epochs + final metrics): peak RSS 0.75 GB at 0.19 M edges, 0.91 GB at 0.76 M, 1.61 GB at
+# 3.0 M, of which 0.52 GB is the imports: about 0.35 KB per edge, 3 M edges per GB. 2 M edges
+# keep one run near 1.2 GB, so a server can hold its few training slots at once.
+PLANTED_EDGE_LIMIT = 2_000_000
+QUOTE_CHARS = 40  # a value longer than this is cut short when a message quotes it
 
 
 class ConfigError(ValueError):
@@ -131,8 +139,14 @@ class TrainConfig:
         if (self.dataset == "planted" and "planted_p_in" not in out and "planted_p_out" not in out
                 and self.planted_p_in + self.planted_p_out == 0):
             out["planted_p_in"] = "p_in and p_out are both 0: the graph would have no edges"
-        if "planted_communities" not in out and self.planted_communities > self.planted_nodes:
+        planted_ok = not any(name.startswith("planted_") for name in out)
+        if planted_ok and self.planted_communities > self.planted_nodes:
             out["planted_communities"] = "more communities than nodes"
+        elif planted_ok and self.dataset == "planted":
+            too_many = planted_size_problem(self.planted_nodes, self.planted_communities,
+                                            self.planted_p_in, self.planted_p_out)
+            if too_many:
+                out["planted_nodes"] = too_many
         return out
 
     def validate(self) -> "TrainConfig":
@@ -149,16 +163,18 @@ class TrainConfig:
     def from_dict(cls, values: dict[str, Any], *, strict: bool = True) -> "TrainConfig":
         """Build from a dict; unknown keys or wrong types raise `ConfigError`."""
         known = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - set(known))
-        problems = {k: "unknown setting" for k in unknown} if strict else {}
+        if not isinstance(values, dict):
+            raise ConfigError({"settings": f"expected a mapping of settings, got {_short(values)}"})
+        unknown = sorted(map(str, set(values) - set(known)))
+        problems = {_short(k, quoted=False): "unknown setting" for k in unknown} if strict else {}
         kwargs = {}
         for name, value in values.items():
             if name not in known:
                 continue
             try:
                 kwargs[name] = _coerce(known[name], value)
-            except (TypeError, ValueError):
-                problems[name] = f"cannot read {value!r} as {_type_name(known[name])}"
+            except (TypeError, ValueError, OverflowError):
+                problems[name] = f"cannot read {_short(value)} as {_type_name(known[name])}"
         if problems:
             raise ConfigError(problems)
         return cls(**kwargs)
@@ -172,6 +188,8 @@ class TrainConfig:
             values = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError({"json": f"not valid JSON ({exc.msg} at line {exc.lineno})"}) from None
+        except (ValueError, RecursionError) as exc:  # a number of over 4,300 digits; deep nesting
+            raise ConfigError({"json": f"not readable JSON ({_short(str(exc), quoted=False)})"}) from None
         if not isinstance(values, dict):
             raise ConfigError({"json": "expected a JSON object of settings"})
         return cls.from_dict(values)
@@ -193,6 +211,30 @@ class TrainConfig:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def planted_edge_estimate(nodes: int, communities: int, p_in: float, p_out: float) -> float:
+    """Expected edges the generator draws (before repeats are dropped): p_in of the pairs
+    inside a community, p_out of the others; communities are as equal as they can be."""
+    small, bigger = divmod(nodes, communities)  # `bigger` communities have small + 1 nodes
+    inside = (communities - bigger) * small * (small - 1) // 2 + bigger * (small + 1) * small // 2
+    return p_in * inside + p_out * (nodes * (nodes - 1) // 2 - inside)
+
+
+def planted_size_problem(nodes: int, communities: int, p_in: float, p_out: float) -> str | None:
+    """Why a planted partition is too big to generate and train on, or None."""
+    edges = planted_edge_estimate(nodes, communities, p_in, p_out)
+    if edges <= PLANTED_EDGE_LIMIT:
+        return None
+    return (f"{nodes:,} nodes with p_in {p_in:g} and p_out {p_out:g} make about {edges:,.0f} "
+            f"edges, over the limit of {PLANTED_EDGE_LIMIT:,} (memory); lower the nodes, p_in "
+            "or p_out")
+
+
+def _short(value: Any, quoted: bool = True) -> str:
+    """repr(value) (or str), cut short: a message should not quote a 400-digit number."""
+    text = repr(value) if quoted else str(value)
+    return text if len(text) <= QUOTE_CHARS else f"{text[:QUOTE_CHARS]}... ({len(text):,} characters)"
 
 
 def _dataset_name_ok(name: str) -> bool:
@@ -237,19 +279,19 @@ def _check_field(f: dataclasses.Field, value: Any) -> str | None:
         return None if f.default is None else "is required"
     kind = _base_type(f)
     if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-        return f"must be a whole number, got {value!r}"
+        return f"must be a whole number, got {_short(value)}"
     if kind is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return f"must be a number, got {value!r}"
-        if not math.isfinite(value):
+            return f"must be a number, got {_short(value)}"
+        if isinstance(value, float) and not math.isfinite(value):  # ints are finite, however long
             return f"must be a finite number, got {value!r}"
     if kind is str and not isinstance(value, str):
-        return f"must be text, got {value!r}"
+        return f"must be text, got {_short(value)}"
     if meta.get("choices") and value not in meta["choices"]:
-        return f"unknown value {value!r}; choose one of {', '.join(meta['choices'])}"
+        return f"unknown value {_short(value)}; choose one of {', '.join(meta['choices'])}"
     lo, hi = meta.get("min"), meta.get("max")
     if lo is not None and value < lo:
-        return f"must be at least {lo}, got {value}"
+        return f"must be at least {lo}, got {_short(value, quoted=False)}"
     if hi is not None and value > hi:
-        return f"must be at most {hi}, got {value}"
+        return f"must be at most {hi}, got {_short(value, quoted=False)}"
     return None

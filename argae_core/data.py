@@ -20,7 +20,7 @@ from torch_geometric.data import Data
 from torch_geometric.transforms import RandomLinkSplit
 from torch_geometric.utils import coalesce, degree, remove_self_loops, to_undirected
 
-from .config import TrainConfig
+from .config import TrainConfig, planted_size_problem
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PLANETOID = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed"}
@@ -28,6 +28,10 @@ PLANETOID_RAW = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
 IDENTITY_FEATURE_LIMIT = 20_000  # one-hot ids beyond this would not fit a laptop's memory
 VAL_RATIO, TEST_RATIO = 0.05, 0.10
 MIN_SPLIT_EDGES = 20  # int(0.05 * E) >= 1: RandomLinkSplit fails without a validation edge
+FEATURE_NOTES = {  # what each feature mode but "raw" does, as a graph's note says it
+    "row_normalized": "Features row-normalised (each row sums to 1).",
+    "identity": "Features replaced by identity (one-hot node ids): no feature information.",
+    "degree": "Features replaced by node degree (log-degree and one-hot degree buckets)."}
 
 
 class DatasetUnavailable(RuntimeError):
@@ -133,16 +137,41 @@ def planetoid(name: str) -> Graph:
             target.mkdir(parents=True, exist_ok=True)
             for f in files:
                 shutil.copyfile(source / f, target / f)
+        have_raw = all((target / f).is_file() for f in files)
+        rebuilt = _drop_unsafe_processed(root / pyg_name / "processed")
         try:
             dataset = Planetoid(str(root), pyg_name)
         except Exception as exc:  # PyG raises URLError / OSError / others when offline
             shutil.rmtree(root / pyg_name, ignore_errors=True)
-            raise DatasetUnavailable(
-                f"{pyg_name} could not be loaded: its raw files are not in {source} and the "
-                f"download failed ({type(exc).__name__}: {exc}). Put the 8 Planetoid raw files "
-                f"({', '.join(files)}) in {source}, or set ARGAE_DATA_DIR to a folder that has "
-                f"Planetoid/{pyg_name}/raw/.") from None
-    return _from_pyg(pyg_name, dataset[0])
+            raise DatasetUnavailable(" ".join(filter(None, [rebuilt, _planetoid_failure(
+                pyg_name, files, source, have_raw, exc)]))) from None
+    return _from_pyg(pyg_name, dataset[0], notes=[rebuilt] if rebuilt else None)
+
+
+def _drop_unsafe_processed(folder: Path) -> str | None:
+    """Remove PyG's processed files unless each loads with torch.load(weights_only=True):
+    PyG itself falls back to pickle, and a crafted data.pt would run code. Without them PyG
+    rebuilds from the raw files. Returns a sentence saying so, or None when all are sound."""
+    for file in sorted(folder.glob("*.pt")):
+        try:
+            torch.load(file, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises many kinds for a damaged or unsafe file
+            shutil.rmtree(folder, ignore_errors=True)
+            return (f"The processed file {file} was corrupt or held more than plain data "
+                    f"({type(exc).__name__}), so it was deleted and rebuilt from the raw files.")
+    return None
+
+
+def _planetoid_failure(pyg_name: str, files: list[str], source: Path, have_raw: bool,
+                       exc: Exception) -> str:
+    """Why Planetoid failed: damaged raw files (they were there), or none and no download."""
+    error = f"{type(exc).__name__}: {exc}"
+    if have_raw:
+        return (f"{pyg_name} could not be built from its raw files ({error}); they may be "
+                f"damaged: replace them in {source} with fresh copies of the 8 Planetoid raw files.")
+    return (f"{pyg_name} could not be loaded: its raw files are not in {source} and the "
+            f"download failed ({error}). Put the 8 Planetoid raw files ({', '.join(files)}) in "
+            f"{source}, or set ARGAE_DATA_DIR to a folder that has Planetoid/{pyg_name}/raw/.")
 
 
 def _from_pyg(name: str, d: Data, notes: list[str] | None = None) -> Graph:
@@ -160,7 +189,11 @@ def planted_partition(nodes: int, communities: int, p_in: float, p_out: float,
     """A stochastic block model with Gaussian features around a mean per community.
 
     PyG's `stochastic_blockmodel_graph` enumerates all N^2 node pairs; this samples each
-    block's edge count from a binomial and then the pairs, so 100k nodes cost O(edges)."""
+    block's edge count from a binomial and then the pairs, so 100k nodes cost O(edges).
+    Refused before drawing anything when the expected edges pass the memory limit."""
+    too_many = planted_size_problem(nodes, communities, p_in, p_out)
+    if too_many:
+        raise DatasetUnavailable(f"Planted partition: {too_many}.")
     rng = np.random.default_rng(seed)
     labels = np.arange(nodes) % communities
     rng.shuffle(labels)
@@ -194,21 +227,18 @@ def apply_features(graph: Graph, mode: str) -> Graph:
     if mode == "row_normalized":
         x = graph.x.clamp(min=0) if (graph.x < 0).any() else graph.x
         x = x / x.sum(dim=1, keepdim=True).clamp(min=1e-12)
-        note = "Features row-normalised (each row sums to 1)."
     elif mode == "identity":
         if graph.num_nodes > IDENTITY_FEATURE_LIMIT:
             raise DatasetUnavailable(
                 f"Identity features need an {graph.num_nodes} x {graph.num_nodes} matrix; "
                 f"use them on graphs of at most {IDENTITY_FEATURE_LIMIT} nodes, or pick degree.")
         x = torch.eye(graph.num_nodes)
-        note = "Features replaced by identity (one-hot node ids): no feature information."
     elif mode == "degree":
         x = degree_features(graph.edge_index, graph.num_nodes)
-        note = "Features replaced by node degree (log-degree and one-hot degree buckets)."
     else:
         raise DatasetUnavailable(f"Unknown feature mode {mode!r}.")
     return Graph(graph.name, x.float(), graph.edge_index, graph.y, graph.node_ids,
-                 graph.class_names, graph.notes + [note])
+                 graph.class_names, graph.notes + [FEATURE_NOTES[mode]])
 
 
 def degree_features(edge_index: torch.Tensor, num_nodes: int, buckets: int = 16) -> torch.Tensor:

@@ -15,6 +15,8 @@ the old one, so a killed process leaves either the old or the new version, never
 of one. Nothing is unpickled: JSON, CSV, `np.load(allow_pickle=False)` and
 `torch.load(weights_only=True)`. A run whose writer died (its process is gone, or its
 heartbeat is old) is reported as "incomplete" with the epochs its records hold.
+Everything read back is checked like user input (types, counts, shapes); a damaged file
+raises `RunError`, which the listing turns into a warning naming the run.
 
 torch is imported only where weights are saved or loaded, so listing runs stays light.
 """
@@ -25,9 +27,11 @@ import io
 import json
 import os
 import re
+import reprlib
 import secrets
 import shutil
 import socket
+import stat
 import tempfile
 import time
 import zipfile
@@ -55,6 +59,18 @@ HIDDEN_PREFIX = "."          # our in-progress folders and temp files start with
 LEFTOVER_SECONDS = 3600      # a hidden entry untouched this long was left by a killed process
 LEFTOVER_PREFIXES = tuple(HIDDEN_PREFIX + kind for kind in ("new-", "tmp-", "deleting-"))
 SUMMARY_METRICS = ("test_auc", "test_ap", "acc", "nmi", "ari", "mmd")
+# What the writer saves, checked on every read: a damaged file is refused, never half-trusted.
+STATUS_TEXTS = ("status", "dataset", "model", "started", "heartbeat", "finished_at", "host",
+                "group", "source", "message")
+STATUS_COUNTS = ("epochs_done", "epochs_planned", "seed", "pid", "pid_start")
+KNOWN_STATUSES = ("running",) + FINAL_STATUSES
+METRIC_NUMBERS = SUMMARY_METRICS + ("best_epoch", "epochs_run", "diverged_at", "seconds_per_epoch")
+METRIC_TEXTS = ("degenerate", "clustering_capped")
+LARGEST_COUNT = 2**63 - 1   # what numpy, pandas and Arrow hold in an int64
+# A spreadsheet runs a cell that starts so as a formula (CSV injection); tab and CR too, as
+# some strip them first. Such text cells are written with a leading apostrophe.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 DISCRIMINATOR_PREFIX = "d."   # snapshot arrays holding D's parameters
@@ -106,8 +122,10 @@ def _read_json(path: Path) -> dict:
         value = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RunError(f"{path.name} is missing") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RunError(f"{path.name} is not valid JSON ({exc})") from None
+    except OSError as exc:  # a folder or a fifo in its place, no permission
+        raise RunError(f"{path.name} cannot be read ({exc.strerror or exc})") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: JSON; 4,300+ digits
+        raise RunError(f"{path.name} is not valid JSON ({reprlib.repr(str(exc))})") from None
     if not isinstance(value, dict):
         raise RunError(f"{path.name} does not hold a JSON object")
     return value
@@ -121,6 +139,71 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         raise RunError(f"{path.name} is missing") from None
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise RunError(f"{path.name} is not a readable npz file ({exc})") from None
+
+
+def _count(values: dict, name: str, file: str) -> int | None:
+    """values[name] as a count (a whole number 0..2^63-1) or None; RunError otherwise."""
+    value = values.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= LARGEST_COUNT:
+        raise RunError(f"{file}: {name} is {reprlib.repr(value)}, not a count")
+    return value
+
+
+def _text(values: dict, name: str, file: str) -> str | None:
+    value = values.get(name)
+    if value is not None and not isinstance(value, str):
+        raise RunError(f"{file}: {name} is {reprlib.repr(value)}, not text")
+    return value
+
+
+def _texts(value: Any, name: str, file: str, length: int | None = None) -> list[str] | None:
+    """A list of strings (node ids, class names) or None; `length` when it must match."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise RunError(f"{file}: {name} is not a list of text")
+    if length is not None and len(value) != length:
+        raise RunError(f"{file}: {len(value):,} {name} for {length:,} nodes")
+    return value
+
+
+def _checked_status(status: dict) -> dict:
+    """status.json with every field of the type the writer saves (or absent), else RunError."""
+    for name in STATUS_TEXTS:
+        _text(status, name, "status.json")
+    for name in STATUS_COUNTS:
+        _count(status, name, "status.json")
+    if status.get("status") is not None and status["status"] not in KNOWN_STATUSES:
+        raise RunError(f"status.json: unknown status {reprlib.repr(status['status'])}")
+    graph = status.get("graph")
+    if graph is not None and not (isinstance(graph, dict) and _text(graph, "name", "status.json") is not None):
+        raise RunError("status.json: graph is not a summary with a name")
+    return status
+
+
+def _checked_metrics(metrics: dict) -> dict:
+    """metrics.json whose scores are numbers (or absent) and notes text, else RunError."""
+    for name in METRIC_NUMBERS:
+        value = metrics.get(name)
+        if value is not None and _number(value) is None:
+            raise RunError(f"metrics.json: {name} is {reprlib.repr(value)}, not a number")
+    for name in METRIC_TEXTS:
+        _text(metrics, name, "metrics.json")
+    return metrics
+
+
+def _integers(arrays: dict, name: str, file: str, length: int | None = None) -> np.ndarray | None:
+    """A 1-D array of non-negative integers (degrees, labels) or None when absent."""
+    values = arrays.get(name)
+    if values is None:
+        return None
+    if values.ndim != 1 or not np.issubdtype(values.dtype, np.integer) or (values < 0).any():
+        raise RunError(f"{file}: {name} is not a list of non-negative whole numbers")
+    if length is not None and len(values) != length:
+        raise RunError(f"{file}: {len(values):,} {name} values for {length:,} nodes")
+    return values
 
 
 # ---------------------------------------------------------------- time, process
@@ -360,6 +443,17 @@ class RunSummary:
     group: str | None = None
     source: str | None = None
     message: str | None = None
+    graph_name: str | None = None   # the graph's own name: an upload's file name
+
+    @property
+    def dataset_label(self) -> str:
+        return dataset_label(self.dataset, self.graph_name)
+
+
+def dataset_label(dataset: str, graph_name: str | None) -> str:
+    """What to call a run's dataset: an upload by the name it was uploaded under (its file),
+    not by its content hash; a built-in dataset by its key."""
+    return graph_name if dataset.startswith("upload:") and graph_name else dataset
 
 
 @dataclass
@@ -405,7 +499,8 @@ class Run:
             raise RunError(f"run {self.run_id} has no snapshot at epoch {epoch}; "
                            f"it has {', '.join(map(str, self.snapshot_epochs)) or 'none'}")
         arrays = _read_npz(self.path / "snapshots" / f"epoch_{epoch:05d}.npz")
-        return _z_of(arrays, self.run_id), arrays.get("d_score")
+        z = _z_of(arrays, self.run_id)
+        return z, _d_score_of(arrays, z)
 
     def discriminator_weights(self, epoch: int) -> dict[str, np.ndarray] | None:
         """D's parameters saved with the snapshot of `epoch` (None: no discriminator, or a run
@@ -421,7 +516,10 @@ class Run:
         if not (self.path / "embedding.npz").exists():
             return None
         arrays = _read_npz(self.path / "embedding.npz")
-        return int(arrays.get("epoch", -1)), _z_of(arrays, self.run_id), arrays.get("d_score")
+        z, epoch = _z_of(arrays, self.run_id), arrays.get("epoch")
+        if epoch is None or epoch.shape != () or not np.issubdtype(epoch.dtype, np.integer):
+            raise RunError(f"embedding.npz of run {self.run_id} does not say its epoch")
+        return int(epoch), z, _d_score_of(arrays, z)
 
     def state_dict(self) -> dict | None:
         """The saved model weights (tensors only: torch.load with weights_only=True)."""
@@ -436,9 +534,18 @@ class Run:
 
 
 def _z_of(arrays: dict, run_id: str) -> np.ndarray:
-    if "z" not in arrays or arrays["z"].ndim != 2:
-        raise RunError(f"a snapshot of run {run_id} holds no 2-D array z")
-    return arrays["z"]
+    z = arrays.get("z")
+    if z is None or z.ndim != 2 or not np.issubdtype(z.dtype, np.floating):
+        raise RunError(f"a snapshot of run {run_id} holds no 2-D array z of numbers")
+    return z
+
+
+def _d_score_of(arrays: dict, z: np.ndarray) -> np.ndarray | None:
+    """D(z) per node when saved and shaped like Z's rows; a damaged one is left out."""
+    d_score = arrays.get("d_score")
+    if d_score is None or d_score.shape != (len(z),) or not np.issubdtype(d_score.dtype, np.floating):
+        return None
+    return d_score
 
 
 def check_run_id(run_id: Any) -> str:
@@ -474,7 +581,7 @@ def _count_records(path: Path) -> tuple[int, str | None]:
 
 
 def _summary(path: Path) -> tuple[RunSummary, list[str]]:
-    status = _read_json(path / "status.json")
+    status = _checked_status(_read_json(path / "status.json"))
     warnings = []
     epochs, warning = _count_records(path)
     if warning:
@@ -482,7 +589,7 @@ def _summary(path: Path) -> tuple[RunSummary, list[str]]:
     metrics = {}
     if (path / "metrics.json").exists():
         try:
-            metrics = _read_json(path / "metrics.json")
+            metrics = _checked_metrics(_read_json(path / "metrics.json"))
         except RunError as exc:
             warnings.append(f"{path.name}: {exc}; metrics left empty")
     effective = _effective_status(status)
@@ -492,11 +599,19 @@ def _summary(path: Path) -> tuple[RunSummary, list[str]]:
         epochs_done=epochs if effective in ("running", "incomplete") else int(status.get("epochs_done") or epochs),
         epochs_planned=status.get("epochs_planned"), status=effective,
         group=status.get("group"), source=status.get("source"), message=status.get("message"),
+        graph_name=(status.get("graph") or {}).get("name"),
         **{k: _number(metrics.get(k)) for k in SUMMARY_METRICS}), warnings
 
 
 def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    """A JSON number as a float (NaN kept: a diverged score), else None (also for an int
+    beyond float's range)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return None
 
 
 def _sweep(entry: Path, older_than: float = LEFTOVER_SECONDS) -> None:
@@ -548,29 +663,38 @@ def load_run(run_id: str, root: Path | str | None = None) -> Run:
     """A saved run with its config, records, metrics and graph info; RunError if unreadable."""
     path = _run_path(run_id, root)
     try:
-        status = _read_json(path / "status.json")
-        config = TrainConfig.from_dict(_read_json(path / "config.json"), strict=False)
+        status = _checked_status(_read_json(path / "status.json"))
+        config = TrainConfig.from_dict(_read_json(path / "config.json"), strict=False).validate()
         graph = _read_graph(path)
-        metrics = _read_json(path / "metrics.json") if (path / "metrics.json").exists() else None
+        metrics = (_checked_metrics(_read_json(path / "metrics.json"))
+                   if (path / "metrics.json").exists() else None)
+        snapshot_epochs = _snapshot_epochs(path)
     except RunError as exc:
         raise RunError(f"run {run_id} cannot be loaded: {exc}") from None
     except ConfigError as exc:
         raise RunError(f"run {run_id} has an unreadable config.json ({exc})") from None
+    except OSError as exc:
+        raise RunError(f"run {run_id} cannot be read ({exc})") from None
     records, warnings = read_records(path / "records.csv")
     return Run(run_id=run_id, path=path, config=config, status=_effective_status(status), info=status,
-               records=records, metrics=metrics, graph=graph, snapshot_epochs=_snapshot_epochs(path),
+               records=records, metrics=metrics, graph=graph, snapshot_epochs=snapshot_epochs,
                warnings=warnings)
 
 
 def _read_graph(path: Path) -> GraphInfo:
     meta = _read_json(path / "graph.json")
     arrays = _read_npz(path / "graph.npz")
-    if "degree" not in arrays:
+    degrees = _integers(arrays, "degree", "graph.npz")
+    if degrees is None:
         raise RunError("graph.npz holds no degrees")
-    return GraphInfo(name=str(meta.get("name", "")), nodes=int(meta.get("nodes", len(arrays["degree"]))),
-                     edges=int(meta.get("edges", 0)), features=int(meta.get("features", 0)),
-                     classes=int(meta.get("classes", 0)), degrees=arrays["degree"], labels=arrays.get("y"),
-                     node_ids=meta.get("node_ids"), class_names=meta.get("class_names"))
+    nodes = len(degrees)
+    if _count(meta, "nodes", "graph.json") not in (None, nodes):
+        raise RunError(f"graph.json: {meta['nodes']:,} nodes, but graph.npz has {nodes:,} degrees")
+    counts = {name: _count(meta, name, "graph.json") or 0 for name in ("edges", "features", "classes")}
+    return GraphInfo(name=_text(meta, "name", "graph.json") or "", nodes=nodes, **counts,
+                     degrees=degrees, labels=_integers(arrays, "y", "graph.npz", nodes),
+                     node_ids=_texts(meta.get("node_ids"), "node ids", "graph.json", nodes),
+                     class_names=_texts(meta.get("class_names"), "class names", "graph.json"))
 
 
 def _snapshot_epochs(path: Path) -> list[int]:
@@ -592,9 +716,14 @@ def read_records(path: Path) -> tuple[pd.DataFrame, list[str]]:
     if text and not text.endswith("\n"):
         text = text[: text.rfind("\n") + 1]
         warnings.append("records.csv ends with a truncated line; ignored that line")
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:  # a field over csv's size limit, a NUL byte
+        return _no_records(), warnings + [f"records.csv is not a readable table ({exc}); no records"]
     if not rows:
         return _no_records(), warnings
+    if "epoch" not in rows[0] or len(set(rows[0])) != len(rows[0]):
+        return _no_records(), warnings + ["records.csv has no epoch column or repeats a column; no records"]
     header, body = rows[0], [r for r in rows[1:] if len(r) == len(rows[0])]
     if len(body) < len(rows) - 1:
         warnings.append(f"records.csv: {len(rows) - 1 - len(body)} malformed rows skipped")
@@ -629,7 +758,7 @@ def delete_run(run_id: str, root: Path | str | None = None) -> None:
 
 def export_records_csv(run_id: str, root: Path | str | None = None) -> bytes:
     records, _ = read_records(_run_path(run_id, root) / "records.csv")
-    return records.to_csv(index=False).encode()
+    return _csv_bytes(records)
 
 
 def export_config_json(run_id: str, root: Path | str | None = None) -> bytes:
@@ -661,7 +790,25 @@ def export_embeddings(run_id: str, root: Path | str | None = None, *, epoch: int
     frame.insert(0, "degree", graph.degrees)
     frame.insert(0, "label", [graph.label_name(i) for i in range(len(z))])
     frame.insert(0, "node_id", node_ids)
-    return frame.to_csv(index=False).encode()
+    return _csv_bytes(frame)
+
+
+def spreadsheet_safe(cell: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula, written as text ("'=cmd"); numbers,
+    and text that is a plain number ("-3"), stay as they are."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) and not PLAIN_NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
+
+
+def _csv_bytes(frame: pd.DataFrame) -> bytes:
+    """The table as CSV with its header and text cells spreadsheet-safe, and quoted: pandas
+    leaves a cell holding a lone CR unquoted, where a spreadsheet would start a new row."""
+    safe = frame.rename(columns=spreadsheet_safe)
+    for position, dtype in enumerate(safe.dtypes):
+        if not pd.api.types.is_numeric_dtype(dtype):  # text (object or string) columns
+            safe.iloc[:, position] = safe.iloc[:, position].map(spreadsheet_safe)
+    return safe.to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC).encode()
 
 
 def _embedding_at(run: Run, epoch: int | None) -> tuple[int, np.ndarray, np.ndarray | None]:
@@ -677,11 +824,27 @@ def _embedding_at(run: Run, epoch: int | None) -> tuple[int, np.ndarray, np.ndar
 
 
 def export_zip(run_id: str, root: Path | str | None = None) -> bytes:
-    """Every file of the run in one zip, under a folder named after the run."""
+    """Every regular file of the run in one zip, under a folder named after the run.
+    Symbolic links (to files or folders) and devices are left out: a link placed in a run
+    folder must not carry a file from elsewhere on the server into a download."""
     path = _run_path(run_id, root)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for file in sorted(path.rglob("*")):
-            if file.is_file() and not file.name.startswith(HIDDEN_PREFIX):
-                archive.write(file, f"{run_id}/{file.relative_to(path).as_posix()}")
+        for folder, subfolders, files in os.walk(path):  # does not enter linked folders
+            subfolders.sort()
+            for name in sorted(files):
+                data = None if name.startswith(HIDDEN_PREFIX) else _regular_file_bytes(Path(folder) / name)
+                if data is not None:
+                    archive.writestr(f"{run_id}/{(Path(folder) / name).relative_to(path).as_posix()}", data)
     return buffer.getvalue()
+
+
+def _regular_file_bytes(file: Path) -> bytes | None:
+    """The file's bytes if it is a regular file and not a link (O_NOFOLLOW: no race with a
+    link swapped in after a check), else None."""
+    try:
+        fd = os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None  # a link (ELOOP), gone, or unreadable
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read() if stat.S_ISREG(os.fstat(fd).st_mode) else None

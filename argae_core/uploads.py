@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import tempfile
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from decimal import Context, Decimal
@@ -34,8 +35,8 @@ import torch
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .data import (MIN_SPLIT_EDGES, TEST_RATIO, VAL_RATIO, DatasetUnavailable, Graph,
-                   apply_features, cache_dir, split_edges)
+from .data import (FEATURE_NOTES, MIN_SPLIT_EDGES, TEST_RATIO, VAL_RATIO, DatasetUnavailable,
+                   Graph, apply_features, cache_dir, split_edges)
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024  # matches .streamlit/config.toml maxUploadSize = 50 (MB)
 IDENTITY_UPLOAD_LIMIT = 3_000         # without features: one-hot ids up to here, degree beyond
@@ -47,8 +48,16 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)  # features are stored and trained
 QUOTE_CHARS = 40                      # longer ids are cut short in a message
 COMMENT_STARTS = ("#", "%")           # '%' opens comments in KONECT / Matrix Market edge lists
 CONTROL_BYTES = frozenset(set(range(32)) - set(b"\t\n\r\x0b\x0c") | {0x7F})
+# C0 controls and DEL inside an id: no name holds them, and they would print as nothing.
+# (C1 controls stay: a Latin-1 fallback reads them, and its warning says to check names.)
+CONTROL_IN_ID = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")  # format chars
+DELIMITERS = (("tab", "\t"), ("semicolon", ";"), ("comma", ","))  # in the order _sniff tries them
 UPLOAD_ID = re.compile(r"[0-9a-f]{16}")
 STORE_FORMAT = 1
+# What the Features setting "raw" (as given) trains on, by the featurisation the upload got.
+UPLOAD_FEATURES = {"uploaded": "the features file", "identity": "one-hot ids (no features file)",
+                   "degree": "degree features (no features file)"}
 HEADER_WORDS = {"source", "target", "src", "dst", "from", "to", "node", "nodes", "id", "ids",
                 "vertex", "head", "tail", "name", "label", "labels", "class", "community",
                 "group", "category", "weight", "feature", "features"}
@@ -61,7 +70,12 @@ BINARY_SIGNATURES = {b"PK\x03\x04": "a ZIP archive or an Excel workbook (save it
                      b"\x1f\x8b": "a gzip-compressed file (unpack it first)",
                      b"%PDF": "a PDF document",
                      b"\x89PNG": "a PNG image",
-                     b"\xd0\xcf\x11\xe0": "an old Excel / Office file (save it as CSV)"}
+                     b"\xd0\xcf\x11\xe0": "an old Excel / Office file (save it as CSV)",
+                     b"SQLite format 3\x00": "an SQLite database (export the edge table as CSV)",
+                     b"PAR1": "a Parquet file (write it with to_csv)",
+                     b"\x93NUMPY": "a NumPy array file (write it with numpy.savetxt)",
+                     b"\x89HDF": "an HDF5 file (export the table as CSV)",
+                     b"\x7fELF": "a program, not data"}
 
 
 class UploadError(ValueError):
@@ -161,9 +175,14 @@ def _refuse_binary(data: bytes, file: str) -> None:
 
 
 def _looks_like_utf16(head: bytes) -> bool:
-    """ASCII text in UTF-16 has a NUL in every other byte."""
+    """ASCII text in UTF-16 has a NUL in every other byte, and printable text in the others
+    (a database or an image has runs of NULs in both)."""
     even, odd = head[0::2], head[1::2]
-    return len(head) >= 4 and (odd.count(0) > 0.9 * len(odd) or even.count(0) > 0.9 * len(even))
+    for zeros, text in ((odd, even), (even, odd)):
+        printable = sum(32 <= b < 127 or b in b"\t\n\r" for b in text)
+        if len(head) >= 4 and zeros.count(0) > 0.9 * len(zeros) and printable > 0.9 * len(text):
+            return True
+    return False
 
 
 def _data_lines(text: str, comments: list | None = None):
@@ -190,8 +209,9 @@ def _refuse_markup(sample: list[tuple[int, str]], file: str) -> None:
     if MARKUP.match(line):
         raise UploadError(f"this looks like HTML or XML (GraphML and GEXF are not read), not a "
                           f"table; {advice}", file, number)
-    if line.startswith(("{", "[[", "[{", '["')) or line == "[":
-        raise UploadError(f"this looks like JSON, not a table; {advice}", file, number)
+    if line.startswith(("{", "[[", "[{", '["')) or line == "[" or (line.startswith("[") and line.endswith("]")):
+        raise UploadError(f"this looks like JSON (or JSON lines such as [0, 1]), not a table; {advice}",
+                          file, number)
 
 
 # ------------------------------------------------------------------ delimiters
@@ -200,26 +220,40 @@ class _Splitter:
     """Splits a line into stripped fields on one delimiter, or on runs of whitespace."""
     name: str                 # "tab", "comma", "semicolon" or "whitespace"
     delimiter: str | None
+    file: str                 # "edges", "features" or "labels", for messages
     skip: int = 0             # leading columns to drop (a pandas row index)
 
-    def __call__(self, line: str) -> list[str]:
-        return self._fields(line)[self.skip:]
+    def __call__(self, line: str, number: int) -> list[str]:
+        return self._fields(line, number)[self.skip:]
 
-    def _fields(self, line: str) -> list[str]:
+    def _fields(self, line: str, number: int) -> list[str]:
         if self.delimiter is None:
             if '"' not in line:
                 return line.split()
             # quoted names may hold spaces: csv splits on single spaces outside quotes
-            return next(csv.reader([line.replace("\t", " ")], delimiter=" ",
-                                   skipinitialspace=True))
+            return self._quoted(line.replace("\t", " "), " ", number)
         if '"' in line:  # quoted names may hold the delimiter; csv knows the quoting rules
-            fields = next(csv.reader([line], delimiter=self.delimiter))
+            fields = self._quoted(line, self.delimiter, number)
         else:
             fields = line.split(self.delimiter)
         fields = [f.strip() for f in fields]
         while fields and not fields[-1]:  # spreadsheets often write trailing delimiters
             fields.pop()
         return fields
+
+    def _quoted(self, line: str, delimiter: str, number: int) -> list[str]:
+        """csv's reading of a line with quotes; an opening quote never closed is refused
+        (csv would swallow the rest of the line into one name)."""
+        try:
+            return next(csv.reader([line], delimiter=delimiter, skipinitialspace=delimiter == " ",
+                                   strict=True))
+        except csv.Error as exc:
+            if "unexpected end of data" not in str(exc):  # a stray quote mid-name: read leniently
+                return next(csv.reader([line], delimiter=delimiter,
+                                       skipinitialspace=delimiter == " "))
+        raise UploadError(f"a double quote opens a name that is never closed ({_short(line)}); "
+                          'close it, or write a quote inside a quoted name as two ("")',
+                          self.file, number)
 
     def number(self, text: str) -> float:
         """float(text); semicolon-separated files (European CSV) may use a decimal comma."""
@@ -228,24 +262,23 @@ class _Splitter:
         return float(text)
 
 
-def _sniff(sample: list[tuple[int, str]]) -> _Splitter:
+def _sniff(sample: list[tuple[int, str]], file: str) -> _Splitter:
     """The delimiter most sample lines contain outside quotes (tab, then semicolon, then
     comma), else whitespace. Semicolon before comma: a European CSV separates with ';' and
     writes decimal commas. csv.Sniffer guesses poorly on short numeric lines, so the rule
     is explicit."""
     unquoted = [re.sub(r'"[^"]*"', "", line) for _, line in sample]
-    candidates = (("tab", "\t"), ("semicolon", ";"), ("comma", ","))
     share = {name: sum(delimiter in line for line in unquoted) / max(len(unquoted), 1)
-             for name, delimiter in candidates}
-    for name, delimiter in candidates:
+             for name, delimiter in DELIMITERS}
+    for name, delimiter in DELIMITERS:
         if share[name] >= 0.8:
-            return _Splitter(name, delimiter)
+            return _Splitter(name, delimiter, file)
     # A short file with one bad line ('a,b', 'c,d', 'lonely'): still read with the delimiter
     # most lines use, so the message points at the bad line, not at every good one.
-    name, delimiter = max(candidates, key=lambda c: share[c[0]])  # first of equals: priority order
+    name, delimiter = max(DELIMITERS, key=lambda c: share[c[0]])  # first of equals: priority order
     if share[name] > 0.5:
-        return _Splitter(name, delimiter)
-    return _Splitter("whitespace", None)
+        return _Splitter(name, delimiter, file)
+    return _Splitter("whitespace", None, file)
 
 
 def _is_number(text: str) -> bool:
@@ -303,14 +336,37 @@ def _number_key(text: str) -> str | None:
     return str(value.normalize(Context(prec=len(text) + 2)))
 
 
-def _numeric_twins(names: list[str]) -> list[tuple[str, str]]:
-    """Pairs (first, other) of distinct names that stand for the same number."""
+def _twins(names: list[str], key) -> list[tuple[str, str]]:
+    """Pairs (first, other) of distinct names with the same key (None: no key)."""
     first_of, twins = {}, []
     for name in dict.fromkeys(names):
-        key = _number_key(name)
-        if key is not None and first_of.setdefault(key, name) != name:
-            twins.append((first_of[key], name))
+        name_key = key(name)
+        if name_key is not None and first_of.setdefault(name_key, name) != name:
+            twins.append((first_of[name_key], name))
     return twins
+
+
+def _numeric_twins(names: list[str]) -> list[tuple[str, str]]:
+    """Pairs (first, other) of distinct names that stand for the same number."""
+    return _twins(names, _number_key)
+
+
+def _lookalike_key(name: str) -> str:
+    """What a reader sees: NFKC-normalised, without invisible format characters."""
+    return name if name.isascii() else INVISIBLE.sub("", unicodedata.normalize("NFKC", name))
+
+
+def _lookalikes(names: list[str]) -> list[tuple[str, str]]:
+    """Pairs of distinct ids that print alike (a zero-width space, 'é' composed or not)."""
+    return [] if all(map(str.isascii, names)) else _twins(names, _lookalike_key)
+
+
+def _lookalike_sentence(twins: list[tuple[str, str]]) -> str:
+    shown = "; ".join(f"{ascii(a)} and {ascii(b)}" for a, b in twins[:3])
+    more = f" and {len(twins) - 3} more pairs" if len(twins) > 3 else ""
+    return (f"Some node ids look the same but differ in invisible characters or in how accents "
+            f"are encoded (Unicode normalisation), shown here with escapes: {shown}{more}. They "
+            "are different nodes; if they are the same node, write them the same way.")
 
 
 def _twins_sentence(twins: list[tuple[str, str]], what: str, plural: str) -> str:
@@ -372,12 +428,12 @@ def _read_edges(text: str) -> _EdgeList:
         raise UploadError(f"no edges: the file holds only blank lines and comments "
                           f"({COMMENT_HINT})", "edges")
     _refuse_markup(sample, "edges")
-    split = _sniff(sample)
-    first = split(sample[0][1])
-    is_header = _edges_header(first, [split(line)[:2] for _, line in sample[1:]])
+    split = _sniff(sample, "edges")
+    first = split(sample[0][1], sample[0][0])
+    is_header = _edges_header(first, [split(line, number)[:2] for number, line in sample[1:]])
     warnings = []
     if is_header and _leading_column(first):
-        split = _Splitter(split.name, split.delimiter, skip=1)
+        split = _Splitter(split.name, split.delimiter, "edges", skip=1)
         warnings.append(f"The first column (header {_short(first[0])}) is ignored: the header "
                         f"names the edges' ends {_short(first[1])} and {_short(first[2])}, so "
                         "edges are read from the next two columns.")
@@ -386,7 +442,7 @@ def _read_edges(text: str) -> _EdgeList:
     for number, line in _data_lines(text, comments):
         if is_header and number == sample[0][0]:
             continue
-        fields = split(line)
+        fields = split(line, number)
         if len(fields) != 2:
             weights |= _check_edge_columns(fields, number, split, line)
         a, b = fields[0], fields[1]
@@ -401,6 +457,11 @@ def _read_edges(text: str) -> _EdgeList:
     ids, positions = index.finish()
     if not ids:
         raise UploadError(f"no edges: only the header ({_quote(first)})", "edges")
+    if not is_header and _unknown_words_header(first, positions):
+        is_header, ids, positions = True, ids[2:], positions[2:] - 2
+        warnings.append(f"The first line ({_quote(first)}) is read as a header: its names appear "
+                        "nowhere else in the file. If it is an edge, repeat it further down.")
+    _refuse_control(ids, text, "edges", "node id")
     if comments:
         number, line = comments[0]
         warnings.append(f"Skipped {_count(len(comments), 'line')} among the edges that start "
@@ -408,6 +469,26 @@ def _read_edges(text: str) -> _EdgeList:
                         "node names start with # or %, put them in double quotes.")
     return _EdgeList(ids, positions.reshape(-1, 2), split.name, first if is_header else None,
                      weights, warnings)
+
+
+def _unknown_words_header(first: list[str], positions: np.ndarray) -> bool:
+    """A first line of two words that name no other edge's end ('user,item', 'citing,cited'):
+    a header in words `_edges_header` does not know, not an edge between two lone nodes."""
+    if len(first) != 2 or any(map(_is_number, first)) or first[0] == first[1] or len(positions) <= 2:
+        return False
+    return bool(np.count_nonzero(positions == 0) == 1 and np.count_nonzero(positions == 1) == 1)
+
+
+def _refuse_control(names: list[str], text: str, file: str, what: str) -> None:
+    """Refuse ids or labels holding a control character, naming the first one and its line."""
+    found = CONTROL_IN_ID.search("\n".join(names))
+    if found is None:
+        return
+    name = next(n for n in names if CONTROL_IN_ID.search(n))
+    line = text.count("\n", 0, max(text.find(name), 0)) + 1
+    raise UploadError(f"the {what} {_short(name)} holds a control character "
+                      f"(U+{ord(found.group()):04X}), which prints as nothing; remove it",
+                      file, line)
 
 
 def _leading_column(header: list[str]) -> bool:
@@ -449,6 +530,12 @@ def _check_edge_columns(fields: list[str], number: int, split: _Splitter, line: 
     if not fields:
         raise UploadError(f"no node ids in this line ({_short(line)})", "edges", number)
     if len(fields) < 2:
+        other = next((name for name, delimiter in DELIMITERS
+                      if delimiter in line and delimiter != split.delimiter), None)
+        if other:
+            raise UploadError(f"this line is {other}-separated ({_short(line)}), but the file is "
+                              f"read as {split.name}-separated, from its first lines: use one "
+                              "separator throughout the file", "edges", number)
         read_as = (f" (the file is read as {split.name}-separated, from its first lines)"
                    if split.delimiter else "")
         raise UploadError(f"expected two columns of node ids (source and target), found 1 "
@@ -485,8 +572,8 @@ def _read_features(text: str, edge_nodes: dict[str, int]) -> _FeatureTable:
         raise UploadError("no feature rows: the file holds only blank lines and comments",
                           "features")
     _refuse_markup(sample, "features")
-    split = _sniff(sample)
-    first = split(sample[0][1])
+    split = _sniff(sample, "features")
+    first = split(sample[0][1], sample[0][0])
     is_header = first[0] not in edge_nodes and (
         not first[0] or _header_like(first[0]) or not all(map(_is_number, first[1:])))
     ids, rows, seen = [], [], {}
@@ -494,7 +581,7 @@ def _read_features(text: str, edge_nodes: dict[str, int]) -> _FeatureTable:
     for number, line in _data_lines(text):
         if is_header and number == sample[0][0]:
             continue
-        fields = split(line)
+        fields = split(line, number)
         node = fields[0] if fields else ""
         if not node:
             raise UploadError(f"empty node id in column 1 ({_short(line)})", "features", number)
@@ -516,6 +603,7 @@ def _read_features(text: str, edge_nodes: dict[str, int]) -> _FeatureTable:
         rows.append(_feature_row(fields, number, split))
     if not rows:
         raise UploadError(f"no feature rows: only the header ({_quote(first)})", "features")
+    _refuse_control(ids, text, "features", "node id")
     return _FeatureTable(ids, np.stack(rows).astype(np.float32), split.name,
                          first if is_header else None)
 
@@ -554,14 +642,14 @@ def _read_labels(text: str, nodes: dict[str, int]) -> tuple[dict[str, str], list
     if not sample:
         raise UploadError("no labels: the file holds only blank lines and comments", "labels")
     _refuse_markup(sample, "labels")
-    split = _sniff(sample)
-    first = split(sample[0][1])
-    is_header = _labels_header(first, [split(line)[:2] for _, line in sample[1:]], nodes)
+    split = _sniff(sample, "labels")
+    first = split(sample[0][1], sample[0][0])
+    is_header = _labels_header(first, [split(line, number)[:2] for number, line in sample[1:]], nodes)
     labels, seen = {}, {}
     for number, line in _data_lines(text):
         if is_header and number == sample[0][0]:
             continue
-        fields = split(line)
+        fields = split(line, number)
         if len(fields) == 1 and fields[0] in nodes:
             raise UploadError(f"node {_short(fields[0])} has no label (each line is node id, "
                               "label)", "labels", number)
@@ -580,6 +668,7 @@ def _read_labels(text: str, nodes: dict[str, int]) -> tuple[dict[str, str], list
         labels[node], seen[node] = label, number
     if not labels:
         raise UploadError(f"no labels: only the header ({_quote(first)})", "labels")
+    _refuse_control(list(dict.fromkeys(labels.values())), text, "labels", "label")
     return labels, first if is_header else None, split.name
 
 
@@ -617,7 +706,10 @@ def parse_upload(edges: bytes, features: bytes | None = None, labels: bytes | No
     Node ids and labels are text, matched exactly as written across the three files: '7',
     '007' and '7.0' are different ids (a warning names such look-alikes). Semicolon-separated
     files may write decimal commas. A pandas row-index column (empty first header cell) is
-    skipped in the edge list.
+    skipped in the edge list. A first line of two names found nowhere else is a header (in
+    words the header check does not know: 'user,item'), said in a warning. Control characters
+    in ids or labels are refused; ids that print alike (invisible characters, Unicode
+    normalisation) are kept apart, with a warning.
 
     The report holds: nodes, edges, isolated_nodes, components, largest_component,
     feature_size, feature_mode ('uploaded' / 'identity' / 'degree'), labelled_nodes,
@@ -645,6 +737,9 @@ def parse_upload(edges: bytes, features: bytes | None = None, labels: bytes | No
     twins = _numeric_twins(node_ids)
     if twins:
         warnings.append(_twins_sentence(twins, "node", "node ids"))
+    lookalikes = _lookalikes(node_ids)
+    if lookalikes:
+        warnings.append(_lookalike_sentence(lookalikes))
     edge_index, counts = _undirected_edges(order[edge_list.ends], len(node_ids), warnings)
     warnings += edge_list.warnings
     if edge_list.weights_ignored:
@@ -809,6 +904,20 @@ def _features(graph: Graph, table: _FeatureTable | None) -> tuple[str, torch.Ten
         what = "degree features (log-degree and one-hot degree buckets)"
     x = apply_features(graph, mode).x
     return mode, x, f"No features file: {what}, because {why}."
+
+
+def feature_sentence(report: dict, mode: str) -> str:
+    """What an upload trains on under the Features setting `mode`, in words: the upload's own
+    featurisation for "raw", else the setting's, saying what it replaces."""
+    if mode == "raw":
+        return report["feature_note"]
+    return (f"{FEATURE_NOTES[mode]} (the Features setting; raw would use "
+            f"{UPLOAD_FEATURES[report['feature_mode']]}.)")
+
+
+def raw_feature_label(report: dict) -> str:
+    """The Features setting "raw" named for this upload: what it actually trains on."""
+    return f"raw: {UPLOAD_FEATURES[report['feature_mode']]}"
 
 
 def _report(graph: Graph, mode: str, counts: dict, weights: bool, files: dict,

@@ -102,13 +102,15 @@ def _label(name: str) -> str:
     return name.replace("_", " ").replace("lr", "learning rate").capitalize()
 
 
-def config_widget(name: str, value, *, container=st, label: str | None = None, key_prefix: str = "w"):
-    """A widget for one TrainConfig field, with its bounds and help from FIELDS."""
+def config_widget(name: str, value, *, container=st, label: str | None = None, key_prefix: str = "w",
+                  option_labels: dict[str, str] | None = None):
+    """A widget for one TrainConfig field, with its bounds and help from FIELDS;
+    `option_labels` renames choices where their usual names would mislead."""
     meta = FIELDS[name].metadata
     key = f"{key_prefix}_{name}"
     label = label or _label(name)
     if meta["choices"]:
-        names = {**DATASET_LABELS, **MODEL_LABELS, **FEATURE_LABELS}
+        names = {**DATASET_LABELS, **MODEL_LABELS, **FEATURE_LABELS, **(option_labels or {})}
         options = list(meta["choices"])
         return container.selectbox(label, options, index=options.index(value) if value in options else 0,
                                    format_func=lambda v: names.get(v, v), help=meta["help"], key=key)

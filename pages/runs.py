@@ -28,7 +28,7 @@ STATUS_BOX = {"finished": st.success, "running": st.info, "stopped": st.warning,
 def runs_table(summaries: list[runs.RunSummary]) -> pd.DataFrame:
     """One row per run, in the listing's order (newest first); `run` is the run id."""
     table = pd.DataFrame([{
-        "dataset": s.dataset, "model": common.MODEL_LABELS.get(s.model, s.model), "seed": s.seed,
+        "dataset": s.dataset_label, "model": common.MODEL_LABELS.get(s.model, s.model), "seed": s.seed,
         "started": s.started, "epochs": s.epochs_done, "planned": s.epochs_planned,
         **{name: getattr(s, key) for key, name in METRIC_COLUMNS.items()},
         "status": s.status, "source": s.source, "group": s.group, "run": s.run_id} for s in summaries])
@@ -122,7 +122,8 @@ def started_text(stamp: str | None) -> str:
 
 def header(run: runs.Run, summary: runs.RunSummary) -> None:
     config = run.config
-    st.subheader(f"{common.MODEL_LABELS.get(config.model, config.model)} on {config.dataset}, seed {config.seed}")
+    dataset = runs.dataset_label(config.dataset, run.graph.name)
+    st.subheader(f"{common.MODEL_LABELS.get(config.model, config.model)} on {dataset}, seed {config.seed}")
     details = [f"`{run.run_id}`", f"started {started_text(summary.started)}",
                f"{run.graph.nodes:,} nodes, {run.graph.edges:,} edges"]
     details += [f"source {summary.source}"] if summary.source else []
@@ -209,7 +210,7 @@ def final_metrics(run: runs.Run) -> None:
                  column_config={c: st.column_config.NumberColumn(format="%.3f")
                                 for c in ("AUC", "AP", "ACC", "NMI", "ARI", "MMD to prior")})
     st.caption(f"Test metrics at epoch {run.metrics.get('best_epoch')}, the epoch with the best "
-               "validation AUC.")
+               f"validation AUC. {run.metrics.get('clustering_capped') or ''}")
 
 
 def curves(run: runs.Run) -> None:

@@ -12,7 +12,7 @@ from pages import page_setup
 page_setup()  # first: see pages/__init__.py
 
 from argae_core import metrics, plots, runs, uploads  # noqa: E402
-from argae_core.config import ConfigError, TrainConfig  # noqa: E402
+from argae_core.config import FIELDS, ConfigError, TrainConfig  # noqa: E402
 from pages import common  # noqa: E402
 
 manager = common.job_manager()
@@ -53,7 +53,7 @@ def sidebar(saved: TrainConfig) -> dict:
             index=choices.index(current) if current in choices else 0,
             help=TrainConfig.__dataclass_fields__["dataset"].metadata["help"], key="w_dataset")
         values["dataset"] = upload_section(saved) if choice == "upload" else choice
-        values["features"] = w("features", saved.features)
+        values["features"] = w("features", saved.features, option_labels=upload_feature_labels(values["dataset"]))
         if values["dataset"] == "planted":
             with st.expander("Planted partition", expanded=True):
                 for name in ("planted_nodes", "planted_communities", "planted_p_in", "planted_p_out",
@@ -117,13 +117,19 @@ def upload_section(saved: TrainConfig) -> str:
     return f"upload:{upload_id}"
 
 
-def upload_preview(report: dict) -> None:
+def upload_feature_labels(dataset: str) -> dict[str, str] | None:
+    """For an upload, "raw" named by what it trains on (a features file, or one-hot ids)."""
+    report = st.session_state.get("upload_report")
+    return {"raw": uploads.raw_feature_label(report)} if dataset.startswith("upload:") and report else None
+
+
+def upload_preview(report: dict, features: str) -> None:
     cards = [("Nodes", report["nodes"]), ("Edges", report["edges"]), ("Isolated", report["isolated_nodes"]),
              ("Components", report["components"]), ("Feature size", report["feature_size"]),
              ("Classes", report.get("classes") or 0)]
     for column, (label, value) in zip(st.columns(len(cards)), cards):
         column.metric(label, f"{value:,}")
-    st.caption(report.get("feature_note") or f"Features: {report['feature_mode']}.")
+    st.caption(uploads.feature_sentence(report, features))
     for warning in report.get("warnings", []):
         st.warning(warning, icon=":material/info:")
 
@@ -160,8 +166,10 @@ if config.dataset == "upload:":
     problems.pop("dataset", None)
     st.info("Upload an edge list in the sidebar to train on your own graph.", icon=":material/upload_file:")
 elif config.dataset.startswith("upload:") and st.session_state.get("upload_report"):
-    upload_preview(st.session_state["upload_report"])
-graph, graph_error = (common.graph_for(config) if "dataset" not in problems and config.dataset != "upload:"
+    upload_preview(st.session_state["upload_report"], config.features)
+# A refused data setting (a planted graph too big to draw) is said once, below, and not loaded.
+data_problems = {name for name in problems if FIELDS[name].metadata["group"] in ("data", "planted")}
+graph, graph_error = (common.graph_for(config) if not data_problems and config.dataset != "upload:"
                       else (None, None))
 if graph_error:
     st.error(graph_error, icon=":material/error:")
@@ -186,7 +194,8 @@ buttons = st.container(horizontal=True)  # content-wide buttons: labels never tr
 if buttons.button("Start", type="primary", icon=":material/play_arrow:", width="content",
                   disabled=active or bool(problems) or graph is None or config.dataset == "upload:"):
     try:
-        st.session_state["train_job"] = manager.submit(owner, config)
+        st.session_state["train_job"] = manager.submit(
+            owner, config, label=f"{config.model.upper()} on {runs.dataset_label(config.dataset, graph.name)}")
     except (RuntimeError, ConfigError) as exc:
         st.error(str(exc))
     st.rerun()
@@ -261,7 +270,8 @@ def saved_run_view(run_id: str):
     records = run.records.astype(object).where(run.records.notna(), None)
     rows = records.to_dict("records")
     status = run.status
-    return SimpleNamespace(label=f"{run.config.model.upper()} on {run.config.dataset}", config=run.config,
+    dataset = runs.dataset_label(run.config.dataset, run.graph.name)
+    return SimpleNamespace(label=f"{run.config.model.upper()} on {dataset}", config=run.config,
                            rows=rows, state=status, active=False, epochs_done=len(rows),
                            metrics=run.metrics, message=run.info.get("message"), run_id=run.run_id,
                            saved=True, live=status == "running")
@@ -353,7 +363,7 @@ def outcome(job) -> None:
     if job.metrics and "test_auc" in job.metrics:
         st.subheader("Test metrics")
         st.caption(f"At epoch {job.metrics.get('best_epoch')}, the epoch with the best validation AUC. "
-                   f"Run saved as `{job.run_id}`.")
+                   f"Run saved as `{job.run_id}`. {job.metrics.get('clustering_capped') or ''}")
         st.dataframe(plots.metrics_table_rows({job.label: job.metrics}), hide_index=True,
                      width="stretch", key="final_metrics",
                      column_config={c: st.column_config.NumberColumn(format="%.3f")

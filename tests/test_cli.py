@@ -184,3 +184,12 @@ def test_python_m_argae_core_exits_with_mains_code_and_one_line():
     bad = python_m("train", "--dataset", "nowhere")
     assert bad.returncode == 2
     assert_one_clean_line(bad.stderr)
+
+
+def test_the_metrics_table_says_when_clustering_was_capped():
+    from argae_core.config import TrainConfig
+    from argae_core.data import load_graph
+    note = "Clustering scored with 100 clusters for 10,000 classes, one KMeans start, to bound its time."
+    text = cli.metrics_table({"test_auc": 0.9, "acc": 0.1, "clustering_capped": note}, TrainConfig(),
+                         load_graph(TrainConfig()))
+    assert note in text

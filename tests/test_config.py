@@ -129,3 +129,47 @@ def test_every_field_has_help_and_consistent_bounds():
             assert lo <= hi, name
         if f.default is not None and f.metadata["choices"]:
             assert f.default in f.metadata["choices"], name
+
+
+# ------------------------------------------------------------- issue 14: every path refuses
+@pytest.mark.parametrize("text, field", [
+    ('{"encoder_lr": 1' + "0" * 400 + "}", "encoder_lr"),     # OverflowError in float()
+    ('{"planted_p_in": 1' + "0" * 400 + "}", "planted_p_in"),  # OverflowError in isfinite()
+    ('{"epochs": 1' + "0" * 400 + "}", "epochs"),
+    ('{"epochs": 1' + "0" * 5000 + "}", "json"),               # over Python's 4,300 digits
+    ("[" * 100_000 + "]" * 100_000, "json"),                   # RecursionError
+])
+def test_from_json_refuses_huge_numbers_and_deep_nesting_with_the_field(text, field):
+    with pytest.raises(ConfigError) as caught:
+        TrainConfig.from_json(text).validate()
+    assert field in caught.value.problems
+    assert len(str(caught.value)) < 300, "the message quotes the whole number"
+
+
+@pytest.mark.parametrize("name", ["planted_nodes", "planted_communities", "epochs", "model"])
+def test_none_for_a_required_field_is_a_config_error(name):
+    with pytest.raises(ConfigError) as caught:
+        TrainConfig(**{name: None}).validate()
+    assert caught.value.problems[name] == "is required"
+
+
+def test_from_dict_refuses_a_non_mapping_and_non_text_keys():
+    with pytest.raises(ConfigError):
+        TrainConfig.from_dict([("epochs", 3)])
+    with pytest.raises(ConfigError) as caught:
+        TrainConfig.from_dict({1: 2, "epochs": 3})
+    assert caught.value.problems == {"1": "unknown setting"}
+
+
+@pytest.mark.parametrize("changes", [
+    {"planted_nodes": 200_000, "planted_p_in": 1.0},   # ~5e9 edges
+    {"planted_nodes": 20_000},                         # ~4.6e6 edges at the default p_in
+])
+def test_a_planted_partition_too_big_for_memory_is_refused_with_number_and_limit(changes):
+    found = problems_of(dataset="planted", **changes)
+    assert "planted_nodes" in found, found
+    assert "edges" in found["planted_nodes"] and "limit of" in found["planted_nodes"]
+
+
+def test_planted_size_is_only_checked_when_the_planted_graph_is_used():
+    assert problems_of(dataset="karate", planted_nodes=200_000, planted_p_in=1.0) == {}

@@ -239,3 +239,73 @@ def test_env_points_tests_away_from_the_repo():
     from conftest import REPO_DIR
     for var in ("ARGAE_CACHE_DIR", "ARGAE_RUNS_DIR"):
         assert not os.environ[var].startswith(str(REPO_DIR)), var
+
+
+# ------------------------------------------------- issue 14: sizes and processed files
+def test_a_planted_partition_too_big_is_refused_before_it_is_drawn():
+    tracemalloc.start()
+    try:
+        with pytest.raises(DatasetUnavailable) as caught:
+            planted(nodes=200_000, p_in=1.0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "5,029,900,000 edges" in str(caught.value) and "limit of" in str(caught.value)
+    assert peak < 50 * 2**20, f"drew {peak / 2**20:.0f} MB before refusing"
+
+
+def test_the_planted_edge_estimate_counts_the_pairs_the_generator_draws_from():
+    from argae_core.config import planted_edge_estimate
+    sizes = np.bincount(planted(nodes=601, communities=4).y.numpy())  # uneven communities
+    inside = sum(s * (s - 1) // 2 for s in sizes)
+    assert planted_edge_estimate(601, 4, 1.0, 0.0) == inside
+    assert planted_edge_estimate(601, 4, 0.0, 1.0) == 601 * 600 // 2 - inside
+
+
+class _RunsCode:
+    """Unpickling this opens (creates) a file: what a crafted processed file could do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return open, (self.marker, "w")
+
+
+@pytest.fixture
+def cora_cache(cora_available, tmp_path, monkeypatch):
+    """A fresh cache for Cora; returns its processed folder (filled by a first load)."""
+    monkeypatch.setenv("ARGAE_CACHE_DIR", str(tmp_path / "cache"))
+    planetoid("cora")
+    return tmp_path / "cache" / "datasets" / "Planetoid" / "Cora" / "processed"
+
+
+def test_a_crafted_processed_file_is_not_unpickled_but_rebuilt_from_raw(cora_cache, tmp_path):
+    marker = tmp_path / "code-ran"
+    torch.save({"x": _RunsCode(marker)}, cora_cache / "data.pt")
+    graph = planetoid("cora")
+    assert not marker.exists(), "the processed file was unpickled"
+    assert (graph.num_nodes, graph.num_edges) == (2708, 5278)
+    assert any("rebuilt from the raw files" in note for note in graph.notes), graph.notes
+    torch.load(cora_cache / "data.pt", weights_only=True)  # the rebuilt file is plain data
+
+
+def test_a_corrupt_processed_file_is_said_to_be_corrupt_not_missing_raw_files(cora_cache):
+    (cora_cache / "data.pt").write_bytes(b"not a torch file")
+    graph = planetoid("cora")
+    assert graph.num_nodes == 2708
+    note = " ".join(graph.notes)
+    assert "corrupt" in note and "data.pt" in note and "raw files are not in" not in note
+
+
+def test_damaged_raw_files_are_not_called_missing(cora_available, tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    raw = data / "Planetoid" / "Cora" / "raw"
+    raw.mkdir(parents=True)
+    for file in cora_available.iterdir():
+        raw.joinpath(file.name).write_bytes(b"garbage")
+    monkeypatch.setenv("ARGAE_DATA_DIR", str(data))
+    monkeypatch.setenv("ARGAE_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(DatasetUnavailable) as caught:
+        planetoid("cora")
+    assert "damaged" in str(caught.value) and "are not in" not in str(caught.value)

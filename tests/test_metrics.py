@@ -135,3 +135,27 @@ def test_auc_standard_error_shrinks_with_the_number_of_test_edges():
     tiny, cora = auc_standard_error(0.9, 7, 7), auc_standard_error(0.9, 527, 527)
     assert tiny > 0.08 and cora < 0.015 and tiny > 8 * cora
     assert auc_standard_error(0.9, 0, 10) == float("inf")
+
+
+def test_clustering_with_many_classes_is_capped_finishes_fast_and_says_so():
+    import time
+    rng = np.random.default_rng(0)
+    labels = np.arange(10_000)  # every node a class of its own: k = 10,000 took many minutes
+    started = time.perf_counter()
+    scores = clustering(rng.standard_normal((10_000, 16)), labels, seed=0)
+    assert time.perf_counter() - started < 30
+    assert "10,000 classes" in scores["clustering_capped"]
+    assert {"acc", "nmi", "ari"} <= set(scores)
+
+
+def test_clustering_of_many_nodes_scores_a_sample_and_says_so(monkeypatch):
+    from argae_core import metrics
+    monkeypatch.setattr(metrics, "CLUSTER_MAX_NODES", 300)
+    z, labels = np.repeat(np.eye(3) * 10, 200, axis=0), np.repeat(np.arange(3), 200)
+    scores = clustering(z, labels, seed=0)
+    assert scores["acc"] == 1.0 and "300 of 600 nodes" in scores["clustering_capped"]
+
+
+def test_an_ordinary_clustering_is_not_capped():
+    z, labels = np.repeat(np.eye(3) * 10, 20, axis=0), np.repeat(np.arange(3), 20)
+    assert "clustering_capped" not in clustering(z, labels)

@@ -192,3 +192,32 @@ def test_the_latent_button_appears_only_when_the_latent_page_exists(runs_dir):
     at = open_page("pages/runs.py")
     labels = [b.label for b in at.button]
     assert ("Open in Latent page" in labels) == (Path(APP).parent / "pages" / "latent.py").exists()
+
+
+def test_a_run_with_a_damaged_status_is_skipped_and_named_while_the_others_list(runs_dir, saved):
+    set_status(runs_dir, saved[1], epochs_done="abc")
+    at = open_page("pages/runs.py")
+    [expander] = skipped(at)
+    assert saved[1] in expander.markdown[0].value and "epochs_done" in expander.markdown[0].value
+    assert list(table(at)["run"]) == [saved[2]]
+
+
+def test_an_uploaded_graphs_run_is_named_after_its_file(runs_dir, saved):
+    status = json.loads((runs_dir / saved[2] / "status.json").read_text())
+    set_status(runs_dir, saved[2], dataset="upload:da59d16eb690e6c3",
+               graph={**status["graph"], "name": "my_graph.csv"})
+    config = runs_dir / saved[2] / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "dataset": "upload:da59d16eb690e6c3"}))
+    graph = runs_dir / saved[2] / "graph.json"
+    graph.write_text(json.dumps({**json.loads(graph.read_text()), "name": "my_graph.csv"}))
+    at = open_page("pages/runs.py")
+    assert list(table(at)["dataset"]) == ["my_graph.csv", "karate"]
+    assert at.subheader[0].value == "GAE on my_graph.csv, seed 1"
+
+
+def test_a_capped_clustering_score_says_so_under_the_metrics(runs_dir, saved):
+    note = "Clustering scored with 100 clusters for 10,000 classes, one KMeans start, to bound its time."
+    metrics = runs_dir / saved[2] / "metrics.json"
+    metrics.write_text(json.dumps({**json.loads(metrics.read_text()), "clustering_capped": note}))
+    at = open_page("pages/runs.py")
+    assert any(note in c.value for c in at.caption), [c.value for c in at.caption]

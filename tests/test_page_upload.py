@@ -56,3 +56,18 @@ def test_an_upload_the_server_cannot_store_is_explained_not_a_traceback(tmp_path
     assert not at.exception
     assert any("could not store" in e.value for e in at.error), [e.value for e in at.error]
     assert button(at, "Start").disabled
+
+
+def test_without_a_features_file_the_features_widget_says_what_raw_uses_and_the_run_is_named_after_the_file():
+    at = choose_upload(open_page("pages/train.py", {"epochs": "3", "model": "gae"}))
+    at.file_uploader(key="up_edges").upload("my_graph.csv", EDGES, "text/csv")
+    at.run()
+    features = at.selectbox(key="w_features")
+    assert features.value == "raw" and "one-hot ids" in features.format_func("raw")  # not plain "raw"
+    assert any("identity features" in c.value for c in at.caption)                 # and the caption agrees
+    features.set_value("degree").run()
+    caption = " ".join(c.value for c in at.caption)
+    assert "degree" in caption and "No features file: identity" not in caption    # says what is used now
+    button(at, "Start").click()
+    run_until(at, lambda a: any(s.value == "Test metrics" for s in a.subheader))
+    assert at.dataframe[-1].value["run"].iloc[0] == "GAE on my_graph.csv"        # not upload:<hash>

@@ -1,5 +1,6 @@
 """Runs on disk: save / list / load round trip, finish statuses, an interrupted run,
 corrupt and foreign entries, path traversal, exports."""
+import csv
 import io
 import json
 import math
@@ -388,3 +389,112 @@ def test_leftovers_of_killed_processes_are_swept_after_an_hour_and_nothing_else(
     listed, warnings = runs.list_runs(tmp_path)
     assert listed == [] and warnings == []
     assert sorted(p.name for p in tmp_path.iterdir()) == [".gitkeep", ".new-being-created"]
+
+
+# ------------------------------------------------------- issue 14: damaged files, exports
+def edit_json(path: Path, **changes):
+    values = json.loads(path.read_text())
+    values.update(changes)
+    path.write_text(json.dumps(values))
+
+
+@pytest.mark.parametrize("value", ["abc", [1, 2], "1e400", -3, 10**400],
+                         ids=["text", "list", "1e400", "negative", "400 digits"])
+def test_a_wrong_type_in_status_json_skips_that_run_with_a_warning(saved, tmp_path, value):
+    root, _, writer, _ = saved
+    shutil.copytree(root / writer.run_id, tmp_path / writer.run_id)
+    shutil.copytree(root / writer.run_id, tmp_path / "damaged")
+    status = tmp_path / "damaged" / "status.json"
+    # 1e400 has to be written as a literal: json.dumps would write "Infinity"
+    status.write_text(json.dumps({**json.loads(status.read_text()), "epochs_done": 0})
+                      .replace('"epochs_done": 0', '"epochs_done": 1e400' if value == "1e400"
+                               else f'"epochs_done": {json.dumps(value)}'))
+    summaries, warnings = list_runs(tmp_path)
+    assert [s.run_id for s in summaries] == [writer.run_id]
+    assert any(w.startswith("damaged: ") and "epochs_done" in w for w in warnings), warnings
+    with pytest.raises(RunError, match="epochs_done"):
+        load_run("damaged", tmp_path)
+
+
+@pytest.mark.parametrize("file, changes, words", [
+    ("config.json", {"epochs": 10**400}, "epochs"),
+    ("config.json", {"model": "gan"}, "model"),
+    ("config.json", {"epochs": -5}, "epochs"),
+    ("graph.json", {"nodes": "many"}, "nodes"),
+    ("graph.json", {"edges": 1.5}, "edges"),
+    ("graph.json", {"node_ids": ["a", "b"]}, "node ids"),
+    ("graph.json", {"class_names": [1, 2]}, "class names"),
+    ("metrics.json", {"test_auc": "high"}, "test_auc"),
+])
+def test_load_run_validates_what_it_reads_and_raises_only_run_errors(saved_copy, file, changes, words):
+    root, run_id = saved_copy
+    edit_json(root / run_id / file, **changes)
+    with pytest.raises(RunError, match=words):
+        load_run(run_id, root)
+
+
+def test_a_huge_number_in_config_json_is_a_run_error(saved_copy):
+    root, run_id = saved_copy
+    (root / run_id / "config.json").write_text('{"epochs": 1' + "0" * 5000 + "}")
+    with pytest.raises(RunError, match="config.json"):
+        load_run(run_id, root)
+
+
+def test_damaged_arrays_are_run_errors(saved_copy):
+    root, run_id = saved_copy
+    folder = root / run_id
+    np.savez(folder / "embedding.npz", z=np.array([["a", "b"]]), epoch=np.int64(3))
+    with pytest.raises(RunError, match="2-D array z of numbers"):
+        runs.export_embeddings(run_id, root, fmt="csv")
+    np.savez(folder / "graph.npz", degree=np.array([-1, 2]))
+    with pytest.raises(RunError, match="degree"):
+        load_run(run_id, root)
+
+
+def test_the_zip_holds_only_the_runs_regular_files_not_what_links_point_to(saved_copy, tmp_path):
+    root, run_id = saved_copy
+    secret = tmp_path / "secret.txt"
+    secret.write_text("server secret")
+    os.symlink(secret, root / run_id / "passwd")
+    os.symlink(tmp_path, root / run_id / "linked-folder")
+    os.mkfifo(root / run_id / "a-fifo")
+    archive = zipfile.ZipFile(io.BytesIO(runs.export_zip(run_id, root)))
+    names = archive.namelist()
+    assert f"{run_id}/config.json" in names
+    assert not any(n.endswith(("passwd", "a-fifo")) or "linked-folder" in n for n in names), names
+    assert all(b"server secret" not in archive.read(n) for n in names)
+
+
+def test_csv_exports_write_formula_like_text_as_text_and_keep_numbers(tmp_path):
+    graph = load_graph(KARATE)
+    graph.node_ids = ["=HYPERLINK(\"x\")", "+1+2", "-3", "@SUM(A1)", "\tcmd", "\rcmd", "-2.5e3"] + [
+        f"m{i}" for i in range(27)]
+    graph.class_names = ["=1+1", "-x", "ok", "+"]
+    _, writer, _ = train_and_save(tmp_path, KARATE.replace(epochs=2), graph)
+    text = runs.export_embeddings(writer.run_id, tmp_path, fmt="csv").decode()
+    header, *rows = list(csv.reader(io.StringIO(text, newline="")))  # a quoted CR stays in its cell
+    assert [row[0] for row in rows[:7]] == ["'=HYPERLINK(\"x\")", "'+1+2", "-3", "'@SUM(A1)", "'\tcmd",
+                                             "'\rcmd", "-2.5e3"]
+    assert {row[1] for row in rows} <= {"'=1+1", "'-x", "ok", "'+"}
+    z = np.array([row[3:] for row in rows], dtype=float)  # every z cell still a plain number
+    assert (z < 0).any()
+
+
+def test_a_records_csv_header_that_is_a_formula_is_exported_as_text(saved_copy):
+    root, run_id = saved_copy
+    path = root / run_id / "records.csv"
+    path.write_text(path.read_text().replace("encoder_loss", "=cmd|' /C calc'!A0", 1))
+    header = runs.export_records_csv(run_id, root).decode().splitlines()[0]
+    assert "'=cmd" in header and ",=cmd" not in header
+
+
+def test_an_uploads_runs_are_named_after_the_file(tmp_path):
+    graph = load_graph(KARATE)
+    graph.name = "my_graph.csv"
+    config = KARATE.replace(dataset="upload:da59d16eb690e6c3", epochs=1)
+    writer = RunWriter(config, graph, root=tmp_path)
+    summary = list_runs(tmp_path)[0][0]
+    assert summary.dataset == "upload:da59d16eb690e6c3"  # still the key
+    assert summary.dataset_label == "my_graph.csv"
+    assert runs.dataset_label("cora", "Cora") == "cora"
+    assert runs.dataset_label(load_run(writer.run_id, tmp_path).config.dataset, graph.name) == "my_graph.csv"

@@ -520,3 +520,79 @@ def test_a_200k_edge_random_file_parses():
     assert parsed.report["nodes"] == len(np.unique(ends))
     assert parsed.report["self_loops"] == int((ends[:, 0] == ends[:, 1]).sum())
     assert parsed.report["feature_mode"] == "degree"
+
+
+# ------------------------------------------------ issue 14: wrong graphs, wrong pointers
+NAMED = lambda i: f"p{i}x"  # noqa: E731  (names, so a header of words is not told by numbers)
+
+
+@pytest.mark.parametrize("header", [("user", "item"), ("citing", "cited")])
+def test_a_header_of_unknown_words_is_read_as_a_header_and_said(header):
+    parsed = parse_upload(lines(ring_pairs(), name=NAMED, header=header).encode())
+    assert counts(parsed) == (30, 60, 0, 1)                     # no phantom nodes 'user', 'item'
+    assert parsed.report["files"]["edges"]["header"] == list(header)
+    assert any("read as a header" in w for w in parsed.report["warnings"])
+
+
+def test_a_first_edge_between_nodes_seen_again_stays_an_edge():
+    parsed = parse_upload(lines(ring_pairs(), name=NAMED).encode())
+    assert parsed.report["files"]["edges"]["header"] is None and counts(parsed) == (30, 60, 0, 1)
+
+
+def test_json_lines_of_pairs_are_refused_as_json():
+    text = "".join(f"[{a}, {b}]\n" for a, b in ring_pairs())
+    error = refuse(text.encode())
+    assert error.line == 1 and "JSON lines" in error.message
+
+
+def test_a_control_character_inside_an_id_is_refused_with_its_line():
+    text = lines(ring_pairs(), name=NAMED).replace("p3x,", "p\x013x,", 1)
+    error = refuse(text.encode())
+    assert "control character (U+0001)" in error.message and error.line == 4  # the edge 3-4
+
+
+def test_a_control_character_inside_a_label_is_refused():
+    labels = "".join(f"{i},{'a' if i % 2 else 'b'}\n" for i in range(30)).replace("1,a", "1,a\x07", 1)
+    error = refuse(RING, labels=labels.encode())
+    assert error.file == "labels" and "U+0007" in error.message and error.line == 2
+
+
+@pytest.mark.parametrize("twin, escaped", [("p5\u200bx", "\\u200b"), ("p5\u00adx", "\\xad")])
+def test_ids_differing_by_an_invisible_character_get_a_look_alike_warning(twin, escaped):
+    text = lines(ring_pairs(), name=NAMED) + f"{twin},p9x\n"
+    parsed = parse_upload(text.encode())
+    said = " ".join(parsed.report["warnings"])
+    assert "look the same" in said and escaped in said
+
+
+def test_ids_differing_by_unicode_normalisation_get_a_look_alike_warning():
+    composed, decomposed = lambda i: f"caf\u00e9{i}", "cafe\u03015"
+    parsed = parse_upload((lines(ring_pairs(), name=composed) + f"{decomposed},caf\u00e99\n").encode())
+    assert parsed.report["nodes"] == 31  # kept apart, as written...
+    assert any("normalisation" in w and "\\u0301" in w for w in parsed.report["warnings"])  # ...and said
+
+
+def test_alternating_comma_and_tab_lines_are_told_to_use_one_separator():
+    rows = [f"{a}{',' if i % 2 else chr(9)}{b}" for i, (a, b) in enumerate(ring_pairs())]
+    error = refuse(("\n".join(rows) + "\n").encode())
+    assert "use one separator" in error.message and "separate them with a comma" not in error.message
+
+
+def test_an_unclosed_quote_is_named_with_its_line():
+    error = refuse(RING.decode().replace("3,4", '"3,4', 1).encode())
+    assert "never closed" in error.message and error.line is not None
+
+
+def test_a_quote_closed_before_the_end_of_a_name_is_still_read_leniently():
+    parsed = parse_upload(lines(ring_pairs(), name=lambda i: f'"{i}"x').encode())
+    assert parsed.graph.node_ids[0] == "0x"
+
+
+@pytest.mark.parametrize("data, what", [
+    (b"SQLite format 3\x00\x10\x00\x01\x01" + b"\x00" * 4000, "SQLite database"),
+    (b"\x93NUMPY\x01\x00" + b"\x00" * 200, "NumPy"),
+    (b"\x00\x01\x00\x00" * 400, "plain-text CSV"),  # NULs in both halves: not UTF-16
+])
+def test_binary_files_are_named_not_called_utf16(data, what):
+    error = refuse(data)
+    assert what in error.message and "UTF-16" not in error.message
