@@ -103,7 +103,7 @@ def source_options() -> tuple[list[str], dict[str, str]]:
     options, labels = [], {}
     if job is not None:
         options.append(JOB)
-        labels[JOB] = f"Your training: {job.label} ({job.state})"
+        labels[JOB] = f"Your run: {job.label}"  # its state is in the line above the picture
     for s in summaries:
         if job is None or s.run_id != job.run_id:
             options.append(s.run_id)

@@ -17,6 +17,8 @@ def test_the_prior_match_chart_of_a_starting_run_has_a_steady_frame(points):
 
 
 def test_the_prior_match_chart_ranges_on_its_points_from_zero():
-    layout = plots.mmd_figure([(1, 0.9), (50, 0.2), (90, 0.1)], epochs=100).layout
+    """Two points on: plotly ranges on them (a stopped 5000-epoch run's 120 epochs fill the
+    chart), from 0."""
+    layout = plots.mmd_figure([(1, 0.9), (50, 0.2), (90, 0.1)], epochs=5000).layout
     assert layout.yaxis.range is None and layout.yaxis.rangemode == "tozero"
-    assert layout.xaxis.range[0] <= 0 and layout.xaxis.range[1] >= 100
+    assert layout.xaxis.range is None
