@@ -186,6 +186,12 @@ def test_open_in_train_page_shows_the_run_there(runs_dir, saved):
     assert not at.exception
     assert at.session_state["view_run"] == gae_id
     assert any(gae_id in i.value for i in at.info)  # the Train page's saved-run banner
+    # the run's own settings, read-only, not the session's (default ARGVA, seed 0, 200 epochs)
+    own = {w.key.rsplit("_", 1)[-1]: (w.value, w.disabled) for w in [*at.selectbox, *at.number_input]
+           if w.key and w.key.startswith(f"view_{gae_id}_")}
+    assert own["model"] == ("gae", True) and own["seed"] == (1, True) and own["epochs"] == (8, True), own
+    assert dict(at.query_params) == {"run": gae_id}  # a link that reopens it
+    assert button(at, "Start").disabled
 
 
 def test_the_latent_button_appears_only_when_the_latent_page_exists(runs_dir):
