@@ -13,6 +13,7 @@ def test_latent_page_draws_z_and_prior_samples_as_two_clouds(page, app_url, scre
     open_train(page, app_url, "epochs=60")
     start_button(page).click()
     expect(page.get_by_role("heading", name="Test metrics").first).to_be_visible(timeout=FIRST_START * 1000)
+    wait_app_idle(page)  # the run's end reruns the page: a link clicked meanwhile was once lost
 
     sidebar_link(page, "Latent space").click()
     expect(page.get_by_role("heading", name="Latent space", exact=True)).to_be_visible()
