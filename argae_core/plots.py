@@ -243,19 +243,27 @@ def dimension_figure(stats: Mapping, dims: Sequence[int], revision: str = "dims"
 
 
 def mmd_figure(points: Sequence[tuple[int, float]], current: int | None = None,
-               revision: str = "mmd") -> go.Figure:
+               revision: str = "mmd", epochs: int | None = None) -> go.Figure:
     """The prior-match curve: squared MMD of Z to N(0, I) per snapshot epoch (0: the
-    prior itself); `current` marks the epoch on screen."""
+    prior itself); `current` marks the epoch on screen. The y axis starts at 0. With fewer
+    than two points (a run just started) the frame is fixed, x over the run's `epochs`:
+    plotly's own range around one point is a sliver (x 29-31, the point off the top)."""
     fig = go.Figure()
-    epochs, values = [e for e, _ in points], [v for _, v in points]
-    fig.add_trace(go.Scatter(x=epochs, y=values, mode="lines+markers", name="MMD² to N(0, I)",
+    epochs_drawn, values = [e for e, _ in points], [v for _, v in points]
+    fig.add_trace(go.Scatter(x=epochs_drawn, y=values, mode="lines+markers", name="MMD² to N(0, I)",
                              line=dict(color=FAKE_COLOUR), marker=dict(size=5), showlegend=False))
-    if current in epochs:
-        fig.add_trace(go.Scatter(x=[current], y=[values[epochs.index(current)]], mode="markers",
+    if current in epochs_drawn:
+        fig.add_trace(go.Scatter(x=[current], y=[values[epochs_drawn.index(current)]], mode="markers",
                                  name="on screen", showlegend=False,
                                  marker=dict(size=12, color="rgba(0,0,0,0)", line=dict(color="#333", width=2))))
+    # above the line: the line is the bottom of the plot, and below it the text hits the ticks
     fig.add_hline(y=0, line=dict(color="#999", dash="dot"), annotation_text="0: indistinguishable",
-                  annotation_position="bottom right")
+                  annotation_position="top right")
+    fig.update_yaxes(rangemode="tozero")
+    if len(points) < 2:
+        last = max([epochs or 1, *epochs_drawn])
+        fig.update_xaxes(range=[-0.03 * last, 1.03 * last])  # the markers at both ends drawn whole
+        fig.update_yaxes(range=[0, 2 * max([*values, 0.05])])
     return _layout(fig, "Prior match over epochs", "MMD² of Z to N(0, I)", revision, height=260)
 
 

@@ -111,7 +111,6 @@ def sweep_reading(points: Sequence[SweepPoint]) -> list[str]:
             continue
         low, high = row[0], row[-1]
         moved = high.stats["c2st"].mean - low.stats["c2st"].mean
-        cost = high.stats["test_auc"].mean - low.stats["test_auc"].mean
         noise = max((s.std for p in (low, high) for s in (p.stats["c2st"], p.stats["test_auc"])
                      if s.std is not None), default=None)
         sentence = (f"Latent {latent}: from weight {low.reg_weight:g} to {high.reg_weight:g} the classifier's "

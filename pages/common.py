@@ -16,10 +16,13 @@ from argae_core.data import DatasetUnavailable, load_graph, summary
 from argae_core.jobs import JobManager, ProcessExecutor, ThreadExecutor, default_slots
 
 
-DATASET_LABELS = {"karate": "KarateClub (offline, 34 nodes)",
-                  "planted": "Planted partition (generated, offline)",
-                  "cora": "Cora (Planetoid)", "citeseer": "CiteSeer (Planetoid)",
-                  "pubmed": "PubMed (Planetoid)"}
+# Option labels stay short: a sidebar selectbox cuts anything past ~28 characters at every
+# width; the detail goes in DATASET_HELP, shown by the widget's help icon.
+DATASET_LABELS = {"karate": "KarateClub", "planted": "Planted partition", "cora": "Cora",
+                  "citeseer": "CiteSeer", "pubmed": "PubMed"}
+DATASET_HELP = ("KarateClub: 34 nodes, ships inside PyG (offline). Planted partition: generated from a "
+                "seed (offline), with the knobs below. Cora, CiteSeer, PubMed: Planetoid citation graphs "
+                "(raw files in the data folder, or a download on a networked machine).")
 MODEL_LABELS = {"gae": "GAE", "vgae": "VGAE", "arga": "ARGA", "argva": "ARGVA"}
 FEATURE_LABELS = {"raw": "raw", "row_normalized": "row-normalised", "identity": "identity (no features)",
                   "degree": "degree"}
@@ -98,12 +101,20 @@ def graph_caption(graph) -> str:
 
 
 # ------------------------------------------------------------------ widgets
+def use_config(config: TrainConfig) -> None:
+    """Make `config` the Train page's editable settings (a preset, a saved run's settings)."""
+    st.session_state["config"] = config.to_dict()
+    for key in [k for k in st.session_state if str(k).startswith("w_")]:
+        del st.session_state[key]  # widgets keep their own state; drop it so they show `config`
+    st.session_state.pop("preset_note", None)
+
+
 def _label(name: str) -> str:
     return name.replace("_", " ").replace("lr", "learning rate").capitalize()
 
 
 def config_widget(name: str, value, *, container=st, label: str | None = None, key_prefix: str = "w",
-                  option_labels: dict[str, str] | None = None):
+                  option_labels: dict[str, str] | None = None, disabled: bool = False):
     """A widget for one TrainConfig field, with its bounds and help from FIELDS;
     `option_labels` renames choices where their usual names would mislead."""
     meta = FIELDS[name].metadata
@@ -113,15 +124,22 @@ def config_widget(name: str, value, *, container=st, label: str | None = None, k
         names = {**DATASET_LABELS, **MODEL_LABELS, **FEATURE_LABELS, **(option_labels or {})}
         options = list(meta["choices"])
         return container.selectbox(label, options, index=options.index(value) if value in options else 0,
-                                   format_func=lambda v: names.get(v, v), help=meta["help"], key=key)
+                                   format_func=lambda v: names.get(v, v), help=meta["help"], key=key,
+                                   disabled=disabled)
     is_int = FIELDS[name].type.startswith("int")
     lo, hi = meta["min"], meta["max"]
     if is_int:
         return container.number_input(label, min_value=lo, max_value=hi, value=value, step=1,
-                                      help=meta["help"], key=key)
+                                      help=meta["help"], key=key, disabled=disabled)
     return container.number_input(label, min_value=float(lo), max_value=float(hi), value=value,
                                    format="%.6g", help=meta["help"], key=key,
-                                   placeholder="default", step=None if value is None else _step(value))
+                                   placeholder="default", step=None if value is None else _step(value),
+                                   disabled=disabled)
+
+
+def plural(count: int, noun: str) -> str:
+    """'1 discriminator update', '5 discriminator updates'."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _step(value: float) -> float:

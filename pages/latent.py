@@ -2,8 +2,8 @@
 by epoch, for the session's training (live) or any saved run."""
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import streamlit as st
@@ -82,13 +82,22 @@ def source_options() -> tuple[list[str], dict[str, str]]:
     options, labels = [], {}
     if job is not None:
         options.append(JOB)
-        labels[JOB] = f"Your training: {job.label} ({job.state})"
+        labels[JOB] = f"Your run: {job.label}"  # its state is in the line above the picture
     for s in summaries:
         if job is None or s.run_id != job.run_id:
             options.append(s.run_id)
-            labels[s.run_id] = (f"{common.MODEL_LABELS.get(s.model, s.model)} on {s.dataset} · "
-                                f"{s.status} · {s.run_id}")
+            labels[s.run_id] = run_label(s)
     return options, labels
+
+
+def run_label(s: runs.RunSummary) -> str:
+    """Short enough for the sidebar (~28 characters show) and told apart from its neighbours:
+    the start time and the run id's random tail differ between two runs of one comparison."""
+    try:
+        started = datetime.fromisoformat(s.started).strftime("%H:%M") + " · " if s.started else ""
+    except ValueError:
+        started = ""
+    return f"{common.MODEL_LABELS.get(s.model, s.model)} on {s.dataset} · {started}{s.run_id.rsplit('-', 1)[-1]}"
 
 
 def pick_source(options: list[str], labels: dict[str, str]) -> str:
@@ -100,7 +109,8 @@ def pick_source(options: list[str], labels: dict[str, str]) -> str:
     if st.session_state.get("latent_source") not in options:
         st.session_state["latent_source"] = options[0]
     return st.selectbox("Source", options, format_func=labels.get, key="latent_source",
-                        help="Your current training updates on its own; saved runs come from the Runs page.")
+                        help="Your current training updates on its own. Saved runs read: model on graph · start "
+                             "time (UTC) · the end of the run id (the Runs page lists them all).")
 
 
 def resolve(choice: str) -> Source | str:
@@ -344,7 +354,7 @@ def side_panel(source: Source, epoch: int, view: dict) -> bool:
     st.plotly_chart(plots.prior_match_figure(points, current=epoch, epochs=span, revision=f"pm-{source.run_id}"),
                     key="latent_prior_match", config={"displaylogo": False})
     st.plotly_chart(plots.mmd_figure([(e, m["mmd"]) for e, m in points], current=epoch,
-                                     revision=f"mmd-{source.run_id}"),
+                                     revision=f"mmd-{source.run_id}", epochs=source.config.epochs),
                     key="latent_mmd", config={"displaylogo": False})
     st.caption(f"Computing the curves: {left} of {len(source.epochs)} epochs to go." if left else
                "Spread: per-dimension std of Z, averaged (the prior's is 1). Classifier: held-out accuracy of a "
@@ -400,7 +410,7 @@ def latent_view() -> None:
         st.info(source.note or f"No snapshot of Z yet: one is saved every {source.config.snapshot_interval} "
                 "epochs.", icon=":material/hourglass_top:")
     else:
-        st.caption(f"**{source.label}**, latent size {source.config.latent_size}"
+        st.caption(f"**{source.label}**, run {source.run_id}, latent size {source.config.latent_size}"
                    + (" · training: the newest snapshot appears on its own." if source.live else "."))
         epoch = epoch_picker(source, view)
         left, right = st.columns([3, 2])

@@ -38,9 +38,31 @@ far-away clumps (Pan et al. argue this makes the embedding more robust).
     )
 
 
+ARCHITECTURE_ALT = ("Diagram of one ARGA / ARGVA training step: a GCN encoder turns the graph into Z, an "
+                    "inner-product decoder rebuilds the edges from Z, and a discriminator D judges Z against "
+                    "samples of N(0, I). The diagram is described in words below it.")
+
+
 def architecture() -> None:
-    st.image(str(ARCHITECTURE_SVG), width="stretch",
+    st.image(str(ARCHITECTURE_SVG), width="stretch", alt=ARCHITECTURE_ALT,
              caption="One training step. Grey tags are the knobs of the Train page, with the same names.")
+    with st.expander("The diagram in words"):  # for screen readers, and for anyone who prefers text
+        st.markdown(
+            """
+1. **Graph**: the training edges *A* and the node features *X* go into the **GCN encoder**: a GCN
+   layer with ReLU (**Encoder hidden** units), then a GCN layer giving μ (and log σ). VGAE / ARGVA
+   sample z = μ + σ · ε with ε ~ N(0, I); GAE / ARGA take z = μ.
+2. **Z** holds one row per node (**Latent size** columns).
+3. The **inner-product decoder** scores every pair as sigmoid(zᵢ · zⱼ): training edges should score 1,
+   sampled non-edges 0. Its binary cross-entropy is the **reconstruction loss**.
+4. **Prior samples** z′ ~ N(0, I) are the "real" examples; the rows of Z are the "fake" ones.
+5. The **discriminator D**, an MLP (Latent size → **Discriminator hidden** → hidden → 1), gives the
+   probability that a vector is real. It is updated **Discriminator steps** times per encoder step
+   and learns prior → 1, z → 0; the encoder wants D(z) → 1.
+6. Losses flow back into the encoder: the reconstruction loss, the regulariser −log D(z) times the
+   **Regulariser weight**, and (VGAE / ARGVA only) KL(q(z) ‖ N(0, I)) times the **KL weight**.
+"""
+        )
 
 
 def formulas() -> None:
@@ -115,12 +137,12 @@ def load_preset(preset: Preset) -> None:
     if preset.page == "compare":
         st.session_state["compare_settings"] = {"config": preset.config().to_dict(), "models": list(preset.compare),
                                                 "repeats": preset.seeds, "method": "pca"}
-        prefixes, st.session_state["compare_note"] = ("cmp_", "sweep_"), note
+        for key in [k for k in st.session_state if str(k).startswith(("cmp_", "sweep_"))]:
+            del st.session_state[key]  # widgets keep their own state; drop it so they show the preset
+        st.session_state["compare_note"] = note
     else:
-        st.session_state["config"] = preset.config().to_dict()
-        prefixes, st.session_state["preset_note"] = ("w_",), note
-    for key in [k for k in st.session_state if str(k).startswith(prefixes)]:
-        del st.session_state[key]  # widgets keep their own state; drop it so they show the preset
+        common.use_config(preset.config())
+        st.session_state["preset_note"] = note
     st.switch_page(f"pages/{preset.page}.py")
 
 

@@ -123,7 +123,8 @@ def started_text(stamp: str | None) -> str:
 def header(run: runs.Run, summary: runs.RunSummary) -> None:
     config = run.config
     dataset = runs.dataset_label(config.dataset, run.graph.name)
-    st.subheader(f"{common.MODEL_LABELS.get(config.model, config.model)} on {dataset}, seed {config.seed}")
+    # h2 under the page's h1: screen readers navigate by heading levels, and skipping one misleads
+    st.header(f"{common.MODEL_LABELS.get(config.model, config.model)} on {dataset}, seed {config.seed}")
     details = [f"`{run.run_id}`", f"started {started_text(summary.started)}",
                f"{run.graph.nodes:,} nodes, {run.graph.edges:,} edges"]
     details += [f"source {summary.source}"] if summary.source else []

@@ -1,15 +1,18 @@
 """Train: pick a graph and hyperparameters, train in the background, watch both players."""
 from __future__ import annotations
 
+import functools
 import time
-
-from types import SimpleNamespace
+from dataclasses import dataclass
+from typing import ClassVar
 
 import streamlit as st
 
 from pages import page_setup
 
 page_setup()  # first: see pages/__init__.py
+
+import pandas as pd  # noqa: E402
 
 from argae_core import metrics, plots, runs, uploads  # noqa: E402
 from argae_core.config import FIELDS, ConfigError, TrainConfig  # noqa: E402
@@ -18,12 +21,67 @@ from pages import common  # noqa: E402
 manager = common.job_manager()
 owner = common.session_id()
 REFRESH_SECONDS = 0.5
+RUN_PARAM = "run"   # ?run=<id>: the link of a saved run shown read-only
+
+
+# ------------------------------------------------------------------ a saved run
+@dataclass(frozen=True)
+class SavedRun:
+    """A saved run, read-only, with the fields of a `Job` that this page draws."""
+    run_id: str
+    label: str
+    config: TrainConfig
+    rows: list[dict]
+    state: str
+    metrics: dict | None
+    message: str | None
+    active: ClassVar[bool] = False   # nothing of it can be paused or stopped from here
+
+    @property
+    def epochs_done(self) -> int:
+        return len(self.rows)
+
+    @property
+    def live(self) -> bool:
+        """Still being written by its training (another session's, or the command line's)."""
+        return self.state == "running"
+
+    @classmethod
+    def load(cls, run_id: str) -> "SavedRun":
+        """Raises runs.RunError when the run is missing or unreadable."""
+        run = runs.load_run(run_id)
+        records = run.records.astype(object).where(run.records.notna(), None)
+        dataset = runs.dataset_label(run.config.dataset, run.graph.name)
+        return cls(run.run_id, f"{run.config.model.upper()} on {dataset}", run.config,
+                   records.to_dict("records"), run.status, run.metrics, run.info.get("message"))
+
+
+def viewed_run() -> SavedRun | None:
+    """The saved run this page shows: named by the URL (a shared link) or sent by the Runs
+    page (`view_run`). One that cannot be read is said so and dropped."""
+    run_id = st.query_params.get(RUN_PARAM) or st.session_state.get("view_run")
+    if not run_id:
+        return None
+    try:
+        run = SavedRun.load(run_id)
+    except runs.RunError as exc:
+        st.session_state["url_problem"] = f"The saved run `{run_id}` cannot be shown: {exc}."
+        leave_run()
+        return None
+    st.session_state["view_run"] = run.run_id
+    return run
+
+
+def leave_run() -> None:
+    st.session_state.pop("view_run", None)
+    if RUN_PARAM in st.query_params:
+        del st.query_params[RUN_PARAM]
 
 
 # ------------------------------------------------------------------ the config
 def initial_config() -> TrainConfig:
     """The URL's settings when it has valid ones, else the defaults (with a message)."""
-    query = {k: st.query_params[k] for k in st.query_params}
+    query = {k: st.query_params[k] for k in st.query_params if k != RUN_PARAM}
     if not query:
         return TrainConfig()
     try:
@@ -35,14 +93,18 @@ def initial_config() -> TrainConfig:
         return TrainConfig()
 
 
+viewing = viewed_run()
 if "config" not in st.session_state:
     st.session_state["config"] = initial_config().to_dict()
 saved = TrainConfig.from_dict(st.session_state["config"])
 
 
-def sidebar(saved: TrainConfig) -> dict:
-    """Draw the knobs; return the values they hold."""
-    w = common.config_widget
+def sidebar(saved: TrainConfig, run_id: str | None = None) -> dict:
+    """Draw the knobs; return the values they hold. With `run_id`: that saved run's settings,
+    read-only, under keys of their own (so the session's own knobs come back unchanged)."""
+    read_only = run_id is not None
+    prefix = f"view_{run_id}" if read_only else "w"
+    w = functools.partial(common.config_widget, key_prefix=prefix, disabled=read_only)
     values: dict = {}
     with st.sidebar:
         st.header("Graph")
@@ -50,9 +112,13 @@ def sidebar(saved: TrainConfig) -> dict:
         current = "upload" if saved.dataset.startswith("upload:") else saved.dataset
         choice = st.selectbox(
             "Dataset", choices, format_func=lambda c: common.DATASET_LABELS.get(c, "Upload your own graph"),
-            index=choices.index(current) if current in choices else 0,
-            help=TrainConfig.__dataclass_fields__["dataset"].metadata["help"], key="w_dataset")
-        values["dataset"] = upload_section(saved) if choice == "upload" else choice
+            index=choices.index(current) if current in choices else 0, disabled=read_only,
+            help=TrainConfig.__dataclass_fields__["dataset"].metadata["help"] + " " + common.DATASET_HELP,
+            key=f"{prefix}_dataset")
+        if read_only:
+            values["dataset"] = saved.dataset
+        else:
+            values["dataset"] = upload_section(saved) if choice == "upload" else choice
         values["features"] = w("features", saved.features, option_labels=upload_feature_labels(values["dataset"]))
         if values["dataset"] == "planted":
             with st.expander("Planted partition", expanded=True):
@@ -150,22 +216,51 @@ def to_config(values: dict, saved: TrainConfig) -> TrainConfig:
     return TrainConfig(**merged)
 
 
-config = to_config(sidebar(saved), saved)
-st.session_state["config"] = config.to_dict()
-if config.to_query() != {k: st.query_params[k] for k in st.query_params}:
-    st.query_params.from_dict(config.to_query())  # the URL always holds the settings: shareable
+if viewing:
+    sidebar(viewing.config, viewing.run_id)
+    config = viewing.config
+    url = {RUN_PARAM: viewing.run_id}
+else:
+    config = to_config(sidebar(saved), saved)
+    st.session_state["config"] = config.to_dict()
+    url = config.to_query()
+if url != {k: st.query_params[k] for k in st.query_params}:
+    st.query_params.from_dict(url)  # the URL always holds the settings or the run: shareable
 
 # ------------------------------------------------------------------ the page
+def run_banner(run: SavedRun) -> None:
+    """Say that the page shows a saved run, read-only, and offer the two ways on."""
+    st.info(f"Showing the saved run `{run.run_id}`, **read-only**: the sidebar and the line below show "
+            "its own settings, and this page's link reopens it. Your own training, if any, goes on in "
+            "the background.", icon=":material/folder_open:")
+    row = st.container(horizontal=True)
+    if row.button("Train a new run from these settings", icon=":material/restart_alt:", width="content",
+                  help="Copy this run's settings into the sidebar, editable; nothing starts until you press Start."):
+        common.use_config(run.config)
+        st.session_state["config_note"] = (f"The sidebar holds the settings of run `{run.run_id}`: change any, "
+                                           "then press **Start** to train a new run.")
+        leave_run()
+        st.rerun()
+    if row.button("Back to live", icon=":material/arrow_back:", width="content",
+                  help="Back to your own settings and training."):
+        leave_run()
+        st.rerun()
+
+
 st.title("Train")
 if "url_problem" in st.session_state:
     st.warning(st.session_state.pop("url_problem"))
-if st.session_state.get("preset_note"):
+if viewing:
+    run_banner(viewing)
+elif "config_note" in st.session_state:
+    st.info(st.session_state.pop("config_note"), icon=":material/folder_open:")
+elif st.session_state.get("preset_note"):
     st.info(st.session_state["preset_note"], icon=":material/school:")
 problems = config.problems()
 if config.dataset == "upload:":
     problems.pop("dataset", None)
     st.info("Upload an edge list in the sidebar to train on your own graph.", icon=":material/upload_file:")
-elif config.dataset.startswith("upload:") and st.session_state.get("upload_report"):
+elif config.dataset.startswith("upload:") and not viewing and st.session_state.get("upload_report"):
     upload_preview(st.session_state["upload_report"], config.features)
 # A refused data setting (a planted graph too big to draw) is said once, below, and not loaded.
 data_problems = {name for name in problems if FIELDS[name].metadata["group"] in ("data", "planted")}
@@ -185,14 +280,18 @@ def buttons_state(job) -> tuple[bool, bool, bool]:
     return (False, False, False) if job is None else (job.active, job.state == "paused", job.state == "queued")
 
 
-job = manager.get(st.session_state.get("train_job"), owner)
+# While a saved run is shown, the buttons are off: they would act on a training not on screen.
+job = None if viewing else manager.get(st.session_state.get("train_job"), owner)
 # One snapshot for every button (the job changes under our feet, from the worker's events);
 # the live fragment compares it with the job's state and redraws the buttons when it differs.
 drawn_buttons = buttons_state(job)
 active, paused, queued = drawn_buttons
 buttons = st.container(horizontal=True)  # content-wide buttons: labels never truncate
 if buttons.button("Start", type="primary", icon=":material/play_arrow:", width="content",
-                  disabled=active or bool(problems) or graph is None or config.dataset == "upload:"):
+                  help="This page shows a saved run: press **Train a new run from these settings** above "
+                       "to start from them." if viewing else None,
+                  disabled=bool(viewing) or active or bool(problems) or graph is None
+                  or config.dataset == "upload:"):
     try:
         st.session_state["train_job"] = manager.submit(
             owner, config, label=f"{config.model.upper()} on {runs.dataset_label(config.dataset, graph.name)}")
@@ -223,22 +322,13 @@ def step_mode(job) -> None:
                     else "encoder update")
     left, right = st.columns([1, 2])
     with left:
-        st.caption(f"Each epoch: {steps} discriminator updates on prior samples vs Z, then one encoder "
-                   f"update. Next: **{upcoming}**.")
+        st.caption(f"Each epoch: {common.plural(steps, 'discriminator update')} on prior samples vs Z, then "
+                   f"one encoder update. Next: **{upcoming}**.")
         if st.button("One update", icon=":material/skip_next:", key="one_update",
                      help="Pause, then make exactly one update (discriminator or encoder)."):
             manager.control(job.job_id, owner, "update")
             time.sleep(0.4)  # the worker answers within a few ms on small graphs
             st.rerun()
-        if job.phases:
-            table = [{k: p.get(k) for k in ("epoch", "phase", "update", "d_real", "d_fake",
-                                              "discriminator_loss", "encoder_loss")}
-                     for p in reversed(job.phases[-12:])]
-            st.dataframe(table, hide_index=True, width="stretch", column_config={
-                "d_real": st.column_config.NumberColumn("D(prior)", format="%.3f"),
-                "d_fake": st.column_config.NumberColumn("D(z)", format="%.3f"),
-                "discriminator_loss": st.column_config.NumberColumn("D loss", format="%.3f"),
-                "encoder_loss": st.column_config.NumberColumn("E loss", format="%.3f")})
     with right:
         if last is not None and last.get("z") is not None:
             frame = common.pca_picture(last["z"], job.config.seed, st.session_state.get("step_frame"))
@@ -253,28 +343,29 @@ def step_mode(job) -> None:
         else:
             st.info("Press **One update**: the picture shows Z against prior samples after each update, "
                     "coloured by the discriminator's verdict D(z).", icon=":material/school:")
+    if job.phases:  # the whole width: its seven columns do not fit beside the picture
+        st.dataframe(step_table(job.phases), hide_index=True, width="stretch", key="step_table",
+                     column_config={name: st.column_config.TextColumn(alignment="right")
+                                    for name in ("update", *STEP_NUMBERS.values())})
+
+
+STEP_NUMBERS = {"d_real": "D(prior)", "d_fake": "D(z)", "discriminator_loss": "D loss", "encoder_loss": "E loss"}
+
+
+def step_table(phases: list[dict]) -> pd.DataFrame:
+    """The latest single updates, newest first, as text: a value an update does not have (an
+    encoder update's D numbers, a discriminator update's encoder loss) is a dash; a table
+    cell without a value would read 'None'."""
+    def cell(value, form: str) -> str:
+        return "–" if value is None else format(value, form)
+    return pd.DataFrame([{"epoch": p["epoch"], "phase": p["phase"], "update": cell(p.get("update"), ".0f"),
+                          **{label: cell(p.get(key), ".3f") for key, label in STEP_NUMBERS.items()}}
+                         for p in reversed(phases[-12:])])
 
 
 if active and job.config.adversarial and job.state != "queued":
     with st.expander("Step mode: one update at a time", expanded=bool(job.phases)):
         step_mode(job)
-
-
-def saved_run_view(run_id: str):
-    """A saved run drawn like a job (read-only), or None with a message."""
-    try:
-        run = runs.load_run(run_id)
-    except runs.RunError as exc:
-        st.error(str(exc))
-        return None
-    records = run.records.astype(object).where(run.records.notna(), None)
-    rows = records.to_dict("records")
-    status = run.status
-    dataset = runs.dataset_label(run.config.dataset, run.graph.name)
-    return SimpleNamespace(label=f"{run.config.model.upper()} on {dataset}", config=run.config,
-                           rows=rows, state=status, active=False, epochs_done=len(rows),
-                           metrics=run.metrics, message=run.info.get("message"), run_id=run.run_id,
-                           saved=True, live=status == "running")
 
 
 def _duration(seconds: float) -> str:
@@ -284,7 +375,7 @@ def _duration(seconds: float) -> str:
 def progress(job) -> None:
     total = job.config.epochs
     done = job.epochs_done
-    if getattr(job, "saved", False):
+    if isinstance(job, SavedRun):
         st.progress(min(done / total, 1.0), text=f"saved run · {job.state} · epoch {done} / {total}")
         return
     if job.state == "queued":
@@ -296,8 +387,8 @@ def progress(job) -> None:
         st.info("Loading the graph and building the model...", icon=":material/hourglass_top:")
     left = job.seconds_left()
     text = f"epoch {done} / {total}" + (f" · about {_duration(left)} left" if left is not None else "")
-    if job.state == "paused":
-        text += " · paused"
+    if job.state in ("paused", "stopped"):
+        text += f" · {job.state}"
     st.progress(min(done / total, 1.0), text=text)
 
 
@@ -330,7 +421,7 @@ def charts(config: TrainConfig, curves: dict[str, list[dict]]) -> None:
     def draw(column, figure, key):
         if not curves:
             figure.add_annotation(text="drawn live once you press Start", showarrow=False, xref="paper",
-                                  yref="paper", x=0.5, y=0.85, font=dict(color="#888", size=13))
+                                  yref="paper", x=0.5, y=0.85, font=dict(color="#666", size=13))
             figure.update_xaxes(range=[0, config.epochs])
         column.plotly_chart(figure, key=key)
     left, right = st.columns(2)
@@ -347,6 +438,14 @@ def charts(config: TrainConfig, curves: dict[str, list[dict]]) -> None:
     draw(right, validation if curves else validation.update_yaxes(range=[0, 1]), "chart_val")
 
 
+def stopped_text(job) -> str:
+    """Where a stopped run stopped, what its test metrics are of, and why, when known."""
+    text = f"Stopped at epoch {job.epochs_done} of {job.config.epochs}"
+    text += ("; the test metrics below are of the best validation epoch before the stop."
+             if "test_auc" in (job.metrics or {}) else ".")
+    return f"{text} {job.message}" if job.message else text
+
+
 def outcome(job) -> None:
     if job.state == "failed":
         st.error(job.message or "Training failed.", icon=":material/error:")
@@ -355,13 +454,13 @@ def outcome(job) -> None:
                  "Lower the encoder learning rate (or the regulariser / KL weights) and start again. "
                  "The curves up to that epoch are kept below and the run is saved.",
                  icon=":material/warning:")
-    elif job.state == "stopped" and job.message:
-        st.warning(job.message)
+    elif job.state == "stopped":
+        st.warning(stopped_text(job), icon=":material/stop_circle:")
     note = metrics.DEGENERATE_NOTES.get((job.metrics or {}).get("degenerate"))
     if note:
         st.warning(f"{note} {metrics.DEGENERATE_HINT}", icon=":material/compress:")
     if job.metrics and "test_auc" in job.metrics:
-        st.subheader("Test metrics")
+        st.header("Test metrics")  # h2: the page's title is its h1 (screen readers go by levels)
         st.caption(f"At epoch {job.metrics.get('best_epoch')}, the epoch with the best validation AUC. "
                    f"Run saved as `{job.run_id}`. {job.metrics.get('clustering_capped') or ''}")
         st.dataframe(plots.metrics_table_rows({job.label: job.metrics}), hide_index=True,
@@ -370,24 +469,25 @@ def outcome(job) -> None:
                                     for c in ("AUC", "AP", "ACC", "NMI", "ARI", "MMD to prior")})
 
 
-viewing = st.session_state.get("view_run")
-if viewing:
-    banner, back = st.columns([5, 1])
-    banner.info(f"Showing the saved run `{viewing}`. Your own training, if any, goes on in the background.",
-                icon=":material/folder_open:")
-    if back.button("Back to live", width="stretch"):
-        del st.session_state["view_run"]
-        st.rerun()
+def shown_job():
+    """What the live part draws: the saved run on view (read again while it is being written),
+    else the session's own training."""
+    if viewing is None:
+        return manager.get(st.session_state.get("train_job"), owner)
+    if not viewing.live:
+        return viewing
+    try:
+        return SavedRun.load(viewing.run_id)
+    except runs.RunError:  # deleted meanwhile: keep what was read
+        return viewing
 
 
-saved_view = saved_run_view(viewing) if viewing else None
-refresh = bool(saved_view and saved_view.live) if viewing else active
+refresh = viewing.live if viewing else active
 
 
 @st.fragment(run_every=REFRESH_SECONDS if refresh else None)
 def live() -> None:
-    job = (saved_run_view(viewing) if viewing
-           else manager.get(st.session_state.get("train_job"), owner))
+    job = shown_job()
     if job is None:
         st.info("Pick a graph and a model in the sidebar, then press **Start**.", icon=":material/arrow_back:")
         charts(config, {})

@@ -94,6 +94,16 @@ def test_without_runs_the_page_says_how_to_make_one(tmp_path, monkeypatch):
     assert not at.get("plotly_chart")
 
 
+def test_two_runs_of_one_model_and_graph_have_different_short_labels(runs_dir, saved):
+    twin = "20261201-000000-karate-argva-s0-beef"  # a second ARGVA on karate, as a comparison makes
+    shutil.copytree(runs_dir / saved[1], runs_dir / twin)
+    picker = open_latent(saved[1]).selectbox(key="latent_source")
+    shown = {o for o in picker.options if o.startswith("ARGVA on karate")}
+    assert len(shown) == 2, picker.options
+    assert any(o.endswith(" · beef") for o in shown) and any(o.endswith(saved[1][-4:]) for o in shown), shown
+    assert all(len(o) <= 32 for o in picker.options), picker.options  # a sidebar selectbox shows ~28
+
+
 def test_a_saved_run_shows_both_clouds_with_hover(runs_dir, saved):
     at = open_latent(saved[1])
     assert at.selectbox(key="latent_source").value == saved[1]

@@ -89,7 +89,7 @@ def test_filters_narrow_the_table(runs_dir, saved):
     at.multiselect(key="runs_filter_model").set_value(["ARGVA"])
     at.run()
     assert list(table(at)["run"]) == [saved[1]]
-    assert at.subheader[0].value == "ARGVA on karate, seed 0"  # the selection follows the rows left
+    assert at.header[0].value == "ARGVA on karate, seed 0"  # the selection follows the rows left
 
 
 def test_corrupt_and_foreign_entries_warn_and_the_page_still_works(runs_dir):
@@ -102,15 +102,15 @@ def test_corrupt_and_foreign_entries_warn_and_the_page_still_works(runs_dir):
     assert "broken-run" in expander.markdown[0].value and "notes.txt" in expander.markdown[0].value
     assert len(table(at)) == 2
     select_row(at, 1)
-    assert at.subheader[0].value == "ARGVA on karate, seed 0"
+    assert at.header[0].value == "ARGVA on karate, seed 0"
 
 
 def test_selecting_a_run_shows_its_curves_metrics_and_downloads(runs_dir, saved):
     at = open_page("pages/runs.py")
-    assert at.subheader[0].value == "GAE on karate, seed 1"  # the newest is shown first
+    assert at.header[0].value == "GAE on karate, seed 1"  # the newest is shown first
     assert len(at.get("plotly_chart")) == 2  # GAE: encoder loss and validation only
     select_row(at, 1)
-    assert at.subheader[0].value == "ARGVA on karate, seed 0"
+    assert at.header[0].value == "ARGVA on karate, seed 0"
     assert any("finished" in s.value and "12 epochs" in s.value for s in at.success)
     assert len(at.get("plotly_chart")) == 4
     metrics = table(at, "MMD to prior")
@@ -186,6 +186,12 @@ def test_open_in_train_page_shows_the_run_there(runs_dir, saved):
     assert not at.exception
     assert at.session_state["view_run"] == gae_id
     assert any(gae_id in i.value for i in at.info)  # the Train page's saved-run banner
+    # the run's own settings, read-only, not the session's (default ARGVA, seed 0, 200 epochs)
+    own = {w.key.rsplit("_", 1)[-1]: (w.value, w.disabled) for w in [*at.selectbox, *at.number_input]
+           if w.key and w.key.startswith(f"view_{gae_id}_")}
+    assert own["model"] == ("gae", True) and own["seed"] == (1, True) and own["epochs"] == (8, True), own
+    assert dict(at.query_params) == {"run": gae_id}  # a link that reopens it
+    assert button(at, "Start").disabled
 
 
 def test_the_latent_button_appears_only_when_the_latent_page_exists(runs_dir):

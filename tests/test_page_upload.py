@@ -31,7 +31,7 @@ def test_an_uploaded_edge_list_is_previewed_and_trains():
     said = " ".join(w.value for w in at.warning)
     assert "duplicate" in said and "self-loop" in said, said              # dropped, counted, said
     button(at, "Start").click()
-    run_until(at, lambda a: any(s.value == "Test metrics" for s in a.subheader))
+    run_until(at, lambda a: any(h.value == "Test metrics" for h in a.header))
     table = at.dataframe[-1].value
     assert 0.0 <= float(table["AUC"].iloc[0]) <= 1.0 and table["NMI"].notna().all()
 

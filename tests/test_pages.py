@@ -5,7 +5,9 @@ import pytest
 
 from apptest_helpers import APP, AppTest, button, open_page, run_until, save_run
 
+from argae_core import runs
 from argae_core.config import TrainConfig
+from pages.common import plural
 
 PAGES = ["pages/home.py", "pages/train.py"]
 
@@ -26,7 +28,7 @@ def test_start_on_karate_argva_draws_points_and_final_table():
     assert at.selectbox(key="w_dataset").value == "karate"
     assert at.selectbox(key="w_model").value == "argva"
     button(at, "Start").click()
-    run_until(at, lambda a: any(s.value == "Test metrics" for s in a.subheader))
+    run_until(at, lambda a: any(h.value == "Test metrics" for h in a.header))
     assert epochs_shown(at) == 40
     charts = at.get("plotly_chart")
     assert len(charts) == 4  # D loss, D verdict, encoder loss, validation
@@ -41,14 +43,20 @@ def test_stop_ends_a_run_early():
     run_until(at, lambda a: epochs_shown(a) >= 3)
     button(at, "Stop").click()
     run_until(at, lambda a: not button(a, "Start").disabled)
-    assert 3 <= epochs_shown(at) < 5000
-    assert any("Stopped" in w.value for w in at.warning) or at.dataframe  # stopped runs still evaluate
+    stopped_at = epochs_shown(at)
+    assert 3 <= stopped_at < 5000
+    run_until(at, lambda a: a.dataframe)  # a stopped run is still evaluated...
+    warnings = [w.value for w in at.warning]
+    # ...and says so, with where it stopped and what the test metrics are of
+    assert f"Stopped at epoch {stopped_at} of 5000; the test metrics below are of the best validation " \
+           "epoch before the stop." in warnings, warnings
+    assert "· stopped" in at.get("progress")[0].proto.text
 
 
 def test_gae_says_there_is_no_discriminator():
     at = open_page("pages/train.py", {"model": "gae", "epochs": "10"})
     button(at, "Start").click()
-    run_until(at, lambda a: any(s.value == "Test metrics" for s in a.subheader))
+    run_until(at, lambda a: any(h.value == "Test metrics" for h in a.header))
     assert any("no discriminator" in i.value for i in at.info)
     assert len(at.get("plotly_chart")) == 2
 
@@ -82,21 +90,76 @@ def test_offline_dataset_shows_the_engine_message(monkeypatch, tmp_path):
     assert data.data_dir() == tmp_path
 
 
-def test_a_saved_run_opens_in_the_train_page():
-    run_id = save_run(TrainConfig(epochs=12, eval_interval=3))
+PLANTED_GAE = TrainConfig(dataset="planted", model="gae", seed=3, epochs=12, eval_interval=3)
+
+
+@pytest.fixture(scope="module")
+def planted_gae_run() -> str:
+    """A saved run whose settings all differ from the Train page's defaults."""
+    return save_run(PLANTED_GAE)
+
+
+def sidebar_values(at: AppTest, prefix: str) -> dict:
+    return {w.key[len(prefix) + 1:]: (w.value, w.disabled) for w in [*at.selectbox, *at.number_input]
+            if w.key and w.key.startswith(prefix + "_")}
+
+
+def shows_saved_run(at: AppTest, run_id: str) -> None:
+    """The run's own settings, read-only, in the sidebar and the caption; its link; no Start."""
+    assert any(run_id in i.value and "read-only" in i.value for i in at.info), [i.value for i in at.info]
+    shown = sidebar_values(at, f"view_{run_id}")
+    assert shown["dataset"] == ("planted", True) and shown["model"] == ("gae", True), shown
+    assert shown["seed"] == (3, True) and shown["epochs"] == (12, True), shown
+    assert all(disabled for _, disabled in shown.values()), shown
+    assert not sidebar_values(at, "w"), "the session's own knobs are drawn too"
+    assert any(m.value.startswith("**Planted partition**") and "seed 3" in m.value for m in at.markdown)
+    assert dict(at.query_params) == {"run": run_id}
+    assert button(at, "Start").disabled
+    assert epochs_shown(at) == 12
+    assert len(at.get("plotly_chart")) == 2  # GAE: encoder loss and validation
+    assert at.dataframe  # its final metrics
+
+
+def test_a_saved_run_opens_in_the_train_page_with_its_own_settings(planted_gae_run):
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     at.switch_page("pages/train.py")
-    at.session_state["view_run"] = run_id
+    at.session_state["view_run"] = planted_gae_run  # as the Runs page sends it
     at.run()
     assert not at.exception
-    assert any(run_id in i.value for i in at.info)
-    assert epochs_shown(at) == 12
-    assert len(at.get("plotly_chart")) == 4
-    assert at.dataframe  # its final metrics
+    shows_saved_run(at, planted_gae_run)
     button(at, "Back to live").click()
     at.run()
     assert "view_run" not in at.session_state
+    assert dict(at.query_params) == {}  # the session's own (default) settings again
+    assert sidebar_values(at, "w")["dataset"] == ("karate", False)
+    assert not button(at, "Start").disabled
+
+
+def test_a_link_to_a_saved_run_reopens_it(planted_gae_run):
+    shows_saved_run(open_page("pages/train.py", {"run": planted_gae_run}), planted_gae_run)
+
+
+def test_a_link_to_a_missing_run_says_so_and_opens_the_defaults():
+    at = open_page("pages/train.py", {"run": "no-such-run"})
+    assert any("no-such-run" in w.value and "cannot be shown" in w.value for w in at.warning)
+    assert "run" not in at.query_params
+    assert sidebar_values(at, "w")["dataset"] == ("karate", False)
+
+
+def test_a_saved_runs_settings_start_a_new_run_of_the_same_config(planted_gae_run):
+    at = open_page("pages/train.py", {"run": planted_gae_run})
+    button(at, "Train a new run from these settings").click()
+    at.run()
+    assert any(planted_gae_run in i.value and "press **Start**" in i.value for i in at.info)
+    shown = sidebar_values(at, "w")
+    assert shown["dataset"] == ("planted", False) and shown["seed"] == (3, False), shown
+    assert dict(at.query_params) == PLANTED_GAE.to_query()  # the link now holds these settings
+    button(at, "Start").click()
+    run_until(at, lambda a: any(h.value == "Test metrics" for h in a.header))
+    new_id = next(c.value for c in at.caption if "Run saved as" in c.value).split("`")[1]
+    assert new_id != planted_gae_run
+    assert runs.load_run(new_id).config == PLANTED_GAE
 
 
 def test_step_mode_makes_one_update_at_a_time():
@@ -108,9 +171,18 @@ def test_step_mode_makes_one_update_at_a_time():
         at.run()
     run_until(at, lambda a: any("Next: **discriminator update 3 of 3**" in c.value for c in a.caption)
               or any("Next: **encoder update**" in c.value for c in a.caption))
+    assert any(c.value.startswith("Each epoch: 3 discriminator updates on") for c in at.caption)
     table = next(d.value for d in at.dataframe)
+    assert list(table.columns) == ["epoch", "phase", "update", "D(prior)", "D(z)", "D loss", "E loss"]
+    assert list(table["E loss"][:2]) == ["–", "–"]  # a discriminator update has no encoder loss
+    assert "None" not in table.to_string()
     assert list(table["phase"])[:2] == ["discriminator", "discriminator"]
     assert [int(u) for u in table["update"][:2]] in ([2, 1], [3, 2])
     assert any(c for c in at.get("plotly_chart"))  # the latent picture after the update
     button(at, "Stop").click()
     run_until(at, lambda a: not button(a, "Start").disabled)
+
+
+def test_plural_counts_one_and_many():
+    assert plural(1, "discriminator update") == "1 discriminator update"
+    assert [plural(n, "update") for n in (0, 2, 5)] == ["0 updates", "2 updates", "5 updates"]

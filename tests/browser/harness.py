@@ -324,6 +324,35 @@ def sidebar_link(page, label: str):
     return page.locator('[data-testid="stSidebarNav"] a').filter(has_text=label).first
 
 
+# ------------------------------------------------------------------ accessibility
+# axe-core, the npm package, pinned in .ci/run and installed by it into this git-ignored folder.
+AXE_JS = REPO_DIR / ".cache" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
+AXE_RUN_JS = """async (exclude) => {
+    const context = exclude.length ? {include: [document], exclude: exclude.map(s => [s])} : document;
+    const result = await axe.run(context, {resultTypes: ['violations']});
+    return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                        targets: v.nodes.map(n => n.target.join(' '))})); }"""
+
+
+def axe_violations(page, exclude: list[str] | None = None) -> list[dict]:
+    """axe-core's audit of the page as it stands (all its default rules: WCAG A / AA and best
+    practice), skipping the elements matching the CSS selectors in `exclude`: each violation's
+    id, impact, help text and the CSS targets of the elements that fail it."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):  # gone after a page load
+        page.add_script_tag(path=str(AXE_JS))
+    return page.evaluate(AXE_RUN_JS, exclude or [])
+
+
+def axe_report(found: dict[str, list[dict]]) -> str:
+    """The violations per page, one line per violation and one per element, for a failure message."""
+    lines = []
+    for where, violations in found.items():
+        for v in violations:
+            lines.append(f"{where}: {v['id']} ({v['impact']}): {v['help']}")
+            lines += [f"    {target}" for target in v["targets"]]
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------ the Train page
 FIRST_START = 120.0   # the first Start may wait for a worker importing torch on a loaded machine
 

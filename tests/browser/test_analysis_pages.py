@@ -13,11 +13,12 @@ def test_latent_page_draws_z_and_prior_samples_as_two_clouds(page, app_url, scre
     open_train(page, app_url, "epochs=60")
     start_button(page).click()
     expect(page.get_by_role("heading", name="Test metrics").first).to_be_visible(timeout=FIRST_START * 1000)
+    wait_app_idle(page)  # the run's end reruns the page: a link clicked meanwhile was once lost
 
     sidebar_link(page, "Latent space").click()
     expect(page.get_by_role("heading", name="Latent space", exact=True)).to_be_visible()
     expect(page.locator('[data-testid="stSidebar"]').get_by_role("combobox", name="Source")).to_have_value(
-        "Your training: ARGVA on karate (finished)")
+        "Your run: ARGVA on karate")
     # The first UMAP in a server process compiles for a while; the page says so meanwhile.
     traces = wait_until(lambda: {t["name"]: t["points"] for t in chart_traces(page, "latent_scatter")
                                  if t["points"]}, 120, what="the latent scatter")
