@@ -43,7 +43,9 @@ def test_compare_page_trains_two_models_and_tabulates_them(page, app_url, screen
     rows = wait_until(lambda: table_records(page), 30, what="the comparison table's rows")
     assert [row["model"] for row in rows] == ["GAE", "ARGVA"], rows
     assert all(row["AUC"] for row in rows), rows
-    expect(page.get_by_text("What the table says")).to_be_visible()
+    expect(page.get_by_text("What the tables say")).to_be_visible()
+    expect(page.get_by_role("heading", name="How close Z is to N(0, I)")).to_be_visible()
+    expect(page.get_by_text("Spread of Z in units of the prior's")).to_be_visible()
     assert not exception_texts(page)
     screenshot(page, "compare-gae-argva")
 
