@@ -12,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.decomposition import PCA
+
+from . import metrics  # noqa: F401  imports scikit-learn first, in one thread (see projection.py)
+from sklearn.decomposition import PCA  # noqa: E402
 
 RESOLUTION = 60   # grid points per axis: 3,600 D evaluations, a few ms
 

@@ -33,12 +33,16 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
+# metrics first: it imports scikit-learn, whose package imports itself in a cycle
+# (sklearn/__init__ <-> sklearn.base). This module is imported by the server's warm-up thread
+# while a page's thread imports metrics; both entering sklearn at once left one of them with a
+# partially initialised sklearn.base (ImportError, seen once under load). Through metrics, the
+# module lock of argae_core.metrics lets one thread import scikit-learn while the other waits.
+from . import metrics  # noqa: I001
 from scipy import stats
 from scipy.linalg import orthogonal_procrustes
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
-
-from . import metrics
 
 METHODS = ("umap", "pca")
 DEFAULT_CAP = 5000           # points per cloud; larger clouds are projected as a seeded subsample

@@ -218,7 +218,7 @@ def test_an_uploaded_graphs_run_is_named_after_its_file(runs_dir, saved):
     graph.write_text(json.dumps({**json.loads(graph.read_text()), "name": "my_graph.csv"}))
     at = open_page("pages/runs.py")
     assert list(table(at)["dataset"]) == ["my_graph.csv", "karate"]
-    assert at.subheader[0].value == "GAE on my_graph.csv, seed 1"
+    assert at.header[0].value == "GAE on my_graph.csv, seed 1"
 
 
 def test_a_capped_clustering_score_says_so_under_the_metrics(runs_dir, saved):

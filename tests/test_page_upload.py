@@ -69,5 +69,5 @@ def test_without_a_features_file_the_features_widget_says_what_raw_uses_and_the_
     caption = " ".join(c.value for c in at.caption)
     assert "degree" in caption and "No features file: identity" not in caption    # says what is used now
     button(at, "Start").click()
-    run_until(at, lambda a: any(s.value == "Test metrics" for s in a.subheader))
+    run_until(at, lambda a: any(s.value == "Test metrics" for s in a.header))  # an h2 (heading order)
     assert at.dataframe[-1].value["run"].iloc[0] == "GAE on my_graph.csv"        # not upload:<hash>
