@@ -382,6 +382,10 @@ def discriminator_map_figure(dmap, title: str = "The discriminator's view", revi
     fig.update_layout(title=dict(text=title, x=0, font=dict(size=15)), height=height, uirevision=revision,
                       margin=dict(l=10, r=10, t=40, b=10), template="plotly_white",
                       legend=dict(orientation="h", yanchor="top", y=-0.08, xanchor="left", x=0))
-    fig.update_xaxes(range=[float(dmap.xs[0]), float(dmap.xs[-1])], zeroline=False, showgrid=False)
-    fig.update_yaxes(range=[float(dmap.ys[0]), float(dmap.ys[-1])], zeroline=False, showgrid=False, scaleanchor="x")
+    # equal units on both axes (distances mean the same), the plot narrowed to fit rather than
+    # the x range widened into empty space around the map
+    fig.update_xaxes(range=[float(dmap.xs[0]), float(dmap.xs[-1])], zeroline=False, showgrid=False,
+                     constrain="domain")
+    fig.update_yaxes(range=[float(dmap.ys[0]), float(dmap.ys[-1])], zeroline=False, showgrid=False,
+                     scaleanchor="x", constrain="domain")
     return fig
