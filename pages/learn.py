@@ -10,6 +10,7 @@ from pages import page_setup
 
 page_setup()  # first: see pages/__init__.py
 
+from argae_core.config import DEFAULT_REG_WEIGHT  # noqa: E402
 from argae_core.presets import COMPARISONS, PRESETS, Preset  # noqa: E402
 from pages import common  # noqa: E402
 
@@ -98,10 +99,11 @@ def formulas() -> None:
     st.latex(r"\mathcal L_{\text{encoder}} = \mathcal L_{\text{recon}} + "
              r"\lambda_{\text{reg}}\,\mathcal L_{\text{reg}} + \lambda_{\text{KL}}\,\mathcal L_{\text{KL}}")
     st.markdown(
-        r"""
-- $\lambda_{\text{reg}}$ is the **Regulariser weight**: empty means 1; 0 keeps D training but the
-  encoder ignores it. GAE / VGAE have no regulariser.
-- $\lambda_{\text{KL}}$ is the **KL weight**: empty means $1/N$, as in PyG's ARGVA tutorial. Since
+        rf"""
+- $\lambda_{{\text{{reg}}}}$ is the **Regulariser weight**: empty means {DEFAULT_REG_WEIGHT:g} (the tutorial
+  uses 1: with its 5 D steps, D won outright against ARGA on Cora); 0 keeps D training but the encoder
+  ignores it. GAE / VGAE have no regulariser.
+""" + r"""- $\lambda_{\text{KL}}$ is the **KL weight**: empty means $1/N$, as in PyG's ARGVA tutorial. Since
   $\mathcal L_{\text{KL}}$ is already a mean over nodes, the default adds
   $\frac{1}{N^2}\sum_i \mathrm{KL}_i$. GAE / ARGA have no KL term.
 - The charts of the Train page draw the three parts *after* weighting, and their sum.
