@@ -118,7 +118,8 @@ def validation_figure(runs: Mapping[str, Rows], revision: str = "val",
 
 def metrics_table_rows(metrics: Mapping[str, Mapping]) -> list[dict]:
     """label -> final metrics  =>  rows for a table (one per run)."""
-    keys = [("test_auc", "AUC"), ("test_ap", "AP"), ("acc", "ACC"), ("nmi", "NMI"), ("ari", "ARI"),
+    keys = [("test_auc", "AUC"), ("test_ap", "AP"), ("test_edges", "test edges"), ("acc", "ACC"), ("nmi", "NMI"),
+            ("ari", "ARI"), ("z_std", "spread (prior: 1)"), ("c2st", "C2ST (0.5: like prior)"),
             ("mmd", "MMD to prior")]
     return [{"run": label, **{name: m.get(key) for key, name in keys}} for label, m in metrics.items()]
 

@@ -58,7 +58,7 @@ SNAPSHOT_PATTERN = re.compile(r"epoch_(\d+)\.npz")
 HIDDEN_PREFIX = "."          # our in-progress folders and temp files start with a dot
 LEFTOVER_SECONDS = 3600      # a hidden entry untouched this long was left by a killed process
 LEFTOVER_PREFIXES = tuple(HIDDEN_PREFIX + kind for kind in ("new-", "tmp-", "deleting-"))
-SUMMARY_METRICS = ("test_auc", "test_ap", "acc", "nmi", "ari", "mmd")
+SUMMARY_METRICS = ("test_auc", "test_ap", "acc", "nmi", "ari", "mmd", "z_std", "c2st")
 # What the writer saves, checked on every read: a damaged file is refused, never half-trusted.
 STATUS_TEXTS = ("status", "dataset", "model", "started", "heartbeat", "finished_at", "host",
                 "group", "source", "message")
@@ -440,6 +440,8 @@ class RunSummary:
     nmi: float | None = None
     ari: float | None = None
     mmd: float | None = None
+    z_std: float | None = None      # spread of Z in the prior's units
+    c2st: float | None = None       # classifier two-sample test accuracy (0.5: like the prior)
     group: str | None = None
     source: str | None = None
     message: str | None = None

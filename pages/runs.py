@@ -19,7 +19,8 @@ from pages import common  # noqa: E402
 
 TABLE_KEY = "runs_table"
 LATENT_PAGE = runs.PROJECT_DIR / "pages" / "latent.py"
-METRIC_COLUMNS = {"test_auc": "AUC", "test_ap": "AP", "acc": "ACC", "nmi": "NMI", "mmd": "MMD"}
+METRIC_COLUMNS = {"test_auc": "AUC", "test_ap": "AP", "acc": "ACC", "nmi": "NMI", "z_std": "spread",
+                  "c2st": "C2ST", "mmd": "MMD"}
 STATUS_BOX = {"finished": st.success, "running": st.info, "stopped": st.warning,
               "incomplete": st.warning, "diverged": st.error, "failed": st.error}
 

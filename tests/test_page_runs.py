@@ -81,6 +81,7 @@ def test_table_lists_both_runs_newest_first(runs_dir, saved):
     assert list(rows["status"]) == ["finished", "finished"]
     assert list(rows["epochs"]) == [8, 12] and list(rows["seed"]) == [1, 0]
     assert rows["AUC"].between(0, 1).all() and rows["MMD"].notna().all()
+    assert rows["C2ST"].between(0, 1).all() and (rows["spread"] > 0).all()  # prior match, readable
     assert not skipped(at)  # nothing was skipped
 
 
