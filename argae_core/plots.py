@@ -145,14 +145,16 @@ def latent_figure(z_xy, prior_xy, *, d_score=None, title: str = "Z and prior sam
                   revision: str = "latent", height: int = 420, colour: str | None = None,
                   labels=None, class_names: Sequence[str] | None = None, degrees=None,
                   z_hover: Sequence[str] | None = None, show_z: bool = True,
-                  show_prior: bool = True) -> go.Figure:
+                  show_prior: bool = True, node_rows=None, highlight: Sequence[int] = ()) -> go.Figure:
     """Z ("fake") over samples of N(0, I) ("real") in one 2-D projection (WebGL scatter).
 
     `colour` is one of COLOUR_MODES: "cloud" (the default without `d_score`), "score"
     (the default with it: Z coloured by D(z)), "label" (one trace per class of `labels`,
     named by `class_names`) or "degree" (Z coloured by log degree, from `degrees`). In the
     label and degree modes the prior is grey, so colour means one thing. `z_hover` is one
-    text per Z row; either cloud can be left out with `show_z` / `show_prior`."""
+    text per Z row; either cloud can be left out with `show_z` / `show_prior`. `node_rows`
+    (the graph's node row of each Z row) travels with each point as customdata, so a selection
+    names nodes; nodes in `highlight` are ringed on top."""
     colour = colour or ("score" if d_score is not None else "cloud")
     needs = {"label": labels, "score": d_score, "degree": degrees}
     if colour not in COLOUR_MODES:
@@ -168,12 +170,18 @@ def latent_figure(z_xy, prior_xy, *, d_score=None, title: str = "Z and prior sam
             marker=dict(size=4, color=PRIOR_GREY if grey else REAL_COLOUR, opacity=0.35)))
     if show_z:
         hover = list(z_hover) if z_hover is not None else None
+        rows = np.arange(len(z_xy)) if node_rows is None else np.asarray(node_rows)
         if colour == "label":
-            _add_class_traces(fig, z_xy, np.asarray(labels), class_names, hover)
+            _add_class_traces(fig, z_xy, np.asarray(labels), class_names, hover, rows)
         else:
             fig.add_trace(go.Scattergl(x=z_xy[:, 0], y=z_xy[:, 1], mode="markers", name="Z: fake",
-                                       hovertext=hover, hoverinfo="text" if hover else None,
+                                       hovertext=hover, hoverinfo="text" if hover else None, customdata=rows,
                                        marker=_z_marker(colour, d_score, degrees)))
+        ringed = np.flatnonzero(np.isin(rows, list(highlight)))
+        if len(ringed):
+            fig.add_trace(go.Scattergl(x=z_xy[ringed, 0], y=z_xy[ringed, 1], mode="markers", name="followed nodes",
+                                       customdata=rows[ringed], hoverinfo="skip",
+                                       marker=dict(size=13, color="rgba(0,0,0,0)", line=dict(color="#111", width=2))))
     fig.update_layout(title=dict(text=title, x=0, font=dict(size=15)), height=height, uirevision=revision,
                       margin=dict(l=10, r=10, t=40, b=10), template="plotly_white",
                       hoverlabel=dict(bgcolor="white", font=dict(size=13, color="#222")),
@@ -201,13 +209,13 @@ def _z_marker(colour: str, d_score, degrees) -> dict:
     return marker
 
 
-def _add_class_traces(fig: go.Figure, z_xy, labels: np.ndarray, class_names, hover) -> None:
+def _add_class_traces(fig: go.Figure, z_xy, labels: np.ndarray, class_names, hover, node_rows) -> None:
     """One trace per class, so the legend names the classes and a click hides one."""
     for i, label in enumerate(np.unique(labels)):
         rows = np.flatnonzero(labels == label)
         name = class_names[label] if class_names and 0 <= label < len(class_names) else str(label)
         fig.add_trace(go.Scattergl(
-            x=z_xy[rows, 0], y=z_xy[rows, 1], mode="markers", name=f"Z: {name}",
+            x=z_xy[rows, 0], y=z_xy[rows, 1], mode="markers", name=f"Z: {name}", customdata=node_rows[rows],
             hovertext=[hover[r] for r in rows] if hover else None, hoverinfo="text" if hover else None,
             marker=dict(size=5, color=CLASS_PALETTE[i % len(CLASS_PALETTE)], opacity=0.85)))
 
@@ -389,4 +397,38 @@ def discriminator_map_figure(dmap, title: str = "The discriminator's view", revi
                      constrain="domain")
     fig.update_yaxes(range=[float(dmap.ys[0]), float(dmap.ys[-1])], zeroline=False, showgrid=False,
                      scaleanchor="x", constrain="domain")
+    return fig
+
+
+def neighbourhood_figure(nodes: Sequence[int], edges: Sequence[tuple[int, int]], followed: Sequence[int],
+                         names: Sequence[str], labels=None, class_names: Sequence[str] | None = None,
+                         revision: str = "neighbourhood", height: int = 380) -> go.Figure:
+    """The followed nodes' graph neighbourhood (a seeded spring layout), coloured by class
+    as the latent picture's label mode is, the followed nodes ringed."""
+    import networkx as nx
+    graph = nx.Graph()
+    graph.add_nodes_from(nodes)
+    graph.add_edges_from(edges)
+    position = nx.spring_layout(graph, seed=0)
+    fig = go.Figure()
+    xs, ys = [], []
+    for a, b in edges:
+        xs += [position[a][0], position[b][0], None]
+        ys += [position[a][1], position[b][1], None]
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="#bbb", width=1), hoverinfo="skip",
+                             showlegend=False))
+    colours = ([CLASS_PALETTE[int(labels[n]) % len(CLASS_PALETTE)] for n in nodes] if labels is not None
+               else [FAKE_COLOUR] * len(nodes))
+    chosen = set(followed)
+    fig.add_trace(go.Scatter(
+        x=[position[n][0] for n in nodes], y=[position[n][1] for n in nodes], mode="markers", showlegend=False,
+        hovertext=[f"node <b>{names[n]}</b>" + (f"<br>label {class_names[int(labels[n])] if class_names else labels[n]}"
+                                               if labels is not None else "") for n in nodes],
+        hoverinfo="text",
+        marker=dict(size=[14 if n in chosen else 8 for n in nodes], color=colours,
+                    line=dict(color=["#111" if n in chosen else "#fff" for n in nodes], width=2))))
+    fig.update_layout(title=dict(text="Graph neighbourhood (1-2 hops)", x=0, font=dict(size=15)), height=height,
+                      uirevision=revision, template="plotly_white", margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
     return fig

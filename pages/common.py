@@ -83,13 +83,33 @@ def _cached_graph(config_json: str):
     return load_graph(TrainConfig.from_json(config_json))
 
 
+def _data_part(config: TrainConfig) -> str:
+    """The settings a config's graph depends on, as JSON (the cache key of its graph)."""
+    return TrainConfig(**{k: v for k, v in config.to_dict().items()
+                          if FIELDS[k].metadata["group"] in ("data", "planted")
+                          or (k == "seed" and config.dataset == "planted")}).to_json()
+
+
 def graph_for(config: TrainConfig):
     """(graph, None) or (None, message) for the dataset part of a config."""
-    data_only = TrainConfig(**{k: v for k, v in config.to_dict().items()
-                               if FIELDS[k].metadata["group"] in ("data", "planted")
-                               or (k == "seed" and config.dataset == "planted")})
     try:
-        return _cached_graph(data_only.to_json()), None
+        return _cached_graph(_data_part(config)), None
+    except (DatasetUnavailable, ConfigError, ValueError) as exc:
+        return None, str(exc)
+
+
+@st.cache_resource(show_spinner="Reading the run's edge split...", max_entries=8)
+def _cached_edges(data_json: str, seed: int):
+    from argae_core.data import split_edges
+    split = split_edges(_cached_graph(data_json), seed)
+    return split.train_edge_index.numpy(), split.test_pos.numpy()
+
+
+def edges_for(config: TrainConfig):
+    """((training edges, held-out test edges) as [2, E] arrays, None) of a run's split, the one
+    its Trainer drew, or (None, message)."""
+    try:
+        return _cached_edges(_data_part(config), config.seed), None
     except (DatasetUnavailable, ConfigError, ValueError) as exc:
         return None, str(exc)
 

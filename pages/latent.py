@@ -14,7 +14,7 @@ page_setup()  # first: see pages/__init__.py
 
 from argae_core import judge, metrics, plots, projection, runs  # noqa: E402
 from argae_core.config import TrainConfig  # noqa: E402
-from pages import common  # noqa: E402
+from pages import common, follow  # noqa: E402
 
 JOB = "__job__"                  # the source picker's value for the session's own training
 LIVE_SECONDS = 1.0               # refresh while snapshots may still arrive or a frame is computed
@@ -264,14 +264,17 @@ def scatter(source: Source, epoch: int, view: dict, graph: runs.GraphInfo) -> No
     hover = plots.node_hover([graph.node_label(int(i)) for i in rows],
                              [graph.label_name(int(i)) for i in rows] if labels is not None else None,
                              graph.degrees[rows], scores)
+    follow.take_selection(source.run_id, st.session_state.get("latent_scatter"))  # the last click / lasso
+    chosen = follow.followed(source.run_id)
     shown = METHOD_LABELS[frame.method].split(" ")[0]
     fig = plots.latent_figure(
         frame.z_xy, frame.prior_xy, d_score=scores, colour=colour, labels=labels,
         class_names=graph.class_names, degrees=graph.degrees[rows], z_hover=hover,
-        show_z=view["show_z"], show_prior=view["show_prior"], height=560,
+        show_z=view["show_z"], show_prior=view["show_prior"], height=560, node_rows=rows, highlight=chosen,
         title=f"Epoch {epoch}: Z and as many N(0, I) samples ({shown})",
         revision=f"latent-{source.run_id}-{frame.method}-{view['cap']}-{view['seed']}")
-    st.plotly_chart(fig, key="latent_scatter", config={"displaylogo": False})
+    st.plotly_chart(fig, key="latent_scatter", config={"displaylogo": False}, on_select="rerun",
+                    selection_mode=("points", "box", "lasso"))
     if notes:
         st.info("  \n".join(notes), icon=":material/hourglass_top:" if note else ":material/info:")
     caption = (f"{len(frame.z_xy):,} of {len(z):,} nodes and as many prior samples, a seeded subsample "
@@ -279,9 +282,11 @@ def scatter(source: Source, epoch: int, view: dict, graph: runs.GraphInfo) -> No
                else f"All {len(z):,} nodes and {len(frame.prior_xy):,} prior samples.")
     st.caption(caption + " Hover a point for its node id, label, degree and D(z); click a legend entry to hide it."
                + (" " + plots.UMAP_HIDES_SCALE if frame.method == "umap" else ""))
-    scale_views(source, epoch, view, z)
+    chosen = follow.picker(source.run_id, graph)
+    scale_views(source, epoch, view, z, chosen)
     if source.config.adversarial:
         discriminator_view(source, epoch, view, z)
+    follow.panel(source, z, graph, chosen)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -322,7 +327,7 @@ def discriminator_view(source: Source, epoch: int, view: dict, z: np.ndarray) ->
                   f"{source.config.latent_size}-dimensional latent space; off the plane D may say otherwise."))
 
 
-def scale_views(source: Source, epoch: int, view: dict, z: np.ndarray) -> None:
+def scale_views(source: Source, epoch: int, view: dict, z: np.ndarray, chosen: list[int]) -> None:
     """Pictures that keep distances and scale, under the neighbourhood picture: the joint PCA
     plane (when UMAP is on screen) and the norms of z against the prior's."""
     umap_shown = view["method"] == "umap"
@@ -336,6 +341,8 @@ def scale_views(source: Source, epoch: int, view: dict, z: np.ndarray) -> None:
         if frame is not None:
             columns[0].plotly_chart(
                 plots.latent_figure(frame.z_xy, frame.prior_xy, title="PCA plane: keeps scale", height=320,
+                                    node_rows=frame.z_index if frame.z_index is not None else np.arange(len(z)),
+                                    highlight=chosen,
                                     revision=f"latent-pca-{source.run_id}-{view['cap']}-{view['seed']}"),
                 key="latent_pca_scale", config={"displaylogo": False})
     if np.isfinite(z).all():

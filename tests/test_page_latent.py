@@ -263,3 +263,19 @@ def test_the_frame_filler_computes_the_asked_epoch_and_its_neighbours_in_line():
     # each frame was aligned onto a neighbour: a small change of Z is a small move on screen
     moved = np.abs(projector.frames[6].z_xy - projector.frames[5].z_xy).max()
     assert moved < 0.1 * np.ptp(projector.frames[5].z_xy)
+
+
+def test_following_nodes_rings_them_and_shows_their_neighbourhood_and_predicted_links(runs_dir, saved):
+    at = open_latent(saved[1])
+    picker = next(m for m in at.multiselect if m.key and m.key.endswith("_picker"))
+    picker.set_value([0, 33]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    ringed = [t for t in figure(at)["data"] if t.get("name") == "followed nodes"]
+    assert len(ringed) == 1 and sorted(values(ringed[0]["customdata"])) == [0, 33]
+    hood = figure(at, "latent_neighbourhood")["data"]
+    assert len(values(hood[1]["x"])) > 2               # the two nodes and their neighbours
+    said = " ".join(m.value for m in at.markdown)
+    assert "Nearest in Z" in said and "Top predicted links" in said
+    at.select_slider(key="latent_epoch").set_value(3).run()   # the selection survives the slider
+    ringed = [t for t in figure(at)["data"] if t.get("name") == "followed nodes"]
+    assert sorted(values(ringed[0]["customdata"])) == [0, 33]
