@@ -379,7 +379,8 @@ def discriminator_map_figure(dmap, title: str = "The discriminator's view", revi
                              hovertemplate="D(x) = %{z:.2f}<extra></extra>"))
     fig.add_trace(go.Contour(x=dmap.xs, y=dmap.ys, z=dmap.prob, showscale=False, hoverinfo="skip",
                              contours=dict(start=0.5, end=0.5, size=1, coloring="lines"),
-                             line=dict(color="#222", width=2, dash="dash"), name="D = 0.5"))
+                             colorscale=[[0, "#222"], [1, "#222"]],  # "lines" colours by value otherwise
+                             line=dict(width=2, dash="dash"), name="D = 0.5"))
     if show_prior:
         fig.add_trace(go.Scattergl(x=dmap.prior_xy[:, 0], y=dmap.prior_xy[:, 1], mode="markers",
                                    name="prior N(0, I): real", hoverinfo="skip",

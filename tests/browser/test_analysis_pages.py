@@ -7,6 +7,10 @@ from .harness import (FIRST_START, chart_traces, exception_texts, expect, open_t
                       start_button, table_records, wait_app_idle, wait_until)
 
 KARATE_NODES = 34
+# Where the Z cloud's sixth point is drawn, in page pixels (plotly's own axis conversion).
+Z_POINT_JS = """() => { const el = document.querySelector('.st-key-latent_scatter .js-plotly-plot');
+    const t = el._fullData.find(t => t.name === 'Z: fake'), L = el._fullLayout, box = el.getBoundingClientRect();
+    return {x: box.left + L._size.l + L.xaxis.d2p(t.x[5]), y: box.top + L._size.t + L.yaxis.d2p(t.y[5])}; }"""
 
 
 def test_latent_page_draws_z_and_prior_samples_as_two_clouds(page, app_url, screenshot):
@@ -25,6 +29,15 @@ def test_latent_page_draws_z_and_prior_samples_as_two_clouds(page, app_url, scre
     assert traces == {"prior N(0, I): real": KARATE_NODES, "Z: fake": KARATE_NODES}, traces
     assert not exception_texts(page)
     screenshot(page, "latent-karate-argva")
+
+    # Click a node: it is followed (ringed), with its neighbourhood and predicted links.
+    wait_app_idle(page)
+    point = page.evaluate(Z_POINT_JS)
+    page.mouse.click(point["x"], point["y"])
+    wait_until(lambda: any(t["name"] == "followed nodes" and t["points"] == 1
+                           for t in chart_traces(page, "latent_scatter")), 60, what="the clicked node ringed")
+    expect(page.get_by_text("Top predicted links")).to_be_visible(timeout=60_000)
+    assert not exception_texts(page)
 
 
 def test_compare_page_trains_two_models_and_tabulates_them(page, app_url, screenshot):
