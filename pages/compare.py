@@ -12,6 +12,7 @@ from pages import page_setup
 
 page_setup()  # first: see pages/__init__.py
 
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from argae_core import compare, paper, plots, projection, runs  # noqa: E402
@@ -319,6 +320,7 @@ def picture(job, method: str, seed: int):
 def latent_section(jobs: list, models: list[str], seed: int, method: str) -> None:
     st.subheader("Latent clouds" + (f" (seed {seed})" if len({j.config.seed for j in jobs}) > 1 else ""))
     shown = {m: next((j for j in group if j.config.seed == seed), group[0]) for m, group in by_model(jobs, models).items()}
+    followed = followed_nodes(models)
     clouds = {}
     for column, (model, job) in zip(st.columns(len(models)), shown.items()):
         label = common.MODEL_LABELS[model]
@@ -333,15 +335,19 @@ def latent_section(jobs: list, models: list[str], seed: int, method: str) -> Non
                                                        if not job.active else "."), icon=":material/hourglass_top:")
                 continue
             st.plotly_chart(plots.latent_figure(frame.z_xy, frame.prior_xy, title=label, height=360,
-                                                revision=f"cmp-latent-{model}"), key=f"cmp_latent_{model}")
+                                                revision=f"cmp-latent-{model}", node_rows=node_rows(frame),
+                                                highlight=followed),
+                            key=f"cmp_latent_{model}", on_select="rerun", selection_mode=("points", "box", "lasso"))
             st.caption(note)
             clouds[label] = latent_of(job)[1]
             if frame.method == "umap":  # the scale UMAP discards, in the plane that keeps it
                 pca = pca_of(job, seed)
                 st.plotly_chart(plots.latent_figure(pca.z_xy, pca.prior_xy, title=f"{label}: PCA plane (keeps scale)",
-                                                    height=300, revision=f"cmp-pca-{model}"), key=f"cmp_pca_{model}")
+                                                    height=300, revision=f"cmp-pca-{model}", node_rows=node_rows(pca),
+                                                    highlight=followed), key=f"cmp_pca_{model}")
     st.caption("Each model's Z (fake) with as many N(0, I) samples (real, the same draw for every model), "
-               "projected together." + (" " + plots.UMAP_HIDES_SCALE if method == "umap" and
+               "projected together. Click or lasso nodes in one picture: they are ringed in every picture, so you "
+               f"see where each model puts the same nodes{f' ({len(followed)} followed)' if followed else ''}." + (" " + plots.UMAP_HIDES_SCALE if method == "umap" and
                                         projection.is_warm() else ""))
     if clouds:
         z = next(iter(clouds.values()))
@@ -349,6 +355,22 @@ def latent_section(jobs: list, models: list[str], seed: int, method: str) -> Non
         st.plotly_chart(plots.norm_figure(clouds, prior, revision="cmp-norms"), key="cmp_norms")
         st.caption("The norm ||z|| of every node's vector against the prior's (which sits near the square root of "
                    "the latent size): a narrow cloud sits left of the prior, whatever a projection shows.")
+
+
+def node_rows(frame) -> np.ndarray:
+    return frame.z_index if frame.z_index is not None else np.arange(len(frame.z_xy))
+
+
+def followed_nodes(models: list[str]) -> list[int]:
+    """The nodes picked (click, lasso) in any model's picture; a new selection replaces them."""
+    for model in models:
+        state = st.session_state.get(f"cmp_latent_{model}")
+        points = state["selection"]["points"] if state else []
+        picked = sorted({int(p["customdata"]) for p in points if p.get("customdata") is not None})
+        if picked and picked != st.session_state.get(f"compare_seen_{model}"):
+            st.session_state["compare_follow"] = picked
+        st.session_state[f"compare_seen_{model}"] = picked
+    return st.session_state.get("compare_follow", [])
 
 
 def pca_of(job, seed: int):
