@@ -3,8 +3,8 @@ per-job controls (pause, resume, step, stop) that only the job's owner may use.
 
     JobManager  - what pages talk to: submit, control, read progress, see the queue
     Executor    - where trainings run: `ProcessExecutor` (warm worker processes, the
-                  default) or `ThreadExecutor` (in-process; tests). A cluster engine
-                  (Ray, ...) would be one more Executor with the same four methods.
+                  default), `ThreadExecutor` (in-process; tests) or `RayExecutor` (a Ray
+                  cluster, in `ray_jobs`, with the queue shared by every server replica).
 
 A worker runs `run_job` for each task: it trains through `runs.record_run` (so every
 epoch is saved on disk as it happens) and streams events back on a queue. Controls go
@@ -24,6 +24,7 @@ import traceback
 import types
 import uuid
 from collections import deque
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
@@ -295,6 +296,11 @@ class Job:
             return None
         return times[len(times) // 2] * max(self.config.epochs - self.epochs_done, 0)
 
+    def copy(self) -> "Job":
+        """A copy that later events do not change (safe to send to another process)."""
+        return dataclasses.replace(self, rows=list(self.rows), snapshots=dict(self.snapshots),
+                                   snapshot_epochs=list(self.snapshot_epochs), phases=list(self.phases))
+
     def latest_snapshot(self):
         if not self.snapshot_epochs:
             return None, None, None
@@ -358,6 +364,16 @@ class JobManager:
         with self._lock:
             return [j for j in self._jobs.values() if j.owner == owner]
 
+    def copy_of(self, job_id: str | None, owner: str) -> Job | None:
+        """`get`, as a copy taken under the lock (for a caller in another process)."""
+        with self._lock:
+            job = self.get(job_id, owner)
+            return job.copy() if job is not None else None
+
+    def copies_of(self, owner: str) -> list[Job]:
+        with self._lock:
+            return [job.copy() for job in self.jobs_of(owner)]
+
     def control(self, job_id: str, owner: str, command: str) -> None:
         if command not in ("pause", "resume", "step", "update", "stop"):
             raise ValueError(f"unknown command {command!r}")
@@ -389,6 +405,8 @@ class JobManager:
 
     def shutdown(self) -> None:
         self._closed = True
+        for thread in self._threads:  # both wake every 0.5 s; none may read a closed queue
+            thread.join(timeout=5)
         self.executor.shutdown()
 
     # ------------------------------------------------------------ internals
