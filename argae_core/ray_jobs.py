@@ -23,6 +23,7 @@ from ray.util.queue import Queue
 
 from .config import TrainConfig
 from .jobs import JobManager, _drain, run_job
+from .ray_loopback import LOOPBACK, keep_on_loopback
 from .runs import runs_dir
 
 NAMESPACE = "argae"
@@ -36,16 +37,17 @@ LIVENESS_FRESH_SECONDS = 10.0            # a replica reports every 2 s; older ve
 
 
 def connect(address: str, *, num_cpus: int | None = None) -> None:
-    """Join the Ray cluster at `address` ("auto": the one `ray start` runs on this machine),
-    or start a small private one for "local" (one machine, tests). Token authentication
-    stays on: a client on this machine reads the cluster's token from ~/.ray/auth_token."""
+    """Join the Ray cluster at `address` (host:port of its head), or start a small private one
+    on 127.0.0.1 for "local" (one machine, tests). Token authentication stays on: the token
+    comes from RAY_AUTH_TOKEN_PATH (deploy/cluster.py sets it) or ~/.ray/auth_token."""
     if ray.is_initialized():
         return
     common = dict(namespace=NAMESPACE, log_to_driver=False,
                   runtime_env={"env_vars": {"PYTHONPATH": REPO_DIR}})
+    keep_on_loopback()   # also for a client: Ray would turn 127.0.0.1:port into another address
     if address == "local":
         from .jobs import default_slots
-        ray.init(num_cpus=num_cpus or default_slots(), include_dashboard=False,
+        ray.init(num_cpus=num_cpus or default_slots(), include_dashboard=False, _node_ip_address=LOOPBACK,
                  object_store_memory=LOCAL_OBJECT_STORE_BYTES, **common)
     else:
         ray.init(address=address, **common)
