@@ -44,7 +44,7 @@ def wait_for(ready, timeout: float, what: str, group: "Group | None" = None) -> 
     while time.monotonic() < deadline:
         if ready():
             return
-        if group is not None and not group.alive():
+        if group is not None and group.exited():
             raise RuntimeError(f"{group.name} exited:\n{group.tail()}")
         time.sleep(0.3)
     raise TimeoutError(f"{what} was not ready within {timeout:.0f} s" + (f":\n{group.tail()}" if group else ""))
@@ -67,15 +67,19 @@ def accepts(port: int) -> bool:
 class Group:
     """One command in a process group of its own (with everything it starts), logging to a file."""
 
-    def __init__(self, name: str, pgid: int, log: Path):
-        self.name, self.pgid, self.log = name, pgid, log
+    def __init__(self, name: str, pgid: int, log: Path, process: subprocess.Popen | None = None):
+        self.name, self.pgid, self.log, self.process = name, pgid, log, process
 
     @classmethod
     def start(cls, name: str, command: list[str], env: dict, log: Path) -> "Group":
         with open(log, "wb") as out:
             process = subprocess.Popen(command, cwd=REPO_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,
                                        start_new_session=True)
-        return cls(name, process.pid, log)
+        return cls(name, process.pid, log, process)
+
+    def exited(self) -> bool:
+        """Its first process ended (only known for a group started by this process)."""
+        return self.process is not None and self.process.poll() is not None
 
     def alive(self) -> bool:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -158,8 +162,9 @@ class Deployment:
         ray = [sys.executable, "-m", "argae_core.ray_loopback"]   # `ray start`, on 127.0.0.1 only
         node = ["--num-cpus", str(cpus_per_node), "--object-store-memory", str(OBJECT_STORE_BYTES),
                 "--node-ip-address", "127.0.0.1", "--block"]
+        # Ray's temp dir holds its unix sockets, whose paths must fit in 107 bytes: keep it short.
         head = self._launch("ray-head", [*ray, "start", "--head", "--port", str(gcs), "--include-dashboard", "false",
-                                         "--temp-dir", str(self.state_dir / "ray"), *node], env)
+                                         "--temp-dir", f"/tmp/argae-ray-{gcs}", *node], env)
         wait_for(lambda: accepts(gcs), timeout, "the Ray head", head)
         self._launch("ray-worker", [*ray, "start", "--address", f"127.0.0.1:{gcs}", *node], env)
         self._wait_nodes(gcs, 2, timeout, env)
