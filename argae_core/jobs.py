@@ -133,12 +133,13 @@ def _worker_main(tasks, events, control, threads: int, runs_root: str | None) ->
         if task is None:
             return
         job_id, config_dict = task
-        _drain(control)
+        drain(control)
         run_job(job_id, config_dict, events, control, runs_root=runs_root)
         events.put(("idle", job_id, os.getpid()))
 
 
-def _drain(control) -> None:
+def drain(control) -> None:
+    """Drop controls left for a previous task of the same slot (a late Stop must not stop the next run)."""
     while True:
         try:
             control.get_nowait()
@@ -173,7 +174,7 @@ class ThreadExecutor:
         self._threads: list[threading.Thread | None] = [None] * slots
 
     def start(self, slot, job_id, config_dict):
-        _drain(self._controls[slot])
+        drain(self._controls[slot])
         thread = threading.Thread(target=self._run, args=(slot, job_id, config_dict), daemon=True,
                                   name=f"argae-job-{job_id}")
         self._threads[slot] = thread

@@ -22,7 +22,7 @@ import ray
 from ray.util.queue import Queue
 
 from .config import TrainConfig
-from .jobs import JobManager, _drain, run_job
+from .jobs import JobManager, drain, run_job
 from .ray_loopback import LOOPBACK, keep_on_loopback
 from .runs import runs_dir
 
@@ -77,7 +77,7 @@ class RayExecutor:
         self._tasks: list[ray.ObjectRef | None] = [None] * self.slots
 
     def start(self, slot, job_id, config_dict):
-        _drain(self._controls[slot])
+        drain(self._controls[slot])
         self._tasks[slot] = _train.options(name=f"argae-train-{job_id}").remote(
             job_id, config_dict, self.events, self._controls[slot], self.runs_root)
 
