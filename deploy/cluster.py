@@ -110,7 +110,7 @@ class Group:
 def haproxy_config(port: int, replica_ports: list[int]) -> str:
     """Sticky by a cookie HAProxy sets (a session's page and its websocket reach the same
     replica); a replica that fails its health check is left out and its users go to another."""
-    servers = "\n".join(f"    server replica{i} 127.0.0.1:{p} check inter 1s fall 2 rise 2 cookie r{i}"
+    servers = "\n".join(f"    server replica{i} 127.0.0.1:{p} check inter 2s fall 3 rise 2 cookie r{i}"
                         for i, p in enumerate(replica_ports))
     return f"""global
     maxconn 2000
@@ -122,6 +122,9 @@ defaults
     timeout tunnel 2h
     option redispatch
     retries 2
+    # A busy replica can take over a second to answer its health check; a dead one refuses at
+    # once, and its requests are redispatched whatever the check says.
+    timeout check 5s
 frontend class
     bind 127.0.0.1:{port}
     default_backend replicas

@@ -48,8 +48,17 @@ def replica_of(page) -> str:
     return next(c["value"] for c in page.context.cookies() if c["name"] == REPLICA_COOKIE)
 
 
+def warm_up(page, replica_ports) -> None:
+    """The teacher's visit of each replica before class: its first script run imports the
+    engine and joins the cluster (the failover below is then timed on warm replicas)."""
+    for port in replica_ports:
+        page.goto(f"http://127.0.0.1:{port}")
+        wait_app_idle(page, timeout=120)
+
+
 def test_a_class_trains_through_the_balancer_and_survives_losing_a_replica(cluster, new_session):
     deployment, info, runs_root = cluster
+    warm_up(new_session(), info["replica_ports"])
     page = new_session()
     open_train(page, info["url"], f"epochs={LONG_RUN}")
     start_button(page).click()
@@ -62,8 +71,10 @@ def test_a_class_trains_through_the_balancer_and_survives_losing_a_replica(clust
     os.killpg(deployment.group(f"replica{first[1:]}").pgid, signal.SIGKILL)
     killed = time.monotonic()
     wait_until(lambda: replica_of(page) != first, 60, what="the tab moving to the other replica")
+    moved = time.monotonic() - killed
     wait_app_idle(page, timeout=60)
-    TIMINGS["replica killed -> tab served by the other replica"] = f"{time.monotonic() - killed:.1f} s"
+    TIMINGS["replica killed -> tab on the other replica / page shown again"] = \
+        f"{moved:.1f} s / {time.monotonic() - killed:.1f} s"
 
     open_train(page, info["url"], "epochs=30")
     start_button(page).click()
