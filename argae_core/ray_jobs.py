@@ -22,16 +22,16 @@ import ray
 from ray.util.queue import Queue
 
 from .config import TrainConfig
-from .jobs import JobManager, drain, run_job
+from .jobs import SNAPSHOTS_IN_MEMORY, Job, JobManager, default_slots, drain, run_job
 from .ray_loopback import LOOPBACK, keep_on_loopback
 from .runs import runs_dir
 
 NAMESPACE = "argae"
 SERVICE_NAME = "argae-jobs"
 REPO_DIR = str(Path(__file__).resolve().parent.parent)
-# What a training task needs from the environment of the server that created the service:
-# where data, caches and runs are, and where argae_core is importable from.
-FORWARDED_ENV = ("ARGAE_DATA_DIR", "ARGAE_CACHE_DIR", "ARGAE_RUNS_DIR", "OMP_NUM_THREADS")
+# Folders a training task takes from the server that created the service (as absolute paths:
+# a Ray worker's working directory is its own). Runs go to that server's runs_dir().
+FORWARDED_FOLDERS = ("ARGAE_DATA_DIR", "ARGAE_CACHE_DIR")
 LOCAL_OBJECT_STORE_BYTES = 256 * 2**20   # snapshots of a classroom's runs; fits CI's memory
 LIVENESS_FRESH_SECONDS = 10.0            # a replica reports every 2 s; older verdicts expire
 
@@ -46,7 +46,6 @@ def connect(address: str, *, num_cpus: int | None = None) -> None:
                   runtime_env={"env_vars": {"PYTHONPATH": REPO_DIR}})
     keep_on_loopback()   # also for a client: Ray would turn 127.0.0.1:port into another address
     if address == "local":
-        from .jobs import default_slots
         ray.init(num_cpus=num_cpus or default_slots(), include_dashboard=False, _node_ip_address=LOOPBACK,
                  object_store_memory=LOCAL_OBJECT_STORE_BYTES, **common)
     else:
@@ -139,11 +138,12 @@ class JobService:
         except RuntimeError as exc:
             return None, str(exc)
 
-    def get(self, job_id, owner):
-        return self._manager.copy_of(job_id, owner)
+    def get(self, job_id, owner, known: tuple[int, list[int]]):
+        job = self._manager.copy_of(job_id, owner)
+        return job and without_known(job, known)
 
-    def jobs_of(self, owner):
-        return self._manager.copies_of(owner)
+    def jobs_of(self, owner, known: dict[str, tuple[int, list[int]]]):
+        return [without_known(job, known.get(job.job_id, (0, []))) for job in self._manager.copies_of(owner)]
 
     def control(self, job_id, owner, command):
         self._manager.control(job_id, owner, command)
@@ -161,18 +161,54 @@ class JobService:
         self._manager.touch(owner)
 
     def limits(self) -> dict:
-        return {"max_jobs_per_owner": self._manager.max_jobs_per_owner,
-                "slots": self._manager.executor.slots}
+        return {"max_jobs_per_owner": self._manager.max_jobs_per_owner}
 
     def shutdown(self):
         self._manager.shutdown()
+
+
+def without_known(job: Job, known: tuple[int, list[int]]) -> Job:
+    """The job without what the caller holds already (`known`: how many rows, which snapshot
+    epochs). Rows only grow and a snapshot never changes, so a replica's refresh of a Cora
+    job carries its new rows instead of every row and ~2 MB of snapshots."""
+    rows_known, snapshots_known = known
+    job.rows = job.rows[rows_known:]
+    job.snapshots = {epoch: s for epoch, s in job.snapshots.items() if epoch not in snapshots_known}
+    return job
+
+
+def known_of(job: Job | None) -> tuple[int, list[int]]:
+    return (len(job.rows), list(job.snapshots)) if job is not None else (0, [])
+
+
+class JobMirror:
+    """A replica's copies of the jobs its pages read, completed with each answer's new part.
+    Script threads read at once: each merges its answer with the copy it asked from."""
+
+    def __init__(self):
+        self._jobs: dict[str, Job] = {}
+
+    def held(self) -> dict[str, Job]:
+        return dict(self._jobs)
+
+    def merge(self, part: Job | None, base: Job | None) -> Job | None:
+        """The whole job from `part` and `base` (in new lists: pages keep reading the old)."""
+        if part is None:
+            return None
+        if base is not None:
+            part.rows = base.rows + part.rows
+            part.snapshots = {epoch: part.snapshots[epoch] if epoch in part.snapshots else base.snapshots[epoch]
+                              for epoch in part.snapshot_epochs[-SNAPSHOTS_IN_MEMORY:]
+                              if epoch in part.snapshots or epoch in base.snapshots}
+        self._jobs[part.job_id] = part
+        return part
 
 
 def job_service(*, slots: int | None = None, owner_timeout: float = 30.0, name: str = SERVICE_NAME):
     """The cluster's JobService, created by the first replica that asks (later ones get the
     same actor; their arguments are ignored). Detached: it outlives any one replica."""
     env = {"PYTHONPATH": REPO_DIR, "ARGAE_RUNS_DIR": str(runs_dir().resolve()),
-           **{k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}}
+           **{k: str(Path(os.environ[k]).resolve()) for k in FORWARDED_FOLDERS if k in os.environ}}
     return JobService.options(name=name, namespace=NAMESPACE, lifetime="detached", get_if_exists=True,
                               runtime_env={"env_vars": env}).remote(slots, env["ARGAE_RUNS_DIR"], owner_timeout)
 
@@ -189,6 +225,7 @@ class ClusterJobManager:
         self.max_jobs_per_owner = ray.get(service.limits.remote())["max_jobs_per_owner"]
         self._liveness, self._report_every = liveness, report_every
         self._owners: set[str] = set()
+        self._mirror = JobMirror()
         self._closed = threading.Event()
         self._reporter = threading.Thread(target=self._report, daemon=True, name="argae-liveness")
         self._reporter.start()
@@ -202,10 +239,15 @@ class ClusterJobManager:
         return job_id
 
     def get(self, job_id, owner):
-        return ray.get(self._service.get.remote(job_id, owner)) if job_id else None
+        if not job_id:
+            return None
+        base = self._mirror.held().get(job_id)
+        return self._mirror.merge(ray.get(self._service.get.remote(job_id, owner, known_of(base))), base)
 
     def jobs_of(self, owner):
-        return ray.get(self._service.jobs_of.remote(owner))
+        bases = self._mirror.held()
+        parts = ray.get(self._service.jobs_of.remote(owner, {job_id: known_of(job) for job_id, job in bases.items()}))
+        return [self._mirror.merge(part, bases.get(part.job_id)) for part in parts]
 
     def control(self, job_id, owner, command):
         ray.get(self._service.control.remote(job_id, owner, command))

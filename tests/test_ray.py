@@ -143,3 +143,21 @@ def test_the_engine_and_the_pages_never_import_ray_without_a_cluster_address():
     env = {k: v for k, v in __import__("os").environ.items() if k != "ARGAE_RAY_ADDRESS"}
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO_DIR, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+# ------------------------------------------------------------ what a refresh carries
+def test_a_replica_receives_only_new_rows_and_snapshots_and_rebuilds_the_whole_job():
+    from argae_core.jobs import SNAPSHOTS_IN_MEMORY, Job
+    from argae_core.ray_jobs import JobMirror, known_of, without_known
+
+    def at(epochs: int) -> Job:   # the service's job after `epochs` epochs, a snapshot every 2
+        done = range(1, epochs + 1, 2)
+        return Job(job_id="j", owner="alice", config=TrainConfig(), rows=[{"epoch": e} for e in range(1, epochs + 1)],
+                   snapshot_epochs=list(done), snapshots={e: (f"z{e}", f"d{e}") for e in list(done)[-SNAPSHOTS_IN_MEMORY:]})
+    mirror, held = JobMirror(), None
+    for epochs in (0, 3, 4, 11, 11, 20):
+        part = without_known(at(epochs).copy(), known_of(held))
+        assert len(part.rows) == epochs - len(held.rows if held else [])
+        assert not set(part.snapshots) & set(held.snapshots if held else {})
+        held = mirror.merge(part, held)
+        assert (held.rows, held.snapshots) == (at(epochs).rows, at(epochs).snapshots)
