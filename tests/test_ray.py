@@ -3,10 +3,12 @@ executors, and a training whose process dies), and the shared JobService that se
 replicas' ClusterJobManagers use at once. One small private Ray instance for the module."""
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import psutil
 import pytest
@@ -17,10 +19,10 @@ from argae_core import runs  # noqa: E402
 from argae_core.config import TrainConfig  # noqa: E402
 from argae_core.jobs import JobManager  # noqa: E402
 from argae_core.ray_jobs import ClusterJobManager, RayExecutor, connect, job_service  # noqa: E402
-from tests.conftest import REPO_DIR  # noqa: E402
-from tests.test_jobs import wait  # noqa: E402
+from test_jobs import wait  # noqa: E402
 
 LONG = TrainConfig(epochs=10_000)  # KarateClub: runs until stopped
+REPO_DIR = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -140,7 +142,7 @@ def test_a_session_its_replica_reports_gone_has_its_jobs_stopped_and_the_service
 def test_the_engine_and_the_pages_never_import_ray_without_a_cluster_address():
     code = ("import sys, argae_core, argae_core.jobs, argae_core.runs, pages.common; "
             "assert 'ray' not in sys.modules, 'ray was imported'")
-    env = {k: v for k, v in __import__("os").environ.items() if k != "ARGAE_RAY_ADDRESS"}
+    env = {k: v for k, v in os.environ.items() if k != "ARGAE_RAY_ADDRESS"}
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO_DIR, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
 
