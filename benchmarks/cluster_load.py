@@ -6,9 +6,10 @@ through HAProxy to Streamlit replicas on a two-node Ray cluster (deploy/cluster.
 
 Same steps and the same table as classroom_load.py (alone on the CLI first, then every session
 opens Train, presses Start, clicks around while it waits or trains, and its metrics are compared
-with the run alone); here the trainings run as Ray tasks (one per CPU of the cluster, so
-2 x --cpus-per-node at once) and the queue is the cluster's shared one. CPU is split into the
-replicas, the Ray nodes with their trainings, the balancer and the benchmark's own browser. Bounded: everything is stopped after --timeout s.
+with the run alone); here the trainings run as Ray tasks (one per CPU of the cluster: two nodes,
+--cpus-per-node each) and the queue is the cluster's shared one. CPU is split into the
+replicas, the Ray nodes with their trainings, the balancer and the benchmark's own browser.
+Bounded: everything is stopped after --timeout s, and on any failure.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from argae_core import runs
 from benchmarks.classroom_load import Session, classroom, cpu_seconds, descendants, report, train_alone
-from deploy.cluster import Deployment, free_port
+from deploy.cluster import RAY_NODES, Deployment, free_port
 from tests.browser.harness import REPO_DIR, browser_unavailable, group_processes
 
 
@@ -70,7 +71,8 @@ def main() -> int:
         return 1
     finally:
         deployment.stop()
-    report(args, 2 * args.cpus_per_node, wall, cpu, sessions, runs.list_runs(base / "runs")[0], alone, alone_seconds)
+    report(args, RAY_NODES * args.cpus_per_node, wall, cpu, sessions, runs.list_runs(base / "runs")[0],
+           alone, alone_seconds)
     if args.keep:
         print(f"\nlogs, saved runs and the run alone: {base}")
     else:

@@ -30,6 +30,7 @@ BIN_DIR = Path(sys.executable).parent
 DEFAULT_STATE_DIR = Path(os.environ.get("ARGAE_DEPLOY_DIR", "/tmp/argae-class"))
 OBJECT_STORE_BYTES = 256 * 2**20   # per node: a classroom's snapshots, small enough for CI
 REPLICA_COOKIE = "argae_replica"
+RAY_NODES = 2                      # the head and one worker node
 
 
 def free_port() -> int:
@@ -170,10 +171,10 @@ class Deployment:
                                          "--temp-dir", f"/tmp/argae-ray-{gcs}", *node], env)
         wait_for(lambda: accepts(gcs), timeout, "the Ray head", head)
         self._launch("ray-worker", [*ray, "start", "--address", f"127.0.0.1:{gcs}", *node], env)
-        self._wait_nodes(gcs, 2, timeout, env)
+        self._wait_nodes(gcs, RAY_NODES, timeout, env)
         # One cookie secret for every replica: Streamlit signs its XSRF cookie with it, and a
         # user moved to another replica must still pass the check (uploads).
-        replica_env = {**env, "ARGAE_RAY_ADDRESS": f"127.0.0.1:{gcs}", "ARGAE_MAX_JOBS": str(2 * cpus_per_node),
+        replica_env = {**env, "ARGAE_RAY_ADDRESS": f"127.0.0.1:{gcs}", "ARGAE_MAX_JOBS": str(RAY_NODES * cpus_per_node),
                        "STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(16)}
         ports = [free_port() for _ in range(replicas)]
         started = [self._launch(f"replica{i}", [str(BIN_DIR / "streamlit"), "run", "app.py",
@@ -205,13 +206,16 @@ class Deployment:
         return group
 
     def _wait_nodes(self, gcs: int, count: int, timeout: float, env: dict) -> None:
-        """`ray start` returns before its node has joined: ask the cluster how many are alive."""
+        """A worker node joins a while after its `ray start` began: ask the cluster how many are alive."""
         probe = ("import ray, sys; from argae_core.ray_jobs import connect; connect(sys.argv[1]); "
                  "print(sum(n['Alive'] for n in ray.nodes()))")
 
         def joined() -> bool:
-            done = subprocess.run([sys.executable, "-c", probe, f"127.0.0.1:{gcs}"], env=env,
-                                  capture_output=True, text=True, timeout=60)
+            try:
+                done = subprocess.run([sys.executable, "-c", probe, f"127.0.0.1:{gcs}"], env=env,
+                                      capture_output=True, text=True, timeout=60)
+            except subprocess.TimeoutExpired:
+                return False
             return done.returncode == 0 and done.stdout.strip().endswith(str(count))
         wait_for(joined, timeout, f"{count} Ray nodes")
 
