@@ -25,13 +25,14 @@ from pathlib import Path
 from argae_core import runs
 from benchmarks.classroom_load import Session, classroom, cpu_seconds, descendants, report, train_alone
 from deploy.cluster import RAY_NODES, Deployment, free_port
-from tests.browser.harness import REPO_DIR, browser_unavailable, group_processes
+from tests.browser.harness import REPO_DIR, browser_unavailable
 
 
 def cpu_by_part(deployment: Deployment) -> dict[str, float]:
     """CPU seconds so far of the replicas, of the Ray nodes (their trainings included), and of
-    our browser (this process's other descendants)."""
-    groups = {group.name: group_processes(group.pgid) for group in deployment.groups}
+    our browser (this process's other descendants). A part is a group leader and all it
+    started: Ray's raylet gives its workers process groups of their own."""
+    groups = {group.name: [group.pgid, *descendants(group.pgid)] for group in deployment.groups}
     served = {pid for pids in groups.values() for pid in pids}
     part = lambda prefix: sum(cpu_seconds(pid) for name, pids in groups.items()   # noqa: E731
                               if name.startswith(prefix) for pid in pids)

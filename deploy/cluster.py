@@ -65,6 +65,31 @@ def accepts(port: int) -> bool:
         return client.connect_ex(("127.0.0.1", port)) == 0
 
 
+def descendants(root: int) -> dict[int, str]:
+    """The processes `root` started, and theirs: pid -> start time (to tell a reused pid)."""
+    started, children = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        pid = int(stat.parent.name)
+        started[pid] = fields[19]
+        children.setdefault(int(fields[1]), []).append(pid)
+    found, todo = {}, [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found[child] = started[child]
+            todo.append(child)
+    return found
+
+
+def kill_if_same(pid: int, start_time: str) -> None:
+    with contextlib.suppress(OSError, IndexError):
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19] == start_time:
+            os.kill(pid, signal.SIGKILL)
+
+
 class Group:
     """One command in a process group of its own (with everything it starts), logging to a file."""
 
@@ -89,7 +114,14 @@ class Group:
         return False
 
     def stop(self, grace: float = 15.0) -> None:
-        """SIGTERM (Ray's `--block` then takes its node down), then SIGKILL what is left."""
+        """SIGTERM (Ray's `--block` then takes its node down), then SIGKILL what is left, and
+        last any process it started in a group of its own (Ray's workers) that outlived it."""
+        started = descendants(self.pgid)
+        self._stop_group(grace)
+        for pid, start_time in started.items():
+            kill_if_same(pid, start_time)
+
+    def _stop_group(self, grace: float) -> None:
         for sig in (signal.SIGTERM, signal.SIGKILL):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pgid, sig)

@@ -8,12 +8,13 @@ import os
 import shutil
 import signal
 import time
+from pathlib import Path
 
 import psutil
 import pytest
 
 from argae_core import runs
-from deploy.cluster import REPLICA_COOKIE, Deployment, free_port
+from deploy.cluster import REPLICA_COOKIE, Deployment, descendants, free_port
 
 from .conftest import TIMINGS
 from .harness import open_train, start_button, wait_app_idle, wait_points, wait_until
@@ -36,7 +37,20 @@ def cluster(tmp_path_factory, playwright_browser):
                                                        "ARGAE_CACHE_DIR": str(base / "cache")})
         yield deployment, info, base / "runs"
     finally:
+        started = {pid: start_time for group in deployment.groups
+                   for pid, start_time in {group.pgid: None, **descendants(group.pgid)}.items()}
         deployment.stop()
+    left = [pid for pid, start_time in started.items() if still_running(pid, start_time)]
+    assert not left, f"processes of the deployment left running: {left}"
+
+
+def still_running(pid: int, start_time: str | None) -> bool:
+    """The process is there and not a zombie (and, when `start_time` is given, not a reused pid)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[0] not in ("Z", "X") and start_time in (None, fields[19])
 
 
 def saved(root) -> dict[str, runs.RunSummary]:
