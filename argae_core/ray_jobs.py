@@ -46,10 +46,31 @@ def connect(address: str, *, num_cpus: int | None = None) -> None:
                   runtime_env={"env_vars": {"PYTHONPATH": REPO_DIR}})
     keep_on_loopback()   # also for a client: Ray would turn 127.0.0.1:port into another address
     if address == "local":
-        ray.init(num_cpus=num_cpus or default_slots(), include_dashboard=False, _node_ip_address=LOOPBACK,
-                 object_store_memory=LOCAL_OBJECT_STORE_BYTES, **common)
+        _in_lasting_thread(lambda: ray.init(num_cpus=num_cpus or default_slots(), include_dashboard=False,
+                                            _node_ip_address=LOOPBACK, object_store_memory=LOCAL_OBJECT_STORE_BYTES,
+                                            **common))
     else:
         ray.init(address=address, **common)
+
+
+def _in_lasting_thread(start: Callable[[], object]) -> None:
+    """Run `start` in a thread that lives as long as the process. Ray ties the processes of a
+    head it starts to the thread that started them (PR_SET_PDEATHSIG), and a Streamlit
+    script thread ends after each run: the cluster would die with the first page."""
+    done, failure = threading.Event(), []
+
+    def run() -> None:
+        try:
+            start()
+        except BaseException as exc:   # re-raised in the caller's thread
+            failure.append(exc)
+        done.set()
+        threading.Event().wait()
+
+    threading.Thread(target=run, daemon=True, name="argae-ray-head").start()
+    done.wait()
+    if failure:
+        raise failure[0]
 
 
 # ======================================================================== executor

@@ -1,7 +1,8 @@
 """Serving a class (deploy/cluster.py): a real browser through HAProxy to two Streamlit
 replicas on a two-node Ray cluster. A training started there runs in a Ray worker; when the
 replica serving the tab is killed, the tab reconnects to the other replica and trains again,
-and the run the dead replica's session had started is stopped and kept on disk."""
+and the run the dead replica's session had started is stopped and kept on disk. Also one
+server alone with a private Ray (ARGAE_RAY_ADDRESS=local)."""
 from __future__ import annotations
 
 import os
@@ -17,7 +18,7 @@ from argae_core import runs
 from deploy.cluster import REPLICA_COOKIE, Deployment, descendants, free_port
 
 from .conftest import TIMINGS
-from .harness import open_train, start_button, wait_app_idle, wait_points, wait_until
+from .harness import AppServer, open_train, start_button, wait_app_idle, wait_points, wait_until
 
 pytest.importorskip("ray")
 LONG_RUN = 5000
@@ -97,3 +98,21 @@ def test_a_class_trains_through_the_balancer_and_survives_losing_a_replica(clust
                        interval=0.5, what="the dead replica's run to stop")
     assert ended.status == "stopped" and ended.epochs_done < LONG_RUN, ended
     TIMINGS["replica killed -> its session's run stopped"] = f"{time.monotonic() - killed:.1f} s"
+
+
+def test_one_server_with_a_private_ray_trains_in_a_ray_task(tmp_path, new_session):
+    """Ray is started by the first page's script thread, which ends after that run: the
+    cluster must outlive it (Ray ties its head's processes to the starting thread)."""
+    server = AppServer(tmp_path / "runs", tmp_path / "cache", env={"ARGAE_RAY_ADDRESS": "local"}, log_dir=tmp_path)
+    try:
+        server.start()
+        page = new_session()
+        open_train(page, server.url, "epochs=300")
+        start_button(page).click()
+        wait_points(page, 5)
+        [run] = runs.list_runs(tmp_path / "runs")[0]
+        writer = psutil.Process(runs.load_run(run.run_id, tmp_path / "runs").info["pid"])
+        assert writer.cmdline()[0].startswith("ray::"), writer.cmdline()
+    finally:
+        server.stop()
+    assert not server.group_processes(), f"server processes left running: {server.group_processes()}"
