@@ -13,6 +13,7 @@ the other way on a per-worker control queue, checked between epochs.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import heapq
 import multiprocessing as mp
 import os
@@ -24,7 +25,6 @@ import traceback
 import types
 import uuid
 from collections import deque
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
