@@ -3,8 +3,8 @@ per-job controls (pause, resume, step, stop) that only the job's owner may use.
 
     JobManager  - what pages talk to: submit, control, read progress, see the queue
     Executor    - where trainings run: `ProcessExecutor` (warm worker processes, the
-                  default) or `ThreadExecutor` (in-process; tests). A cluster engine
-                  (Ray, ...) would be one more Executor with the same four methods.
+                  default), `ThreadExecutor` (in-process; tests) or `RayExecutor` (a Ray
+                  cluster, in `ray_jobs`, with the queue shared by every server replica).
 
 A worker runs `run_job` for each task: it trains through `runs.record_run` (so every
 epoch is saved on disk as it happens) and streams events back on a queue. Controls go
@@ -13,6 +13,7 @@ the other way on a per-worker control queue, checked between epochs.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import heapq
 import multiprocessing as mp
 import os
@@ -132,12 +133,13 @@ def _worker_main(tasks, events, control, threads: int, runs_root: str | None) ->
         if task is None:
             return
         job_id, config_dict = task
-        _drain(control)
+        drain(control)
         run_job(job_id, config_dict, events, control, runs_root=runs_root)
         events.put(("idle", job_id, os.getpid()))
 
 
-def _drain(control) -> None:
+def drain(control) -> None:
+    """Drop controls left for a previous task of the same slot (a late Stop must not stop the next run)."""
     while True:
         try:
             control.get_nowait()
@@ -172,7 +174,7 @@ class ThreadExecutor:
         self._threads: list[threading.Thread | None] = [None] * slots
 
     def start(self, slot, job_id, config_dict):
-        _drain(self._controls[slot])
+        drain(self._controls[slot])
         thread = threading.Thread(target=self._run, args=(slot, job_id, config_dict), daemon=True,
                                   name=f"argae-job-{job_id}")
         self._threads[slot] = thread
@@ -295,6 +297,11 @@ class Job:
             return None
         return times[len(times) // 2] * max(self.config.epochs - self.epochs_done, 0)
 
+    def copy(self) -> "Job":
+        """A copy that later events do not change (safe to send to another process)."""
+        return dataclasses.replace(self, rows=list(self.rows), snapshots=dict(self.snapshots),
+                                   snapshot_epochs=list(self.snapshot_epochs), phases=list(self.phases))
+
     def latest_snapshot(self):
         if not self.snapshot_epochs:
             return None, None, None
@@ -358,6 +365,16 @@ class JobManager:
         with self._lock:
             return [j for j in self._jobs.values() if j.owner == owner]
 
+    def copy_of(self, job_id: str | None, owner: str) -> Job | None:
+        """`get`, as a copy taken under the lock (for a caller in another process)."""
+        with self._lock:
+            job = self.get(job_id, owner)
+            return job.copy() if job is not None else None
+
+    def copies_of(self, owner: str) -> list[Job]:
+        with self._lock:
+            return [job.copy() for job in self.jobs_of(owner)]
+
     def control(self, job_id: str, owner: str, command: str) -> None:
         if command not in ("pause", "resume", "step", "update", "stop"):
             raise ValueError(f"unknown command {command!r}")
@@ -389,6 +406,8 @@ class JobManager:
 
     def shutdown(self) -> None:
         self._closed = True
+        for thread in self._threads:  # both wake every 0.5 s; none may read a closed queue
+            thread.join(timeout=5)
         self.executor.shutdown()
 
     # ------------------------------------------------------------ internals

@@ -1,10 +1,13 @@
 """Training speed through the dashboard's job path vs headless, in one process.
 
     ARGAE_DATA_DIR=../shared/datasets python benchmarks/bench_ui_job.py [--epochs 150] [--repeats 3]
+        [--executor process|ray|cluster]
 
 (a) headless: the engine's Trainer iterated directly;
 (b) UI job:   the same config submitted to a JobManager with one warm worker process, while
               this process redraws the four live charts every 0.5 s as the Train page does.
+              --executor ray: one Ray task instead (a private local Ray, one CPU);
+              --executor cluster: through the shared JobService actor, as a replica reaches it.
 Prints epochs per second of each (median over repeats), the ratio (target >= 0.80) and the
 first-point latency: Start -> first epoch record in the manager (target < 1.5 s, warm).
 """
@@ -59,15 +62,27 @@ def ui_job(manager: JobManager, config: TrainConfig) -> tuple[float, float]:
     return rate, first - submitted
 
 
+def manager_for(executor: str):
+    """The job path to measure; Ray is imported only when asked for."""
+    if executor == "process":
+        return JobManager(ProcessExecutor(slots=1))
+    from argae_core import ray_jobs
+    ray_jobs.connect("local", num_cpus=1)
+    if executor == "ray":
+        return JobManager(ray_jobs.RayExecutor(slots=1))
+    return ray_jobs.ClusterJobManager(ray_jobs.job_service(slots=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="cora")
     parser.add_argument("--epochs", type=int, default=150)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--executor", choices=("process", "ray", "cluster"), default="process")
     args = parser.parse_args()
     config = TrainConfig(dataset=args.dataset, model="argva", epochs=args.epochs, seed=0)
 
-    manager = JobManager(ProcessExecutor(slots=1))
+    manager = manager_for(args.executor)
     ui_job(manager, config.replace(epochs=5))  # warm: worker imports, dataset cache
     head, job, latency = [], [], []
     for _ in range(args.repeats):  # interleaved, so machine noise hits both sides alike
@@ -78,7 +93,7 @@ def main() -> None:
     manager.shutdown()
 
     h, j = statistics.median(head), statistics.median(job)
-    print(f"{args.dataset} ARGVA, {args.epochs} epochs, {args.repeats} repeats (median)")
+    print(f"{args.dataset} ARGVA, {args.epochs} epochs, {args.repeats} repeats (median), executor {args.executor}")
     print(f"{'path':<28}{'epochs/s':>10}")
     print(f"{'headless Trainer':<28}{h:>10.1f}")
     print(f"{'UI job + live refresh':<28}{j:>10.1f}")

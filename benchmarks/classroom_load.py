@@ -36,6 +36,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from argae_core import runs
 from argae_core.jobs import default_slots
@@ -156,16 +157,17 @@ async def warm_up(browser, url: str) -> None:
     await context.close()
 
 
-async def classroom(server: AppServer, sessions: list[Session], epochs: int) -> tuple[float, dict]:
-    """Wall time from the first Start to the last final table, and CPU seconds per part."""
-    url = server.url
+async def classroom(url: str, sessions: list[Session], epochs: int,
+                    cpu_parts: Callable[[], dict[str, float]]) -> tuple[float, dict]:
+    """Wall time from the first Start to the last final table, and CPU seconds per part
+    (`cpu_parts()`: CPU seconds so far by part of the serving side)."""
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             await warm_up(browser, url)
             opened = await asyncio.gather(*(open_train(browser, url, epochs, s) for s in sessions))
             pages = [page for _, page in opened]
-            begin, cpu_before = time.monotonic(), cpu_by_part(server)
+            begin, cpu_before = time.monotonic(), cpu_parts()
             log(f"{len(pages)} sessions on the Train page; pressing Start")
             for session, page in zip(sessions, pages):   # everyone presses Start together
                 session.started = time.monotonic()
@@ -175,7 +177,7 @@ async def classroom(server: AppServer, sessions: list[Session], epochs: int) -> 
             await asyncio.gather(*(expect(page.get_by_role("button", name="Stop")).to_be_enabled(
                 timeout=TIMEOUT_MS) for page in pages))
             await asyncio.gather(*(student(page, s) for page, s in zip(pages, sessions)))
-            cpu_after = cpu_by_part(server)
+            cpu_after = cpu_parts()
             return time.monotonic() - begin, {k: cpu_after[k] - cpu_before[k] for k in cpu_after}
         finally:
             await browser.close()
@@ -287,7 +289,8 @@ def main() -> int:
     server = AppServer(base / "runs", base / "cache", log_dir=base)
     try:
         server.start()
-        wall, cpu = asyncio.run(asyncio.wait_for(classroom(server, sessions, args.epochs), args.timeout))
+        wall, cpu = asyncio.run(asyncio.wait_for(
+            classroom(server.url, sessions, args.epochs, lambda: cpu_by_part(server)), args.timeout))
     except asyncio.TimeoutError:
         print(f"aborted: not done within {args.timeout:.0f} s; server log:\n{server.log()}")
         return 1

@@ -48,7 +48,12 @@ def _session_alive(owner: str) -> bool | None:
 
 @st.cache_resource(show_spinner=False)
 def job_manager() -> JobManager:
-    """One per server: bounded workers shared by every session (ARGAE_MAX_JOBS)."""
+    """One per server: bounded workers shared by every session (ARGAE_MAX_JOBS). With
+    ARGAE_RAY_ADDRESS set, the queue and trainings of a Ray cluster that every replica shares."""
+    address = os.environ.get("ARGAE_RAY_ADDRESS")
+    if address:
+        from argae_core.ray_jobs import cluster_job_manager   # only here: the plain app never imports ray
+        return cluster_job_manager(address, liveness=_session_alive)
     slots = default_slots()
     executor = (ThreadExecutor(slots) if os.environ.get("ARGAE_EXECUTOR") == "thread"
                 else ProcessExecutor(slots))
