@@ -1,7 +1,7 @@
 """Training speed and quality on Cora: the tutorial's ARGVA loop against the project's Trainer.
 
     ARGAE_DATA_DIR=../shared/datasets PYTHONPATH=. python benchmarks/bench_training_speed.py
-        [--repeats 7] [--block 20] [--seeds 5] [--threads 1,2]
+        [--repeats 7] [--block 20] [--seeds 5] [--threads 1,2] [--rows abc]
 
 One process, one Cora graph, three rows, each a reference loop against a Trainer:
 
@@ -80,7 +80,7 @@ def speed(configs: dict[str, TrainConfig], references: dict[str, TrainConfig], g
     """At `threads` torch threads: per loop the (wall, CPU) ms per epoch of each block; the
     default Trainer's history; the parts of one epoch when `with_parts`."""
     torch.set_num_threads(threads)
-    built, trainers = loops_for(configs, references, graph, split_edges(graph, configs[DEFAULT].seed))
+    built, trainers = loops_for(configs, references, graph, split_edges(graph, next(iter(configs.values())).seed))
     loops = {**{name: r.epoch for name, r in built.items()}, **{name: t.step for name, t in trainers.items()}}
     for _ in range(3):  # warm: GCN normalisation, allocator, first-call costs
         for run in loops.values():
@@ -90,7 +90,7 @@ def speed(configs: dict[str, TrainConfig], references: dict[str, TrainConfig], g
         order = list(loops) if repeat % 2 == 0 else list(loops)[::-1]
         for name in order:
             blocks[name].append(timed_block(loops[name], block))
-    return {"blocks": blocks, "history": trainers[DEFAULT].history[3:],
+    return {"blocks": blocks, "history": trainers[DEFAULT].history[3:] if DEFAULT in trainers else [],
             "parts": parts(built, trainers, repeats=block) if with_parts else {},
             "load": os.getloadavg()[0]}
 
@@ -217,22 +217,23 @@ def mean_std(pairs, index: int) -> str:
     return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
 
 
-def speed_table(timing: dict, threads: int) -> None:
+def speed_table(timing: dict, threads: int, rows: dict) -> None:
     blocks = timing["blocks"]
     wall = {name: statistics.median(w for w, _ in b) for name, b in blocks.items()}
     cpu = {name: statistics.median(c for _, c in b) for name, b in blocks.items()}
     print(f"\n{threads} thread(s), load average {timing['load']:.1f} (1 min, after the blocks)")
     print(f"{'row':<40}{'reference ms':>13}{'Trainer ms':>12}{'speed-up':>10}"
           f"{'  per block pair':<26}{'CPU speed-up':>13}")
-    for name, (reference, _) in ROWS.items():
+    for name, (reference, _) in rows.items():
         ratios = [r[0] / t[0] for r, t in zip(blocks[reference], blocks[name])]
         print(f"{name:<40}{wall[reference]:>13.1f}{wall[name]:>12.1f}{wall[reference] / wall[name]:>9.2f}x"
               f"  median {statistics.median(ratios):.2f}x, {min(ratios):.2f}-{max(ratios):.2f}"
               f"{cpu[reference] / cpu[name]:>12.2f}x")
 
 
-def report(configs: dict[str, TrainConfig], graph, timings: dict[int, dict], scores: dict, args) -> None:
-    config = configs[DEFAULT]
+def report(configs: dict[str, TrainConfig], graph, timings: dict[int, dict], scores: dict, args,
+           rows: dict) -> None:
+    config = TrainConfig(dataset="cora", model="argva")
     print(f"\nCora: {graph.num_nodes} nodes, {graph.num_edges} edges, {graph.num_features} features; "
           f"torch {torch.__version__}; {os.cpu_count()} CPUs, load average now "
           f"{', '.join(f'{v:.1f}' for v in os.getloadavg())}")
@@ -244,16 +245,18 @@ def report(configs: dict[str, TrainConfig], graph, timings: dict[int, dict], sco
           f"{config.snapshot_interval}; speed: {args.repeats} interleaved blocks of {args.block} "
           f"epochs (median); quality: {args.seeds} seeds, mean ± std")
     for threads, timing in timings.items():
-        speed_table(timing, threads)
+        speed_table(timing, threads, rows)
     print("\ntarget: every row >= 3x the reference's epochs per second at 1 and 2 threads")
     if scores:
         print(f"\n{'loop':<48}{'test AUC':<17}{'test AP':<17}")
-        for name in [*dict.fromkeys(r for r, _ in ROWS.values()), *ROWS]:
+        for name in [*dict.fromkeys(r for r, _ in rows.values()), *rows]:
             print(f"{name:<48}{mean_std(scores.get(name), 0):<17}{mean_std(scores.get(name), 1):<17}")
-            if name in ROWS:
+            if name in rows:
                 last = scores.get(f"{name} (last epoch)")
                 print(f"{'  same, last epoch':<48}{mean_std(last, 0):<17}{mean_std(last, 1):<17}")
         print("target: a Trainer's mean test AUC / AP not lower than its reference's")
+    if not timings or DEFAULT not in rows:
+        return
     first = next(iter(timings.values()))
     share = evaluation_share(first["history"], config)
     wall_default = statistics.median(w for w, _ in first["blocks"][DEFAULT])
@@ -273,20 +276,26 @@ def main() -> None:
     parser.add_argument("--block", type=int, default=20, help="epochs per timed block")
     parser.add_argument("--seeds", type=int, default=5, help="seeds for test AUC / AP (0: speed only)")
     parser.add_argument("--threads", default="1,2", help="torch thread counts, comma-separated (both loops)")
+    parser.add_argument("--rows", default="abc", help="which rows, by letter [abc]; --repeats 0: quality only")
     args = parser.parse_args()
+    rows = {name: row for name, row in ROWS.items() if name[1] in args.rows}
     default = TrainConfig(dataset="cora", model="argva", device="cpu")  # like for like: CPU
-    configs = {name: default.replace(**changes) for name, (_, changes) in ROWS.items()}
-    references = {REFERENCE_TUTORIAL: default.replace(**TUTORIAL_SIZES), REFERENCE_DEFAULT: default}
+    configs = {name: default.replace(**changes) for name, (_, changes) in rows.items()}
+    references = {name: c for name, c in {REFERENCE_TUTORIAL: default.replace(**TUTORIAL_SIZES),
+                                          REFERENCE_DEFAULT: default}.items()
+                  if any(reference == name for reference, _ in rows.values())}
     graph = load_graph(default)
-    counts = [int(n) for n in args.threads.split(",")]
+    counts = [int(n) for n in args.threads.split(",")] if args.repeats else []
     timings = {}
     for i, threads in enumerate(counts):
         timings[threads] = speed(configs, references, graph, args.repeats, args.block, threads, i == 0)
         print(f"timed {args.repeats} x {args.block} epochs of each at {threads} thread(s)", flush=True)
-    torch.set_num_threads(counts[0])
-    timings[counts[0]]["prior_match"] = prior_match_cost(default, graph)
+    if counts and DEFAULT in rows:
+        torch.set_num_threads(counts[0])
+        timings[counts[0]]["prior_match"] = prior_match_cost(default, graph)
+    torch.set_num_threads(counts[0] if counts else int(args.threads.split(",")[0]))
     scores = quality(configs, references, graph, args.seeds) if args.seeds else {}
-    report(configs, graph, timings, scores, args)
+    report(configs, graph, timings, scores, args, rows)
 
 
 if __name__ == "__main__":
