@@ -111,7 +111,7 @@ def test_trainer_with_written_out_discriminator_trains_as_with_autograd(monkeypa
         self.discriminator_optimizer.zero_grad()
         loss.backward()
         self.discriminator_optimizer.step()
-        n = z.size(0)
+        n, prob = z.size(0), prob.detach()
         return float(loss.detach()), float(prob[:n].mean()), float(prob[n:].mean())
     monkeypatch.setattr(Trainer, "discriminator_step", plain_step)
     plain = Trainer(config)
