@@ -15,8 +15,13 @@ PAGES = [
 # the first import of the engine (torch, PyG) below takes seconds on a fresh server.
 navigation = st.navigation(PAGES)
 
-from pages import common  # noqa: E402  (after the navigation on purpose)
+import pages  # noqa: E402  (after the navigation on purpose; light: no torch)
 
-common.start_background_services()
-common.heartbeat()
+# The engine imports in a thread: Home needs none of it and shows at once; pages that need
+# it wait for it with a note (pages.engine_loading_note).
+pages.load_engine_in_background()
+if pages.engine_ready():
+    from pages import common
+    common.start_background_services()
+    common.heartbeat()
 navigation.run()

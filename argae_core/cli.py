@@ -22,6 +22,7 @@ from . import paper
 from .config import FIELDS, MODEL_KINDS, ConfigError, TrainConfig
 from .data import DatasetUnavailable, Graph, load_graph, split_edges
 from .metrics import DEGENERATE_HINT, DEGENERATE_NOTES
+from .threads import choose_threads
 
 EXIT_FAILED, EXIT_CONFIG, EXIT_DATASET, EXIT_INTERRUPTED = 1, 2, 3, 130
 REQUIRED_JSON_KEYS = ("test_auc", "test_ap", "acc", "nmi", "ari", "mmd", "epochs_run", "diverged",
@@ -88,8 +89,9 @@ def config_error(exc: ConfigError, context: str = "") -> CliError:
 
 def add_threads_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None, metavar="N",
-                        help="torch CPU threads [torch's choice]; 1 is often fastest on a busy "
-                             "machine, where threads spin waiting for each other")
+                        help="torch CPU threads [the cores free now: usable cores less the "
+                             "load average]; on a busy machine more threads than free cores "
+                             "are several times slower")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,12 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.threads is not None:
-        if args.threads < 1:
-            print(f"argae: --threads: must be at least 1, got {args.threads}", file=sys.stderr)
-            return EXIT_CONFIG
-        import torch
-        torch.set_num_threads(args.threads)
+    if args.threads is not None and args.threads < 1:
+        print(f"argae: --threads: must be at least 1, got {args.threads}", file=sys.stderr)
+        return EXIT_CONFIG
+    set_threads(args)
     try:
         return args.handler(args)
     except CliError as exc:
@@ -151,6 +151,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"argae: failed: {type(exc).__name__}: {exc} (set ARGAE_DEBUG=1 for the traceback)",
               file=sys.stderr)
         return EXIT_FAILED
+
+
+def set_threads(args: argparse.Namespace) -> None:
+    """torch's thread count: --threads, else the cores free now (`threads.choose_threads`);
+    the reason goes into `args.threads_note` for the progress line."""
+    import torch
+    if args.threads is None:
+        args.threads, args.threads_note = choose_threads()
+    else:
+        args.threads_note = f"{args.threads} thread(s): --threads"
+    torch.set_num_threads(args.threads)
 
 
 # -------------------------------------------------------------------- train
@@ -177,8 +188,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     trainer = make_trainer(config, graph)
     writer = None if args.no_save else _run_writer(config, graph)
     records = iter(trainer) if writer is None else _record_run(trainer, writer)
-    bar = tqdm(total=config.epochs, desc=f"{graph.name} {config.model.upper()}", unit="epoch",
-               file=sys.stderr, disable=None, leave=False)
+    bar = tqdm(total=config.epochs, desc=f"{graph.name} {config.model.upper()} [{args.threads_note}]",
+               unit="epoch", file=sys.stderr, disable=None, leave=False)
     try:
         for record in records:
             bar.update(1)
@@ -306,7 +317,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if not graphs:
         raise CliError("no dataset could be loaded; nothing to reproduce", EXIT_DATASET)
     seeds = list(range(args.seeds))
-    results = train_grid(base, graphs, models, seeds)
+    results = train_grid(base, graphs, models, seeds, note=args.threads_note)
     if args.json:
         print(json.dumps({"seeds": seeds, "settings": base.to_dict(), "skipped": sorted(set(datasets) - set(graphs)),
                           "results": results}, default=_plain))
@@ -316,7 +327,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def train_grid(base: TrainConfig, graphs: dict[str, Graph], models: list[str],
-               seeds: list[int]) -> dict:
+               seeds: list[int], note: str = "") -> dict:
     """results[dataset][model] = list of final metrics, one per seed. Every model of a seed
     trains on the same edge split."""
     results = {d: {m: [] for m in models} for d in graphs}
@@ -330,7 +341,7 @@ def train_grid(base: TrainConfig, graphs: dict[str, Graph], models: list[str],
                     raise CliError(str(exc), EXIT_DATASET) from None
                 for model in models:
                     config = run_config(base, dataset, model, seed)
-                    bar.set_description(f"{dataset} {model} seed {seed}")
+                    bar.set_description(f"{dataset} {model} seed {seed}" + (f" [{note}]" if note else ""))
                     trainer = make_trainer(config, graph, split)
                     for _ in trainer:
                         bar.update(1)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from .config import TrainConfig
+from .threads import choose_threads
 
 SNAPSHOTS_IN_MEMORY = 3   # older snapshots stay on disk with the run
 MAX_JOBS_PER_OWNER = 20   # a full comparison: 4 models x 5 seeds
@@ -122,10 +123,10 @@ def _describe(exc: BaseException) -> str:
         if exc.__traceback__ else f"{type(exc).__name__}: {exc}"
 
 
-def _worker_main(tasks, events, control, threads: int, runs_root: str | None) -> None:
-    """A warm worker process: imports the heavy libraries once, then runs tasks forever."""
+def _worker_main(tasks, events, control, slots: int, runs_root: str | None) -> None:
+    """A warm worker process: imports the heavy libraries once, then runs tasks forever, each
+    with the threads free when it starts (one of `slots` workers: `threads.choose_threads`)."""
     import torch
-    torch.set_num_threads(threads)
     from . import data, runs, training  # noqa: F401  (warm the imports before the first task)
     events.put(("ready", None, os.getpid()))
     while True:
@@ -134,6 +135,7 @@ def _worker_main(tasks, events, control, threads: int, runs_root: str | None) ->
             return
         job_id, config_dict = task
         drain(control)
+        torch.set_num_threads(choose_threads(slots)[0])
         run_job(job_id, config_dict, events, control, runs_root=runs_root)
         events.put(("idle", job_id, os.getpid()))
 
@@ -209,13 +211,12 @@ class ProcessExecutor:
         self.slots, self.runs_root = slots, runs_root
         self._ctx = mp.get_context("spawn")
         self.events = self._ctx.Queue()
-        self._threads = max(1, (os.cpu_count() or 1) // slots)
         self._workers = [self._spawn() for _ in range(slots)]
 
     def _spawn(self):
         tasks, control = self._ctx.Queue(), self._ctx.Queue()
         process = self._ctx.Process(target=_worker_main, daemon=True, name="argae-worker",
-                                    args=(tasks, self.events, control, self._threads, self.runs_root))
+                                    args=(tasks, self.events, control, self.slots, self.runs_root))
         with _plain_main_module():
             process.start()
         return {"process": process, "tasks": tasks, "control": control}

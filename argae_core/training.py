@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from . import metrics
 from .config import TrainConfig
@@ -151,19 +150,12 @@ class Trainer:
         """One D update on prior samples vs z; returns (loss, mean D(real), mean D(fake)).
 
         Real and fake go through D as one batch: the same loss as PyG's
-        `discriminator_loss` (BCE on both halves) at half the calls."""
-        discriminator = self.model.discriminator
-        real = torch.randn_like(z)
-        logits = discriminator(torch.cat([real, z.detach()])).squeeze(-1)
-        n = z.size(0)
-        targets = torch.cat([logits.new_ones(n), logits.new_zeros(n)])
-        loss = 2 * F.binary_cross_entropy_with_logits(logits, targets)  # = real mean + fake mean
-        self.discriminator_optimizer.zero_grad()
-        loss.backward()
+        `discriminator_loss` (BCE on both halves) at half the calls; the gradients are
+        written out (`Discriminator.update_gradients`), not traced by autograd."""
+        loss, prob = self.model.discriminator.update_gradients(torch.randn_like(z), z.detach())
         self.discriminator_optimizer.step()
-        with torch.no_grad():
-            prob = torch.sigmoid(logits)
-        return float(loss.detach()), float(prob[:n].mean()), float(prob[n:].mean())
+        n = z.size(0)
+        return float(loss), float(prob[:n].mean()), float(prob[n:].mean())
 
     def encoder_step(self, z: torch.Tensor) -> dict:
         """One encoder update on recon + weighted regulariser + weighted KL."""

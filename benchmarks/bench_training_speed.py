@@ -1,23 +1,29 @@
 """Training speed and quality on Cora: the tutorial's ARGVA loop against the project's Trainer.
 
     ARGAE_DATA_DIR=../shared/datasets PYTHONPATH=. python benchmarks/bench_training_speed.py
-        [--repeats 7] [--block 20] [--seeds 5] [--threads 1]
+        [--repeats 7] [--block 20] [--seeds 5] [--threads 1,2] [--rows abc]
 
-One process, one Cora graph. Three loops: (a) `reference_tutorial.py`, the tutorial's loop
-with PyG's ARGVA, at the default config's sizes and learning rates; (b) `Trainer` with the
-default ARGVA config; (c) `Trainer` with the tutorial's algorithm (5 discriminator updates,
-regulariser weight 1), which separates what the engine gains from what the defaults change.
+One process, one Cora graph, three rows, each a reference loop against a Trainer:
 
-Speed: on the split of seed 0 the loops run blocks of `--block` epochs in turn, the order
-reversed every repeat, so machine noise hits all; ms per epoch is the median over repeats, in
-wall time and in process CPU time (steadier on a shared machine). The Trainer's epochs include
-its own validation and snapshots at the default intervals; the reference's include no
-evaluation. Evaluation share: from the Trainer's per-epoch seconds, the extra time of epochs
-that validate or keep a snapshot over a plain epoch, at the default intervals. Where the time
-goes: the parts of one epoch of each loop, timed separately.
+    (a) the tutorial's recipe and sizes (encoder hidden 64, latent 32, discriminator hidden 64,
+        5 discriminator steps on all nodes, regulariser weight 1, KL 1/N): the tutorial's loop
+        (`reference_tutorial.py`, PyG's ARGVA) vs the Trainer at the same config;
+    (b) the project's default sizes (hidden 256, latent 64) with the tutorial's algorithm
+        (5 D steps, weight 1): the tutorial's loop at those sizes vs the Trainer, same algorithm;
+    (c) the project's defaults (1 D step, weight 0.25): the same reference vs the default Trainer,
+        which separates what the engine gains from what the defaults change.
+
+Speed, at each thread count of `--threads` (both loops at the same count): on the split of
+seed 0 all five loops run blocks of `--block` epochs in turn, the order reversed every repeat,
+so machine noise hits all; ms per epoch is the median over repeats, in wall time and in process
+CPU time (steadier on a shared machine); the speed-up is also given per pair of neighbouring
+blocks. The Trainer's epochs include its own validation and snapshots at the default intervals;
+the reference's include no evaluation. Evaluation share: from the default Trainer's per-epoch
+seconds, the extra time of epochs that validate or keep a snapshot over a plain epoch. Where
+the time goes: the parts of one epoch of each loop, timed separately (first thread count).
 
 Quality: for each of `--seeds` seeds (split, weights and samples) every loop trains the
-config's epochs; test AUC / AP of the reference at its last epoch (as the tutorial does), of a
+config's epochs; test AUC / AP of a reference at its last epoch (as the tutorial does), of a
 Trainer at its best-validation epoch (`final_metrics`) and at its last epoch.
 """
 from __future__ import annotations
@@ -41,9 +47,16 @@ from argae_core.data import load_graph, split_edges  # noqa: E402
 from argae_core.training import Trainer  # noqa: E402
 
 TIMING_EPOCHS = 10_000  # the timed Trainer never reaches its last epoch (which evaluates)
-REFERENCE = "(a) tutorial reference"
-DEFAULT = "(b) Trainer, default config"
-TUTORIAL_ALGORITHM = "(c) Trainer, 5 D steps, reg weight 1"
+TUTORIAL_SIZES = dict(encoder_hidden=64, latent_size=32, discriminator_hidden=64)
+TUTORIAL_ALGORITHM = dict(discriminator_steps=5, reg_weight=1.0)
+REFERENCE_TUTORIAL = "tutorial loop, tutorial sizes"
+REFERENCE_DEFAULT = "tutorial loop, default sizes"
+ROWS = {  # row -> (its reference loop, its Trainer's config changes from the default)
+    "(a) tutorial recipe": (REFERENCE_TUTORIAL, {**TUTORIAL_SIZES, **TUTORIAL_ALGORITHM}),
+    "(b) default sizes, tutorial algorithm": (REFERENCE_DEFAULT, TUTORIAL_ALGORITHM),
+    "(c) project defaults": (REFERENCE_DEFAULT, {}),
+}
+DEFAULT = "(c) project defaults"
 
 
 def timed_block(run_epoch, epochs: int) -> tuple[float, float]:
@@ -55,13 +68,20 @@ def timed_block(run_epoch, epochs: int) -> tuple[float, float]:
             (time.process_time() - cpu) * 1000 / epochs)
 
 
-def speed(configs: dict[str, TrainConfig], graph, repeats: int, block: int) -> dict:
-    """Per loop: (wall, CPU) ms per epoch of each block; the default Trainer's history; parts."""
-    config = configs[DEFAULT]
-    split = split_edges(graph, config.seed)
-    reference = TutorialARGVA(graph, split, config.seed, config)
+def loops_for(configs: dict[str, TrainConfig], references: dict[str, TrainConfig], graph, split):
+    """The reference loops and the Trainers, built on one split (seed 0)."""
+    built = {name: TutorialARGVA(graph, split, c.seed, c) for name, c in references.items()}
     trainers = {name: Trainer(c.replace(epochs=TIMING_EPOCHS), graph, split) for name, c in configs.items()}
-    loops = {REFERENCE: reference.epoch, **{name: t.step for name, t in trainers.items()}}
+    return built, trainers
+
+
+def speed(configs: dict[str, TrainConfig], references: dict[str, TrainConfig], graph, repeats: int,
+          block: int, threads: int, with_parts: bool) -> dict:
+    """At `threads` torch threads: per loop the (wall, CPU) ms per epoch of each block; the
+    default Trainer's history; the parts of one epoch when `with_parts`."""
+    torch.set_num_threads(threads)
+    built, trainers = loops_for(configs, references, graph, split_edges(graph, next(iter(configs.values())).seed))
+    loops = {**{name: r.epoch for name, r in built.items()}, **{name: t.step for name, t in trainers.items()}}
     for _ in range(3):  # warm: GCN normalisation, allocator, first-call costs
         for run in loops.values():
             run()
@@ -70,22 +90,9 @@ def speed(configs: dict[str, TrainConfig], graph, repeats: int, block: int) -> d
         order = list(loops) if repeat % 2 == 0 else list(loops)[::-1]
         for name in order:
             blocks[name].append(timed_block(loops[name], block))
-    return {"blocks": blocks, "history": trainers[DEFAULT].history[3:],
-            "parts": parts(reference, trainers, repeats=block)}
-
-
-def thread_effect(config: TrainConfig, graph, block: int, repeats: int = 3) -> dict[int, float]:
-    """Wall ms per epoch of the default Trainer at 1 thread and at one per CPU, interleaved."""
-    counts = sorted({1, os.cpu_count() or 1})
-    trainer = Trainer(config.replace(epochs=TIMING_EPOCHS), graph)
-    trainer.step()
-    before, out = torch.get_num_threads(), {n: [] for n in counts}
-    for repeat in range(repeats):
-        for n in (counts if repeat % 2 == 0 else counts[::-1]):
-            torch.set_num_threads(n)
-            out[n].append(timed_block(trainer.step, block)[0])
-    torch.set_num_threads(before)
-    return {n: statistics.median(v) for n, v in out.items()}
+    return {"blocks": blocks, "history": trainers[DEFAULT].history[3:] if DEFAULT in trainers else [],
+            "parts": parts(built, trainers, repeats=block) if with_parts else {},
+            "load": os.getloadavg()[0]}
 
 
 def evaluation_share(history: list[dict], config: TrainConfig) -> float:
@@ -124,11 +131,11 @@ def prior_match_cost(config: TrainConfig, graph, repeats: int = 3) -> dict[str, 
     return {"curve point": clock(shape=False, mmd_sample=projection.CURVE_MMD_SAMPLE), "final": clock()}
 
 
-def parts(reference: TutorialARGVA, trainers: dict[str, Trainer], repeats: int) -> dict:
+def parts(references: dict[str, TutorialARGVA], trainers: dict[str, Trainer], repeats: int) -> dict:
     """CPU ms of the parts of one epoch (median over `repeats`): encode, the discriminator
     updates, the encoder update (losses, backward, step), negative sampling, evaluation."""
     from torch_geometric.utils import negative_sampling
-    model, out = reference.model, {}
+    out = {}
 
     def clock(name, fn, *args):
         start = time.process_time()
@@ -136,13 +143,14 @@ def parts(reference: TutorialARGVA, trainers: dict[str, Trainer], repeats: int) 
         out.setdefault(name, []).append((time.process_time() - start) * 1000)
         return result
 
-    def reference_discriminator(z):
+    def reference_discriminator(reference, z):
         for _ in range(5):
             reference.discriminator_optimizer.zero_grad()
-            model.discriminator_loss(z[range(reference.num_nodes)]).backward(retain_graph=True)
+            reference.model.discriminator_loss(z[range(reference.num_nodes)]).backward(retain_graph=True)
             reference.discriminator_optimizer.step()
 
-    def reference_encoder(z):
+    def reference_encoder(reference, z):
+        model = reference.model
         loss = (model.reg_loss(z) + model.recon_loss(z, reference.train_edges)
                 + model.kl_loss() / reference.num_nodes)
         loss.backward()
@@ -158,13 +166,14 @@ def parts(reference: TutorialARGVA, trainers: dict[str, Trainer], repeats: int) 
         trainer.snapshot(z)
 
     for _ in range(repeats):
-        model.train()
-        reference.encoder_optimizer.zero_grad()
-        z = clock(f"{REFERENCE}: encode", model.encode, reference.x, reference.train_edges)
-        clock(f"{REFERENCE}: 5 discriminator updates", reference_discriminator, z)
-        clock(f"{REFERENCE}: encoder update", reference_encoder, z)
-        clock(f"{REFERENCE}: (in it) PyG negative sampling", negative_sampling,
-              reference.train_edges, reference.num_nodes)
+        for name, reference in references.items():
+            reference.model.train()
+            reference.encoder_optimizer.zero_grad()
+            z = clock(f"{name}: encode", reference.model.encode, reference.x, reference.train_edges)
+            clock(f"{name}: 5 discriminator updates", reference_discriminator, reference, z)
+            clock(f"{name}: encoder update", reference_encoder, reference, z)
+            clock(f"{name}: (in it) PyG negative sampling", negative_sampling,
+                  reference.train_edges, reference.num_nodes)
         for name, trainer in trainers.items():
             steps = trainer.config.discriminator_steps
             trainer.model.train()
@@ -176,17 +185,17 @@ def parts(reference: TutorialARGVA, trainers: dict[str, Trainer], repeats: int) 
     return {name: statistics.median(values) for name, values in out.items()}
 
 
-def quality(configs: dict[str, TrainConfig], graph, seeds: int) -> dict:
-    """(test AUC, test AP) per seed: `name` (reference: last epoch; Trainers: best validation
+def quality(configs: dict[str, TrainConfig], references: dict[str, TrainConfig], graph, seeds: int) -> dict:
+    """(test AUC, test AP) per seed: `name` (references: last epoch; Trainers: best validation
     epoch) and, for Trainers, `name (last epoch)`."""
     scores: dict[str, list[tuple[float, float]]] = {}
-    epochs = configs[DEFAULT].epochs
     for seed in range(seeds):
         split = split_edges(graph, seed)
-        reference = TutorialARGVA(graph, split, seed, configs[DEFAULT])
-        for _ in range(epochs):
-            reference.epoch()
-        scores.setdefault(REFERENCE, []).append(reference.test_scores())
+        for name, config in references.items():
+            reference = TutorialARGVA(graph, split, seed, config)
+            for _ in range(config.epochs):
+                reference.epoch()
+            scores.setdefault(name, []).append(reference.test_scores())
         for name, config in configs.items():
             trainer = Trainer(config.replace(seed=seed), graph, split)
             for _ in trainer:
@@ -208,67 +217,85 @@ def mean_std(pairs, index: int) -> str:
     return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
 
 
-def report(configs: dict[str, TrainConfig], graph, timing: dict, scores: dict, args) -> None:
-    config = configs[DEFAULT]
+def speed_table(timing: dict, threads: int, rows: dict) -> None:
     blocks = timing["blocks"]
     wall = {name: statistics.median(w for w, _ in b) for name, b in blocks.items()}
     cpu = {name: statistics.median(c for _, c in b) for name, b in blocks.items()}
+    print(f"\n{threads} thread(s), load average {timing['load']:.1f} (1 min, after the blocks)")
+    print(f"{'row':<40}{'reference ms':>13}{'Trainer ms':>12}{'speed-up':>10}"
+          f"{'  per block pair':<26}{'CPU speed-up':>13}")
+    for name, (reference, _) in rows.items():
+        ratios = [r[0] / t[0] for r, t in zip(blocks[reference], blocks[name])]
+        print(f"{name:<40}{wall[reference]:>13.1f}{wall[name]:>12.1f}{wall[reference] / wall[name]:>9.2f}x"
+              f"  median {statistics.median(ratios):.2f}x, {min(ratios):.2f}-{max(ratios):.2f}"
+              f"{cpu[reference] / cpu[name]:>12.2f}x")
+
+
+def report(configs: dict[str, TrainConfig], graph, timings: dict[int, dict], scores: dict, args,
+           rows: dict) -> None:
+    config = TrainConfig(dataset="cora", model="argva")
     print(f"\nCora: {graph.num_nodes} nodes, {graph.num_edges} edges, {graph.num_features} features; "
-          f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-    print(f"config: latent {config.latent_size}, encoder hidden {config.encoder_hidden}, "
-          f"discriminator hidden {config.discriminator_hidden}, lr {config.encoder_lr} / "
-          f"{config.discriminator_lr}; default Trainer: {config.discriminator_steps} D step(s), "
-          f"regulariser weight {config.effective_reg_weight():g}; {config.epochs} epochs, "
-          f"eval every {config.eval_interval}, snapshot every {config.snapshot_interval}")
-    print(f"speed: {args.repeats} interleaved blocks of {args.block} epochs (median); quality: "
-          f"{args.seeds} seeds, mean ± std\n")
-    print(f"{'loop':<36}{'ms/epoch wall':>14}{'ms/epoch CPU':>14}{'speed-up':>10}   "
-          f"{'test AUC':<16}{'test AP':<16}")
-    for name in blocks:
-        ratios = [r[0] / b[0] for r, b in zip(blocks[REFERENCE], blocks[name])]
-        speedup = (f"{wall[REFERENCE] / wall[name]:.2f}x" if name != REFERENCE else "1")
-        pairs = scores.get(name, [])
-        print(f"{name:<36}{wall[name]:>14.1f}{cpu[name]:>14.1f}{speedup:>10}   "
-              f"{mean_std(pairs, 0):<16}{mean_std(pairs, 1):<16}")
-        if name != REFERENCE:
-            pairs = scores.get(f"{name} (last epoch)", [])
-            print(f"{'  same, last epoch':<36}{'':>14}{'':>14}{'':>10}   "
-                  f"{mean_std(pairs, 0):<16}{mean_std(pairs, 1):<16}")
-            print(f"{'  wall speed-up per block pair':<36}  median {statistics.median(ratios):.2f}x, "
-                  f"range {min(ratios):.2f}-{max(ratios):.2f}; CPU {cpu[REFERENCE] / cpu[name]:.2f}x")
-    print(f"\ntarget: {DEFAULT} >= 3x the reference's epochs per second, mean AUC / AP not lower")
-    share = evaluation_share(timing["history"], config)
-    print(f"evaluation share of the Trainer's epoch time: {100 * share:.1f} %   (target < 20 %)")
-    cost, between = timing["prior_match"], config.snapshot_interval * wall[DEFAULT]
+          f"torch {torch.__version__}; {os.cpu_count()} CPUs, load average now "
+          f"{', '.join(f'{v:.1f}' for v in os.getloadavg())}")
+    for name, c in configs.items():
+        print(f"{name}: hidden {c.encoder_hidden}, latent {c.latent_size}, D hidden "
+              f"{c.discriminator_hidden}, {c.discriminator_steps} D step(s), regulariser weight "
+              f"{c.effective_reg_weight():g}, lr {c.encoder_lr} / {c.discriminator_lr}")
+    print(f"{config.epochs} epochs; Trainer: eval every {config.eval_interval}, snapshot every "
+          f"{config.snapshot_interval}; speed: {args.repeats} interleaved blocks of {args.block} "
+          f"epochs (median); quality: {args.seeds} seeds, mean ± std")
+    for threads, timing in timings.items():
+        speed_table(timing, threads, rows)
+    print("\ntarget: every row >= 3x the reference's epochs per second at 1 and 2 threads")
+    if scores:
+        print(f"\n{'loop':<48}{'test AUC':<17}{'test AP':<17}")
+        for name in [*dict.fromkeys(r for r, _ in rows.values()), *rows]:
+            print(f"{name:<48}{mean_std(scores.get(name), 0):<17}{mean_std(scores.get(name), 1):<17}")
+            if name in rows:
+                last = scores.get(f"{name} (last epoch)")
+                print(f"{'  same, last epoch':<48}{mean_std(last, 0):<17}{mean_std(last, 1):<17}")
+        print("target: a Trainer's mean test AUC / AP not lower than its reference's")
+    if not timings or DEFAULT not in rows:
+        return
+    first = next(iter(timings.values()))
+    share = evaluation_share(first["history"], config)
+    wall_default = statistics.median(w for w, _ in first["blocks"][DEFAULT])
+    print(f"\nevaluation share of the default Trainer's epoch time: {100 * share:.1f} %   (target < 20 %)")
+    cost, between = first["prior_match"], config.snapshot_interval * wall_default
     print(f"prior match, per snapshot (beside the pictures, not in the loop): {cost['curve point']:.0f} ms = "
           f"{100 * cost['curve point'] / between:.0f} % of the {between:.0f} ms between two snapshots; "
           f"full set at the end of a run: {cost['final']:.0f} ms once")
-    print("threads, default Trainer, wall ms/epoch: " + ", ".join(
-        f"{n}: {ms:.1f}" for n, ms in timing["threads"].items()))
-    print("\nwhere the time goes (CPU ms, one epoch, median):")
-    for name, ms in timing["parts"].items():
-        print(f"  {name:<58}{ms:>8.2f}")
+    print(f"\nwhere the time goes (CPU ms, one epoch, median, {next(iter(timings))} thread(s)):")
+    for name, ms in first["parts"].items():
+        print(f"  {name:<70}{ms:>8.2f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7, help="timed blocks per loop")
     parser.add_argument("--block", type=int, default=20, help="epochs per timed block")
-    parser.add_argument("--seeds", type=int, default=5, help="seeds for test AUC / AP")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (both loops)")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds for test AUC / AP (0: speed only)")
+    parser.add_argument("--threads", default="1,2", help="torch thread counts, comma-separated (both loops)")
+    parser.add_argument("--rows", default="abc", help="which rows, by letter [abc]; --repeats 0: quality only")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    rows = {name: row for name, row in ROWS.items() if name[1] in args.rows}
     default = TrainConfig(dataset="cora", model="argva", device="cpu")  # like for like: CPU
-    configs = {DEFAULT: default,
-               TUTORIAL_ALGORITHM: default.replace(discriminator_steps=5, reg_weight=1.0)}
+    configs = {name: default.replace(**changes) for name, (_, changes) in rows.items()}
+    references = {name: c for name, c in {REFERENCE_TUTORIAL: default.replace(**TUTORIAL_SIZES),
+                                          REFERENCE_DEFAULT: default}.items()
+                  if any(reference == name for reference, _ in rows.values())}
     graph = load_graph(default)
-    timing = speed(configs, graph, args.repeats, args.block)
-    timing["threads"] = thread_effect(default, graph, args.block)
-    timing["prior_match"] = prior_match_cost(default, graph)
-    print(f"timed {args.repeats} x {args.block} epochs of each; quality over {args.seeds} seeds:", flush=True)
-    scores = quality(configs, graph, args.seeds)
-    report(configs, graph, timing, scores, args)
+    counts = [int(n) for n in args.threads.split(",")] if args.repeats else []
+    timings = {}
+    for i, threads in enumerate(counts):
+        timings[threads] = speed(configs, references, graph, args.repeats, args.block, threads, i == 0)
+        print(f"timed {args.repeats} x {args.block} epochs of each at {threads} thread(s)", flush=True)
+    if counts and DEFAULT in rows:
+        torch.set_num_threads(counts[0])
+        timings[counts[0]]["prior_match"] = prior_match_cost(default, graph)
+    torch.set_num_threads(counts[0] if counts else int(args.threads.split(",")[0]))
+    scores = quality(configs, references, graph, args.seeds) if args.seeds else {}
+    report(configs, graph, timings, scores, args, rows)
 
 
 if __name__ == "__main__":

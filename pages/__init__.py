@@ -6,6 +6,8 @@ runs, a deep link is shown in Streamlit's pages/-folder mode (every file listed 
 """
 from __future__ import annotations
 
+import threading
+
 import streamlit as st
 from streamlit.runtime import Runtime
 from streamlit.runtime.pages_manager import PagesManager
@@ -26,3 +28,44 @@ def page_setup() -> None:
     if PagesManager.uses_pages_directory or folder_mode:  # folder mode lists every file
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+# ------------------------------------------------------------------ the engine
+# Importing the engine (torch, PyG, scikit-learn) takes 5-15 s on a fresh server. app.py
+# starts it in a thread on the first visit, so pages that do not need it (Home) show at once;
+# a page that needs it says so while it waits (`engine_loading_note`).
+_ENGINE_LOADED = threading.Event()
+_ENGINE_LOCK = threading.Lock()
+_engine_thread: threading.Thread | None = None
+
+
+def load_engine_in_background() -> None:
+    """Once per server: import pages.common (the engine with it) in a thread. Its background
+    services (job manager, workers, projection warm-up) start on the first script run after
+    (they are `st.cache_resource`s: a script thread's business)."""
+    global _engine_thread
+    with _ENGINE_LOCK:
+        if _engine_thread is not None:
+            return
+
+        def load() -> None:
+            try:
+                from pages import common  # noqa: F401
+            finally:
+                _ENGINE_LOADED.set()
+        _engine_thread = threading.Thread(target=load, name="engine-import", daemon=True)
+        _engine_thread.start()
+
+
+def engine_ready() -> bool:
+    return _ENGINE_LOADED.is_set()
+
+
+def engine_loading_note():
+    """An info box while the engine is still importing (None once it is loaded): call it
+    before the page's engine imports and `.empty()` the box after them."""
+    if engine_ready() or not Runtime.exists() or type(Runtime.instance()) is not Runtime:
+        return None  # loaded, or AppTest (which imports the engine with the page)
+    return st.info("Loading the engine (torch, PyTorch Geometric): on a server's first visit "
+                   "this takes a few seconds; the page appears when it is ready.",
+                   icon=":material/hourglass_top:")

@@ -8,15 +8,19 @@ from typing import ClassVar
 
 import streamlit as st
 
-from pages import page_setup
+from pages import engine_loading_note, page_setup
 
 page_setup()  # first: see pages/__init__.py
+loading = engine_loading_note()
 
 import pandas as pd  # noqa: E402
 
 from argae_core import metrics, plots, runs, uploads  # noqa: E402
 from argae_core.config import FIELDS, ConfigError, TrainConfig  # noqa: E402
 from pages import common  # noqa: E402
+
+if loading is not None:
+    loading.empty()
 
 manager = common.job_manager()
 owner = common.session_id()
