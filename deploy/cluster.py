@@ -84,10 +84,27 @@ def descendants(root: int) -> dict[int, str]:
     return found
 
 
+def _alive_as(pid: int, start_time: str) -> bool:
+    """`pid` still runs (not a zombie) and is the process that started at `start_time`."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return False
+    return fields[0] not in ("Z", "X") and fields[19] == start_time
+
+
 def kill_if_same(pid: int, start_time: str) -> None:
-    with contextlib.suppress(OSError, IndexError):
-        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19] == start_time:
+    with contextlib.suppress(OSError):
+        if _alive_as(pid, start_time):
             os.kill(pid, signal.SIGKILL)
+
+
+def wait_gone(processes: dict[int, str], timeout: float = 10.0) -> None:
+    """Wait (bounded) until the processes are gone: SIGKILL acts when each next runs, and one
+    in the middle of a disk write finishes it first."""
+    deadline = time.monotonic() + timeout
+    while any(_alive_as(pid, start) for pid, start in processes.items()) and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 class Group:
@@ -120,6 +137,7 @@ class Group:
         self._stop_group(grace)
         for pid, start_time in started.items():
             kill_if_same(pid, start_time)
+        wait_gone(started)
 
     def _stop_group(self, grace: float) -> None:
         for sig in (signal.SIGTERM, signal.SIGKILL):
