@@ -6,6 +6,7 @@ figure carries a `uirevision` so zoom and hover survive live refreshes.
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Mapping, Sequence
 
@@ -401,16 +402,23 @@ def discriminator_map_figure(dmap, title: str = "The discriminator's view", revi
     return fig
 
 
+@functools.lru_cache(maxsize=32)
+def _spring_layout(nodes: tuple[int, ...], edges: tuple[tuple[int, int], ...]) -> dict:
+    """A seeded spring layout, computed once per neighbourhood: the Latent page redraws the
+    same one on every live refresh and every epoch of Play."""
+    import networkx as nx
+    graph = nx.Graph()
+    graph.add_nodes_from(nodes)
+    graph.add_edges_from(edges)
+    return nx.spring_layout(graph, seed=0)
+
+
 def neighbourhood_figure(nodes: Sequence[int], edges: Sequence[tuple[int, int]], followed: Sequence[int],
                          names: Sequence[str], labels=None, class_names: Sequence[str] | None = None,
                          revision: str = "neighbourhood", height: int = 380) -> go.Figure:
     """The followed nodes' graph neighbourhood (a seeded spring layout), coloured by class
     as the latent picture's label mode is, the followed nodes ringed."""
-    import networkx as nx
-    graph = nx.Graph()
-    graph.add_nodes_from(nodes)
-    graph.add_edges_from(edges)
-    position = nx.spring_layout(graph, seed=0)
+    position = _spring_layout(tuple(nodes), tuple(edges))
     fig = go.Figure()
     xs, ys = [], []
     for a, b in edges:
