@@ -1,7 +1,11 @@
 """The engine from a terminal.
 
-    python -m argae_core train --dataset cora --model argva --epochs 200 --seed 0 [--json]
-    python -m argae_core reproduce --seeds 5 [--epochs N] [--datasets cora,citeseer,pubmed]
+    argae train --dataset cora --model argva --epochs 200 --seed 0 [--json]
+    argae reproduce --seeds 5 [--epochs N] [--datasets cora,citeseer,pubmed]
+    argae export-tensorboard RUN_ID [--out tensorboard/RUN_ID] [--replace]
+
+`argae` is the console script `pip install .` puts on the PATH; `python -m argae_core ...` is
+the same program.
 
 Every TrainConfig field is also a flag (`--encoder-lr 0.01`, `--kl-weight ""` for the
 default). Bad input ends with one line on stderr and an exit code, never a traceback:
@@ -95,7 +99,7 @@ def add_threads_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="python -m argae_core",
+    parser = OneLineParser(prog=program_name(),
                            description="ARGAE Lab engine: train GAE / VGAE / ARGA / ARGVA from a "
                                        "terminal, or reproduce the ARGA paper's table.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -125,7 +129,23 @@ def build_parser() -> argparse.ArgumentParser:
     add_threads_flag(reproduce)
     add_config_flags(reproduce, skip=PER_RUN_FIELDS)
     reproduce.set_defaults(handler=cmd_reproduce)
+
+    export = commands.add_parser(
+        "export-tensorboard", help="write a saved run as TensorBoard event files",
+        description="Scalars per epoch, config and metrics as text, and every latent snapshot "
+                    "(with the prior's samples, labelled) for the Embedding Projector. Then: "
+                    "tensorboard --logdir tensorboard")
+    export.add_argument("run_id", metavar="RUN_ID", help="a run's folder name under runs/ "
+                        "(see the Runs page; $ARGAE_RUNS_DIR moves runs/)")
+    export.add_argument("--out", default=None, help="folder for the event files [tensorboard/RUN_ID]")
+    export.add_argument("--replace", action="store_true", help="replace what --out already holds")
+    export.set_defaults(handler=cmd_export_tensorboard, threads=None)
     return parser
+
+
+def program_name() -> str:
+    """`argae` when started by the console script, else how `-m` started it."""
+    return "argae" if os.path.basename(sys.argv[0] or "") == "argae" else "python -m argae_core"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -208,6 +228,21 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(metrics_table(metrics, config, graph))
         if run_dir:
             print(f"run saved in {run_dir}")
+    return 0
+
+
+def cmd_export_tensorboard(args: argparse.Namespace) -> int:
+    from .tensorboard_export import ExportError, export_tensorboard
+    out = args.out or os.path.join("tensorboard", args.run_id)
+    try:
+        done = export_tensorboard(args.run_id, out, replace=args.replace)
+    except ExportError as exc:
+        raise CliError(str(exc), EXIT_CONFIG) from None
+    except OSError as exc:
+        raise CliError(f"cannot write {out} ({exc})", EXIT_FAILED) from None
+    print(f"{done['scalars']:,} scalar points and {done['snapshots']} latent snapshots of run "
+          f"{args.run_id} written to {done['folder']}\nsee them with: tensorboard --logdir "
+          f"{os.path.dirname(done['folder'].rstrip('/')) or done['folder']}")
     return 0
 
 

@@ -21,8 +21,8 @@ from torch_geometric.transforms import RandomLinkSplit
 from torch_geometric.utils import coalesce, degree, remove_self_loops, to_undirected
 
 from .config import TrainConfig, planted_size_problem
+from .places import project_dir
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 PLANETOID = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed"}
 PLANETOID_RAW = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
 IDENTITY_FEATURE_LIMIT = 20_000  # one-hot ids beyond this would not fit a laptop's memory
@@ -77,11 +77,11 @@ class Graph:
 
 # ------------------------------------------------------------------ directories
 def data_dir() -> Path:
-    return Path(os.environ.get("ARGAE_DATA_DIR", PROJECT_DIR / "data")).expanduser()
+    return Path(os.environ.get("ARGAE_DATA_DIR", project_dir() / "data")).expanduser()
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("ARGAE_CACHE_DIR", PROJECT_DIR / ".cache")).expanduser()
+    return Path(os.environ.get("ARGAE_CACHE_DIR", project_dir() / ".cache")).expanduser()
 
 
 @contextlib.contextmanager

@@ -44,12 +44,12 @@ import numpy as np
 import pandas as pd
 
 from .config import ConfigError, TrainConfig
+from .places import project_dir
 
 if TYPE_CHECKING:
     from .data import Graph
     from .training import EpochRecord, Trainer
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 FINAL_STATUSES = ("finished", "stopped", "diverged", "failed")
 FLUSH_SECONDS = 1.0          # records.csv is rewritten at most this often (plus at snapshots)
 STALE_SECONDS = 300.0        # a "running" run silent this long, on another host, is incomplete
@@ -82,7 +82,7 @@ class RunError(RuntimeError):
 
 def runs_dir() -> Path:
     """Where runs live: $ARGAE_RUNS_DIR, default <project>/runs (git-ignored)."""
-    return Path(os.environ.get("ARGAE_RUNS_DIR", PROJECT_DIR / "runs")).expanduser()
+    return Path(os.environ.get("ARGAE_RUNS_DIR", project_dir() / "runs")).expanduser()
 
 
 # ----------------------------------------------------------------- atomic files

@@ -3,6 +3,7 @@ in the Train (or Latent) page, download its files, or delete it."""
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import streamlit as st
 
@@ -18,7 +19,7 @@ from argae_core.config import DEFAULT_REG_WEIGHT, TrainConfig  # noqa: E402
 from pages import common  # noqa: E402
 
 TABLE_KEY = "runs_table"
-LATENT_PAGE = runs.PROJECT_DIR / "pages" / "latent.py"
+LATENT_PAGE = Path(__file__).resolve().parent / "latent.py"
 METRIC_COLUMNS = {"test_auc": "AUC", "test_ap": "AP", "acc": "ACC", "nmi": "NMI", "z_std": "spread",
                   "c2st": "C2ST", "mmd": "MMD"}
 STATUS_BOX = {"finished": st.success, "running": st.info, "stopped": st.warning,
