@@ -44,18 +44,18 @@ import numpy as np
 import pandas as pd
 
 from .config import ConfigError, TrainConfig
+from .records import ROW_FIELDS, EpochRecord
+from .storage import HIDDEN_PREFIX, PROJECT_DIR, atomic_write, json_bytes, npz_bytes, read_npz
 
 if TYPE_CHECKING:
-    from .data import Graph
-    from .training import EpochRecord, Trainer
+    from .graph import Graph
+    from .training import Trainer
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 FINAL_STATUSES = ("finished", "stopped", "diverged", "failed")
 FLUSH_SECONDS = 1.0          # records.csv is rewritten at most this often (plus at snapshots)
 STALE_SECONDS = 300.0        # a "running" run silent this long, on another host, is incomplete
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 SNAPSHOT_PATTERN = re.compile(r"epoch_(\d+)\.npz")
-HIDDEN_PREFIX = "."          # our in-progress folders and temp files start with a dot
 LEFTOVER_SECONDS = 3600      # a hidden entry untouched this long was left by a killed process
 LEFTOVER_PREFIXES = tuple(HIDDEN_PREFIX + kind for kind in ("new-", "tmp-", "deleting-"))
 SUMMARY_METRICS = ("test_auc", "test_ap", "acc", "nmi", "ari", "mmd", "z_std", "c2st")
@@ -85,35 +85,9 @@ def runs_dir() -> Path:
     return Path(os.environ.get("ARGAE_RUNS_DIR", PROJECT_DIR / "runs")).expanduser()
 
 
-# ----------------------------------------------------------------- atomic files
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write then rename: readers and crashes see the old file or the new one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=HIDDEN_PREFIX + "tmp-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
+# ----------------------------------------------------------------- files
 def _to_json(value: Any) -> bytes:
-    def plain(obj):  # numpy scalars and arrays from metrics
-        if isinstance(obj, np.generic):
-            return obj.item()
-        if isinstance(obj, np.ndarray):
-            return obj.tolist()
-        raise TypeError(f"cannot store {type(obj).__name__} as JSON")
-    return json.dumps(value, indent=1, default=plain).encode()
-
-
-def _npz_bytes(**arrays: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return buffer.getvalue()
+    return json_bytes(value, indent=1)
 
 
 def _read_json(path: Path) -> dict:
@@ -133,8 +107,7 @@ def _read_json(path: Path) -> dict:
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
+        return read_npz(path)
     except FileNotFoundError:
         raise RunError(f"{path.name} is missing") from None
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
@@ -290,14 +263,14 @@ class RunWriter:
         staging = Path(tempfile.mkdtemp(dir=self.root, prefix=HIDDEN_PREFIX + "new-"))
         try:
             (staging / "snapshots").mkdir()
-            _atomic_write(staging / "config.json", _to_json(self.config.to_dict()))
-            _atomic_write(staging / "graph.json", _to_json(
+            atomic_write(staging / "config.json", _to_json(self.config.to_dict()))
+            atomic_write(staging / "graph.json", _to_json(
                 {**_graph_summary(graph), "node_ids": graph.node_ids, "class_names": graph.class_names}))
             arrays = {"degree": graph.degrees().astype(np.int64)}
             if graph.y is not None:
                 arrays["y"] = graph.y.numpy().astype(np.int64)
-            _atomic_write(staging / "graph.npz", _npz_bytes(**arrays))
-            _atomic_write(staging / "status.json", _to_json(self.info))
+            atomic_write(staging / "graph.npz", npz_bytes(**arrays))
+            atomic_write(staging / "status.json", _to_json(self.info))
             while True:
                 run_id = new_run_id(self.config)
                 if not (self.root / run_id).exists():
@@ -327,16 +300,16 @@ class RunWriter:
                 arrays["d_score"] = np.asarray(record.d_score)
             for name, value in (record.d_weights or {}).items():
                 arrays[DISCRIMINATOR_PREFIX + name] = np.asarray(value)
-            _atomic_write(self.path / "snapshots" / f"epoch_{record.epoch:05d}.npz", _npz_bytes(**arrays))
+            atomic_write(self.path / "snapshots" / f"epoch_{record.epoch:05d}.npz", npz_bytes(**arrays))
         if snapshot or time.monotonic() - self._last_flush >= FLUSH_SECONDS:
             self.flush()
 
     def flush(self) -> None:
         """Rewrite records.csv with every row so far, then the status heartbeat."""
         header = _csv_line(self._header) if self._header else ""
-        _atomic_write(self.path / "records.csv", (header + "".join(self._lines)).encode())
+        atomic_write(self.path / "records.csv", (header + "".join(self._lines)).encode())
         self.info.update(heartbeat=_now(), epochs_done=self.epochs_done)
-        _atomic_write(self.path / "status.json", _to_json(self.info))
+        atomic_write(self.path / "status.json", _to_json(self.info))
         self._last_flush = time.monotonic()
 
     def finish(self, final_metrics: dict, state_dict: dict | None, status: str, *,
@@ -350,20 +323,20 @@ class RunWriter:
         self._finished = True
         self.final_metrics = final_metrics
         self.flush()
-        _atomic_write(self.path / "metrics.json", _to_json(final_metrics))
+        atomic_write(self.path / "metrics.json", _to_json(final_metrics))
         if state_dict is not None:
             import torch
             buffer = io.BytesIO()
             torch.save(state_dict, buffer)
-            _atomic_write(self.path / "model.pt", buffer.getvalue())
+            atomic_write(self.path / "model.pt", buffer.getvalue())
         if embedding is not None and np.isfinite(embedding[0]).all():
             z, d_score = embedding
             arrays = {"z": np.asarray(z), "epoch": np.int64(final_metrics.get("best_epoch", self.epochs_done))}
             if d_score is not None:
                 arrays["d_score"] = np.asarray(d_score)
-            _atomic_write(self.path / "embedding.npz", _npz_bytes(**arrays))
+            atomic_write(self.path / "embedding.npz", npz_bytes(**arrays))
         self.info.update(status=status, message=message, finished_at=_now())
-        _atomic_write(self.path / "status.json", _to_json(self.info))
+        atomic_write(self.path / "status.json", _to_json(self.info))
 
 
 def _graph_summary(graph: Graph) -> dict:
@@ -738,7 +711,6 @@ def read_records(path: Path) -> tuple[pd.DataFrame, list[str]]:
 
 def _no_records() -> pd.DataFrame:
     """An empty table with the usual columns, so callers can always ask for "epoch"."""
-    from .training import ROW_FIELDS  # imports torch; only needed for a run with no epochs yet
     return pd.DataFrame(columns=ROW_FIELDS)
 
 
@@ -787,7 +759,7 @@ def export_embeddings(run_id: str, root: Path | str | None = None, *, epoch: int
             arrays["label"] = graph.labels
         if d_score is not None:
             arrays["d_score"] = d_score
-        return _npz_bytes(**arrays)
+        return npz_bytes(**arrays)
     frame = pd.DataFrame(z, columns=[f"z{i}" for i in range(z.shape[1])])
     frame.insert(0, "degree", graph.degrees)
     frame.insert(0, "label", [graph.label_name(i) for i in range(len(z))])

@@ -35,8 +35,9 @@ import torch
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .data import (FEATURE_NOTES, MIN_SPLIT_EDGES, TEST_RATIO, VAL_RATIO, DatasetUnavailable,
-                   Graph, apply_features, cache_dir, split_edges)
+from .graph import (FEATURE_NOTES, MIN_SPLIT_EDGES, TEST_RATIO, VAL_RATIO, DatasetUnavailable,
+                    Graph, apply_features, split_edges)
+from .storage import cache_dir, json_bytes, npz_bytes, read_npz
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024  # matches .streamlit/config.toml maxUploadSize = 50 (MB)
 IDENTITY_UPLOAD_LIMIT = 3_000         # without features: one-hot ids up to here, degree beyond
@@ -978,7 +979,7 @@ def save_upload(parsed: ParsedUpload) -> str:
     upload gives the same id). Written to a temporary folder and renamed into place, so a
     reader never sees half an upload."""
     meta, arrays = _stored(parsed)
-    meta_bytes = json.dumps(meta, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    meta_bytes = json_bytes(meta, sort_keys=True, ensure_ascii=False)
     digest = hashlib.sha256(meta_bytes)
     for key in sorted(arrays):
         digest.update(f"{key}{arrays[key].dtype}{arrays[key].shape}".encode())
@@ -991,7 +992,7 @@ def save_upload(parsed: ParsedUpload) -> str:
     root.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=".partial-", dir=root))
     try:
-        np.savez(temporary / "graph.npz", **arrays)  # uncompressed: zlib took seconds on big graphs
+        (temporary / "graph.npz").write_bytes(npz_bytes(**arrays))
         (temporary / "meta.json").write_bytes(meta_bytes)
         os.rename(temporary, target)
     except OSError:
@@ -1013,9 +1014,7 @@ def load_upload(upload_id: str) -> Graph:
                                  "may have been cleared); upload the files again.")
     try:
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-        with np.load(folder / "graph.npz", allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-        return _graph_from_store(meta, arrays)
+        return _graph_from_store(meta, read_npz(folder / "graph.npz"))
     except (OSError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile) as exc:
         raise DatasetUnavailable(f"Upload {upload_id} in {folder} is damaged ({exc}); upload the "
                                  "files again.") from None
