@@ -76,7 +76,7 @@ def test_the_import_walker_sees_lazy_and_relative_imports():
     modules = engine_modules()
     data = imports_of("argae_core.data", modules["argae_core.data"], modules)
     assert {"argae_core.graph", "argae_core.config", "argae_core.uploads"} <= data  # uploads: inside a function
-    assert "argae_core.training" in imports_of("argae_core.jobs", modules["argae_core.jobs"], modules)
+    assert "argae_core.training" in imports_of("argae_core.jobs.worker", modules["argae_core.jobs.worker"], modules)
 
 
 def test_no_import_cycle_among_engine_modules():

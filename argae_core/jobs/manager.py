@@ -1,35 +1,20 @@
-"""Background trainings for the dashboard: a queue, a bounded number of workers, and
-per-job controls (pause, resume, step, stop) that only the job's owner may use.
-
-    JobManager  - what pages talk to: submit, control, read progress, see the queue
-    Executor    - where trainings run: `ProcessExecutor` (warm worker processes, the
-                  default), `ThreadExecutor` (in-process; tests) or `RayExecutor` (a Ray
-                  cluster, in `ray_jobs`, with the queue shared by every server replica).
-
-A worker runs `run_job` for each task: it trains through `runs.record_run` (so every
-epoch is saved on disk as it happens) and streams events back on a queue. Controls go
-the other way on a per-worker control queue, checked between epochs.
+"""What pages talk to: `JobManager` owns the queue (fair between users), the jobs and their
+progress, applies the workers' events and watches for vanished sessions and dead workers.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import heapq
-import multiprocessing as mp
-import os
 import queue
-import sys
 import threading
 import time
-import traceback
-import types
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Callable
 
-from .config import TrainConfig
-from .threads import choose_threads
+from ..config import TrainConfig
+from .executors import Executor
 
 SNAPSHOTS_IN_MEMORY = 3   # older snapshots stay on disk with the run
 MAX_JOBS_PER_OWNER = 20   # a full comparison: 4 models x 5 seeds
@@ -37,228 +22,6 @@ PHASES_IN_MEMORY = 50     # step mode: the latest single updates (the newest car
 ACTIVE = ("queued", "starting", "running", "paused")
 
 
-# ======================================================================== worker side
-def run_job(job_id: str, config_dict: dict, events, control, *, runs_root: str | None = None) -> None:
-    """Train one config, sending ("started"|"record"|"done"|"error", job_id, payload) events.
-
-    Runs in a worker (process or thread). Control messages: pause, resume, step, stop."""
-    from .data import load_graph, summary
-    from .runs import RunWriter, record_run
-    from .training import Trainer
-
-    try:
-        group = config_dict.pop("_group", None)
-        config = TrainConfig.from_dict(config_dict).validate()
-        graph = load_graph(config)
-        trainer = Trainer(config, graph)
-        writer = RunWriter(config, graph, root=runs_root, source="ui", group=group)
-    except Exception as exc:  # a message for the user, never a traceback on their page
-        events.put(("error", job_id, _describe(exc)))
-        return
-    events.put(("started", job_id, {"run_id": writer.run_id, "graph": summary(graph)}))
-    paused, steps_allowed = False, 0
-    records = record_run(trainer, writer)
-    try:
-        for record in records:
-            events.put(("record", job_id, {"row": record.row(), "z": record.z, "d_score": record.d_score}))
-            paused, steps_allowed = _obey(control, trainer, paused, steps_allowed, events, job_id)
-    except Exception as exc:
-        events.put(("error", job_id, _describe(exc)))
-        return
-    finally:
-        records.close()
-    events.put(("done", job_id, {"status": writer.info["status"], "metrics": writer.final_metrics}))
-
-
-def _obey(control, trainer, paused: bool, steps_allowed: int, events, job_id) -> tuple[bool, int]:
-    """Apply pending controls; block while paused (a 'step' lets one epoch through)."""
-    if paused and steps_allowed > 0:
-        steps_allowed -= 1
-    while True:
-        try:
-            command = control.get(block=paused and steps_allowed == 0, timeout=0.5)
-        except queue.Empty:
-            if paused and steps_allowed == 0:
-                continue
-            return paused, steps_allowed
-        if command == "stop":
-            trainer.stop()
-            return False, 0
-        if command == "pause":
-            paused = True
-            events.put(("paused", job_id, True))
-        elif command == "resume":
-            paused, steps_allowed = False, 0
-            events.put(("paused", job_id, False))
-        elif command in ("step", "update"):
-            if not paused:  # Step / one update on a running job pauses it: say so, as Pause does
-                events.put(("paused", job_id, True))
-            paused = True
-            if command == "step":
-                steps_allowed += 1
-            elif _one_update(trainer, events, job_id):
-                return paused, steps_allowed  # the epoch ended: let its record through
-        if not paused or steps_allowed:
-            return paused, steps_allowed
-
-
-def _one_update(trainer, events, job_id) -> bool:
-    """Step mode: one discriminator or encoder update, sent with Z and D(z) after it.
-    Returns True when it was the encoder update, i.e. the epoch is complete."""
-    phase = trainer.advance()
-    z, d_score = trainer.snapshot()
-    events.put(("phase", job_id, {**phase, "z": z, "d_score": d_score}))
-    if phase["phase"] == "encoder":
-        trainer.advance()  # completes the epoch's record (validation, snapshot)
-        return True
-    return False
-
-
-def _describe(exc: BaseException) -> str:
-    from .config import ConfigError
-    from .data import DatasetUnavailable
-    if isinstance(exc, (ConfigError, DatasetUnavailable)):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc} (at {traceback.extract_tb(exc.__traceback__)[-1].name})" \
-        if exc.__traceback__ else f"{type(exc).__name__}: {exc}"
-
-
-def _worker_main(tasks, events, control, slots: int, runs_root: str | None) -> None:
-    """A warm worker process: imports the heavy libraries once, then runs tasks forever, each
-    with the threads free when it starts (one of `slots` workers: `threads.choose_threads`)."""
-    import torch
-    from . import data, runs, training  # noqa: F401  (warm the imports before the first task)
-    events.put(("ready", None, os.getpid()))
-    while True:
-        task = tasks.get()
-        if task is None:
-            return
-        job_id, config_dict = task
-        drain(control)
-        torch.set_num_threads(choose_threads(slots)[0])
-        run_job(job_id, config_dict, events, control, runs_root=runs_root)
-        events.put(("idle", job_id, os.getpid()))
-
-
-def drain(control) -> None:
-    """Drop controls left for a previous task of the same slot (a late Stop must not stop the next run)."""
-    while True:
-        try:
-            control.get_nowait()
-        except queue.Empty:
-            return
-
-
-# ======================================================================== executors
-class Executor(Protocol):
-    """Where trainings run. Events come back on `events` as (kind, job_id, payload)."""
-
-    slots: int
-    events: "queue.Queue"
-
-    def start(self, slot: int, job_id: str, config_dict: dict) -> None: ...
-    def control(self, slot: int, command: str) -> None: ...
-    def alive(self, slot: int) -> bool: ...
-    def shutdown(self) -> None: ...
-
-
-class ThreadExecutor:
-    """Trainings in threads of this process (simple, shares torch's RNG: tests, CLI)."""
-
-    def __init__(self, slots: int = 1, runs_root: str | None = None):
-        import torch
-        # Small-graph training is per-op overhead: spinning OpenMP threads only fight each
-        # other (measured: KarateClub 200 epochs, 4.7 s on 1 thread, 80 s on 2 under load).
-        torch.set_num_threads(1)
-        self.slots, self.runs_root = slots, runs_root
-        self.events: queue.Queue = queue.Queue()
-        self._controls = [queue.Queue() for _ in range(slots)]
-        self._threads: list[threading.Thread | None] = [None] * slots
-
-    def start(self, slot, job_id, config_dict):
-        drain(self._controls[slot])
-        thread = threading.Thread(target=self._run, args=(slot, job_id, config_dict), daemon=True,
-                                  name=f"argae-job-{job_id}")
-        self._threads[slot] = thread
-        thread.start()
-
-    def _run(self, slot, job_id, config_dict):
-        run_job(job_id, config_dict, self.events, self._controls[slot], runs_root=self.runs_root)
-        self.events.put(("idle", job_id, slot))
-
-    def control(self, slot, command):
-        self._controls[slot].put(command)
-
-    def alive(self, slot):
-        return True
-
-    def shutdown(self, timeout: float = 30.0):
-        """Stop every training and wait for its thread (a leftover thread would keep using
-        torch's shared RNG under the next run)."""
-        for slot in range(self.slots):
-            self._controls[slot].put("stop")
-        deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            if thread is not None:
-                thread.join(max(0.0, deadline - time.monotonic()))
-
-
-class ProcessExecutor:
-    """Warm worker processes (spawned, so no torch state is forked): real parallelism,
-    isolated RNG per run, and a crashed training cannot take the server down."""
-
-    def __init__(self, slots: int = 2, runs_root: str | None = None):
-        self.slots, self.runs_root = slots, runs_root
-        self._ctx = mp.get_context("spawn")
-        self.events = self._ctx.Queue()
-        self._workers = [self._spawn() for _ in range(slots)]
-
-    def _spawn(self):
-        tasks, control = self._ctx.Queue(), self._ctx.Queue()
-        process = self._ctx.Process(target=_worker_main, daemon=True, name="argae-worker",
-                                    args=(tasks, self.events, control, self.slots, self.runs_root))
-        with _plain_main_module():
-            process.start()
-        return {"process": process, "tasks": tasks, "control": control}
-
-    def start(self, slot, job_id, config_dict):
-        if not self._workers[slot]["process"].is_alive():
-            self._workers[slot] = self._spawn()
-        self._workers[slot]["tasks"].put((job_id, config_dict))
-
-    def control(self, slot, command):
-        self._workers[slot]["control"].put(command)
-
-    def alive(self, slot):
-        return self._workers[slot]["process"].is_alive()
-
-    def shutdown(self):
-        for worker in self._workers:
-            worker["tasks"].put(None)
-            worker["control"].put("stop")
-        for worker in self._workers:
-            worker["process"].join(timeout=5)
-            if worker["process"].is_alive():
-                worker["process"].kill()
-
-
-@contextlib.contextmanager
-def _plain_main_module():
-    """Spawned children re-run the parent's __main__ file; under Streamlit that is the app
-    script (which would start workers of its own). Show them a main module with no file."""
-    with _SPAWN_LOCK:
-        saved = sys.modules["__main__"]
-        sys.modules["__main__"] = types.ModuleType("__main__")
-        try:
-            yield
-        finally:
-            sys.modules["__main__"] = saved
-
-
-_SPAWN_LOCK = threading.Lock()
-
-
-# ======================================================================== manager
 @dataclass
 class Job:
     job_id: str
@@ -523,13 +286,3 @@ class JobManager:
         if verdict is not None:
             return verdict
         return time.time() - self._seen.get(owner, 0) < self.owner_timeout
-
-
-def default_slots() -> int:
-    """Concurrent trainings: ARGAE_MAX_JOBS, else one per core (at most 4).
-
-    Small-graph epochs are dominated by per-op overhead, not FLOPs, so one single-threaded
-    worker per core trains more runs per second than one worker using every core."""
-    value = os.environ.get("ARGAE_MAX_JOBS")
-    return max(1, int(value)) if value and value.isdigit() else max(1, min(4, os.cpu_count() or 1))
-
