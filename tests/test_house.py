@@ -13,7 +13,8 @@ from argae_core.config import TrainConfig
 PROJECT = Path(__file__).resolve().parent.parent
 ENGINE = PROJECT / "argae_core"
 TORCH_FREE = ("argae_core.config", "argae_core.storage", "argae_core.records", "argae_core.runs",
-              "argae_core.compare", "argae_core.presets", "argae_core.paper")
+              "argae_core.compare", "argae_core.presets", "argae_core.paper", "argae_core.status",
+              "argae_core.events", "argae_core.sweep")
 
 
 def module_name(path: Path) -> str:
@@ -131,3 +132,26 @@ def test_torch_free_modules_do_not_import_torch(saved_run):
                           timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_statuses_read_and_write_as_plain_strings():
+    import json
+    from argae_core.status import ACTIVE, FINAL, Status
+    assert Status.RUNNING == "running" and f"{Status.FAILED}" == "failed"
+    assert json.loads(json.dumps({"status": Status.STOPPED})) == {"status": "stopped"}
+    assert Status.of("finished") is Status.FINISHED and Status.of("nonsense") is None
+    assert "paused" in ACTIVE and "diverged" in FINAL and not set(ACTIVE) & set(FINAL)
+
+
+def test_events_survive_pickling_as_queues_send_them():
+    import pickle
+    import numpy as np
+    from argae_core import events
+    sent = [events.Ready(12), events.Started("j", "run-1", {"name": "g"}),
+            events.Record("j", {"epoch": 1}, np.ones((3, 2)), np.zeros(3)), events.Paused("j", True),
+            events.Phase("j", {"phase": "encoder"}), events.Done("j", "finished", {"test_auc": 0.9}),
+            events.Failed("j", "no graph"), events.Idle("j", 0)]
+    for event in sent:
+        back = pickle.loads(pickle.dumps(event))
+        assert type(back) is type(event) and back.job_id == event.job_id
+    assert np.array_equal(pickle.loads(pickle.dumps(sent[2])).z, np.ones((3, 2)))

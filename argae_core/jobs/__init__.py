@@ -14,7 +14,8 @@ One part a module: `worker` (run_job, the warm worker loop), `executors` (the Ex
 protocol, threads, processes), `manager` (Job, JobManager: the queue and the progress).
 """
 from .executors import Executor, ProcessExecutor, ThreadExecutor, default_slots
-from .manager import ACTIVE, MAX_JOBS_PER_OWNER, PHASES_IN_MEMORY, SNAPSHOTS_IN_MEMORY, Job, JobManager
+from ..status import ACTIVE
+from .manager import MAX_JOBS_PER_OWNER, PHASES_IN_MEMORY, SNAPSHOTS_IN_MEMORY, Job, JobManager
 from .worker import drain, run_job
 
 __all__ = ["ACTIVE", "MAX_JOBS_PER_OWNER", "PHASES_IN_MEMORY", "SNAPSHOTS_IN_MEMORY", "Executor",

@@ -13,15 +13,17 @@ import time
 import types
 from typing import Protocol
 
+from ..events import Idle
 from .worker import _worker_main, drain, run_job
 
 class Executor(Protocol):
-    """Where trainings run. Events come back on `events` as (kind, job_id, payload)."""
+    """Where trainings run. Events (`argae_core.events`) come back on `events`; `group` is
+    the comparison a run belongs to (None: a single run), saved with it."""
 
     slots: int
     events: "queue.Queue"
 
-    def start(self, slot: int, job_id: str, config_dict: dict) -> None: ...
+    def start(self, slot: int, job_id: str, config_dict: dict, group: str | None = None) -> None: ...
     def control(self, slot: int, command: str) -> None: ...
     def alive(self, slot: int) -> bool: ...
     def shutdown(self) -> None: ...
@@ -40,16 +42,17 @@ class ThreadExecutor:
         self._controls = [queue.Queue() for _ in range(slots)]
         self._threads: list[threading.Thread | None] = [None] * slots
 
-    def start(self, slot, job_id, config_dict):
+    def start(self, slot, job_id, config_dict, group=None):
         drain(self._controls[slot])
-        thread = threading.Thread(target=self._run, args=(slot, job_id, config_dict), daemon=True,
+        thread = threading.Thread(target=self._run, args=(slot, job_id, config_dict, group), daemon=True,
                                   name=f"argae-job-{job_id}")
         self._threads[slot] = thread
         thread.start()
 
-    def _run(self, slot, job_id, config_dict):
-        run_job(job_id, config_dict, self.events, self._controls[slot], runs_root=self.runs_root)
-        self.events.put(("idle", job_id, slot))
+    def _run(self, slot, job_id, config_dict, group):
+        run_job(job_id, config_dict, self.events, self._controls[slot], group=group,
+                runs_root=self.runs_root)
+        self.events.put(Idle(job_id, slot))
 
     def control(self, slot, command):
         self._controls[slot].put(command)
@@ -86,10 +89,10 @@ class ProcessExecutor:
             process.start()
         return {"process": process, "tasks": tasks, "control": control}
 
-    def start(self, slot, job_id, config_dict):
+    def start(self, slot, job_id, config_dict, group=None):
         if not self._workers[slot]["process"].is_alive():
             self._workers[slot] = self._spawn()
-        self._workers[slot]["tasks"].put((job_id, config_dict))
+        self._workers[slot]["tasks"].put((job_id, config_dict, group))
 
     def control(self, slot, command):
         self._workers[slot]["control"].put(command)

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..config import TrainConfig
+from ..events import Done, Event, Failed, Idle, Paused, Phase, Record, Started
+from ..status import ACTIVE, Status
 from .executors import Executor
 
 SNAPSHOTS_IN_MEMORY = 3   # older snapshots stay on disk with the run
 MAX_JOBS_PER_OWNER = 20   # a full comparison: 4 models x 5 seeds
 PHASES_IN_MEMORY = 50     # step mode: the latest single updates (the newest carries Z)
-ACTIVE = ("queued", "starting", "running", "paused")
 
 
 @dataclass
@@ -29,7 +30,7 @@ class Job:
     config: TrainConfig
     label: str = ""
     group: str | None = None
-    state: str = "queued"          # queued starting running paused finished stopped diverged failed
+    state: Status = Status.QUEUED
     created: float = field(default_factory=time.time)
     started: float | None = None
     ended: float | None = None
@@ -146,10 +147,10 @@ class JobManager:
             job = self.get(job_id, owner)
             if job is None or not job.active:
                 return
-            if job.state == "queued":
+            if job.state == Status.QUEUED:
                 if command == "stop":
                     self._queue.remove(job_id)
-                    job.state, job.ended, job.message = "stopped", time.time(), "Stopped before it started."
+                    job.state, job.ended, job.message = Status.STOPPED, time.time(), "Stopped before it started."
                 return
             if command == "stop":
                 job.stop_requested = True
@@ -210,59 +211,55 @@ class JobManager:
                 job = self._jobs[job_id]
                 self._turns += 1
                 self._served[job.owner] = self._turns
-                job.slot, job.state, job.started = slot, "starting", time.time()
+                job.slot, job.state, job.started = slot, Status.STARTING, time.time()
                 self._slots[slot] = job.job_id
-                config = dict(job.config.to_dict(), _group=job.group)
-                self.executor.start(slot, job.job_id, config)
+                self.executor.start(slot, job.job_id, job.config.to_dict(), job.group)
 
     def _pump_events(self) -> None:
         while not self._closed:
             try:
-                kind, job_id, payload = self.executor.events.get(timeout=0.5)
+                event = self.executor.events.get(timeout=0.5)
             except queue.Empty:
                 continue
             except (EOFError, OSError):
                 return
             with self._lock:
-                self._apply(kind, self._jobs.get(job_id), payload)
+                self._apply(event, self._jobs.get(event.job_id) if event.job_id else None)
 
-    def _apply(self, kind: str, job: Job | None, payload) -> None:
-        if kind in ("ready",):
-            return
-        if kind == "idle":
+    def _apply(self, event: Event, job: Job | None) -> None:
+        if isinstance(event, Idle):
             self._free_slot_of(job)
             return
         if job is None:
             return
-        if kind == "started":
-            job.state = "running"
-            job.run_id, job.graph = payload["run_id"], payload["graph"]
-        elif kind == "record":
-            job.rows.append(payload["row"])
-            if payload["z"] is not None:
-                epoch = payload["row"]["epoch"]
-                job.snapshot_epochs.append(epoch)
-                job.snapshots[epoch] = (payload["z"], payload["d_score"])
-                for old in job.snapshot_epochs[:-SNAPSHOTS_IN_MEMORY]:
-                    job.snapshots.pop(old, None)
-        elif kind == "paused":
-            job.state = "paused" if payload else "running"
-        elif kind == "phase":
-            job.state = "paused"
-            # Only the newest update keeps its Z: the table needs the numbers, the picture one Z.
-            older = [{k: v for k, v in p.items() if k not in ("z", "d_score")} for p in job.phases]
-            job.phases = older[-(PHASES_IN_MEMORY - 1):] + [payload]
-        elif kind == "done":
-            job.state, job.metrics, job.ended = payload["status"], payload["metrics"], time.time()
-        elif kind == "error":
-            job.state, job.message, job.ended = "failed", payload, time.time()
+        match event:
+            case Started(run_id=run_id, graph=graph):
+                job.state, job.run_id, job.graph = Status.RUNNING, run_id, graph
+            case Record(row=row, z=z, d_score=d_score):
+                job.rows.append(row)
+                if z is not None:
+                    job.snapshot_epochs.append(row["epoch"])
+                    job.snapshots[row["epoch"]] = (z, d_score)
+                    for old in job.snapshot_epochs[:-SNAPSHOTS_IN_MEMORY]:
+                        job.snapshots.pop(old, None)
+            case Paused(paused=paused):
+                job.state = Status.PAUSED if paused else Status.RUNNING
+            case Phase(phase=phase):
+                job.state = Status.PAUSED
+                # Only the newest update keeps its Z: the table needs the numbers, the picture one Z.
+                older = [{k: v for k, v in p.items() if k not in ("z", "d_score")} for p in job.phases]
+                job.phases = older[-(PHASES_IN_MEMORY - 1):] + [phase]
+            case Done(status=status, metrics=metrics):
+                job.state, job.metrics, job.ended = Status(status), metrics, time.time()
+            case Failed(message=message):
+                job.state, job.message, job.ended = Status.FAILED, message, time.time()
 
     def _free_slot_of(self, job: Job | None) -> None:
         for slot, current in enumerate(self._slots):
             if job is not None and current == job.job_id:
                 self._slots[slot] = None
                 if job.active:  # the worker ended without a verdict
-                    job.state, job.ended = "failed", time.time()
+                    job.state, job.ended = Status.FAILED, time.time()
                     job.message = job.message or "The training worker stopped unexpectedly."
         self._dispatch()
 

@@ -8,38 +8,41 @@ import queue
 import traceback
 
 from ..config import TrainConfig
+from ..events import Done, Failed, Idle, Paused, Phase, Ready, Record, Started
+from ..status import Status
 from ..threads import choose_threads
 
-def run_job(job_id: str, config_dict: dict, events, control, *, runs_root: str | None = None) -> None:
-    """Train one config, sending ("started"|"record"|"done"|"error", job_id, payload) events.
+def run_job(job_id: str, config_dict: dict, events, control, *, group: str | None = None,
+            runs_root: str | None = None) -> None:
+    """Train one config, sending `events` (Started, Record..., then Done or Failed); the run
+    is saved under `runs_root` as part of comparison `group` (None: a single run).
 
-    Runs in a worker (process or thread). Control messages: pause, resume, step, stop."""
+    Runs in a worker (process or thread). Control messages: pause, resume, step, update, stop."""
     from ..data import load_graph, summary
     from ..runs import RunWriter, record_run
     from ..training import Trainer
 
     try:
-        group = config_dict.pop("_group", None)
         config = TrainConfig.from_dict(config_dict).validate()
         graph = load_graph(config)
         trainer = Trainer(config, graph)
         writer = RunWriter(config, graph, root=runs_root, source="ui", group=group)
     except Exception as exc:  # a message for the user, never a traceback on their page
-        events.put(("error", job_id, _describe(exc)))
+        events.put(Failed(job_id, _describe(exc)))
         return
-    events.put(("started", job_id, {"run_id": writer.run_id, "graph": summary(graph)}))
+    events.put(Started(job_id, writer.run_id, summary(graph)))
     paused, steps_allowed = False, 0
     records = record_run(trainer, writer)
     try:
         for record in records:
-            events.put(("record", job_id, {"row": record.row(), "z": record.z, "d_score": record.d_score}))
+            events.put(Record(job_id, record.row(), record.z, record.d_score))
             paused, steps_allowed = _obey(control, trainer, paused, steps_allowed, events, job_id)
     except Exception as exc:
-        events.put(("error", job_id, _describe(exc)))
+        events.put(Failed(job_id, _describe(exc)))
         return
     finally:
         records.close()
-    events.put(("done", job_id, {"status": writer.info["status"], "metrics": writer.final_metrics}))
+    events.put(Done(job_id, Status(writer.info["status"]), writer.final_metrics))
 
 
 def _obey(control, trainer, paused: bool, steps_allowed: int, events, job_id) -> tuple[bool, int]:
@@ -58,13 +61,13 @@ def _obey(control, trainer, paused: bool, steps_allowed: int, events, job_id) ->
             return False, 0
         if command == "pause":
             paused = True
-            events.put(("paused", job_id, True))
+            events.put(Paused(job_id, True))
         elif command == "resume":
             paused, steps_allowed = False, 0
-            events.put(("paused", job_id, False))
+            events.put(Paused(job_id, False))
         elif command in ("step", "update"):
             if not paused:  # Step / one update on a running job pauses it: say so, as Pause does
-                events.put(("paused", job_id, True))
+                events.put(Paused(job_id, True))
             paused = True
             if command == "step":
                 steps_allowed += 1
@@ -79,7 +82,7 @@ def _one_update(trainer, events, job_id) -> bool:
     Returns True when it was the encoder update, i.e. the epoch is complete."""
     phase = trainer.advance()
     z, d_score = trainer.snapshot()
-    events.put(("phase", job_id, {**phase, "z": z, "d_score": d_score}))
+    events.put(Phase(job_id, {**phase, "z": z, "d_score": d_score}))
     if phase["phase"] == "encoder":
         trainer.advance()  # completes the epoch's record (validation, snapshot)
         return True
@@ -100,16 +103,16 @@ def _worker_main(tasks, events, control, slots: int, runs_root: str | None) -> N
     with the threads free when it starts (one of `slots` workers: `threads.choose_threads`)."""
     import torch
     from .. import data, runs, training  # noqa: F401  (warm the imports before the first task)
-    events.put(("ready", None, os.getpid()))
+    events.put(Ready(os.getpid()))
     while True:
         task = tasks.get()
         if task is None:
             return
-        job_id, config_dict = task
+        job_id, config_dict, group = task
         drain(control)
         torch.set_num_threads(choose_threads(slots)[0])
-        run_job(job_id, config_dict, events, control, runs_root=runs_root)
-        events.put(("idle", job_id, os.getpid()))
+        run_job(job_id, config_dict, events, control, group=group, runs_root=runs_root)
+        events.put(Idle(job_id, os.getpid()))
 
 
 def drain(control) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..status import Status
 from ..storage import HIDDEN_PREFIX, npz_bytes
 from .folder import RunError, _run_path
 from .liveness import _effective_status
@@ -36,7 +37,7 @@ def delete_run(run_id: str, root: Path | str | None = None) -> None:
         status = _read_json(path / "status.json")
     except RunError:
         status = {}  # a corrupt run can still be deleted
-    if _effective_status(status) == "running":
+    if _effective_status(status) == Status.RUNNING:
         raise RunError(f"run {run_id} is still running; stop it before deleting it")
     # Rename first so a half-deleted run is hidden from the listing at once.
     doomed = path.with_name(f"{HIDDEN_PREFIX}deleting-{run_id}-{secrets.token_hex(2)}")

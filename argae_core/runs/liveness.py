@@ -7,6 +7,8 @@ import os
 import socket
 from datetime import datetime, timezone
 from pathlib import Path
+
+from ..status import Status
 from typing import Any
 
 STALE_SECONDS = 300.0        # a "running" run silent this long, on another host, is incomplete
@@ -58,6 +60,6 @@ def _writer_gone(status: dict) -> bool:
 
 
 def _effective_status(status: dict) -> str:
-    if status.get("status") == "running" and _writer_gone(status):
-        return "incomplete"
-    return str(status.get("status", "unknown"))
+    if status.get("status") == Status.RUNNING and _writer_gone(status):
+        return Status.INCOMPLETE
+    return Status.of(status.get("status")) or str(status.get("status", "unknown"))

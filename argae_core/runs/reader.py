@@ -19,6 +19,7 @@ import pandas as pd
 
 from ..config import ConfigError, TrainConfig
 from ..records import ROW_FIELDS
+from ..status import Status
 from ..storage import HIDDEN_PREFIX, read_npz
 from .folder import (DISCRIMINATOR_PREFIX, KNOWN_STATUSES, LEFTOVER_PREFIXES, LEFTOVER_SECONDS,
                      RUN_ID_PATTERN, SNAPSHOT_PATTERN, SUMMARY_METRICS, RunError, _run_path,
@@ -278,7 +279,7 @@ def _summary(path: Path) -> tuple[RunSummary, list[str]]:
     return RunSummary(
         run_id=path.name, dataset=str(status.get("dataset", "?")), model=str(status.get("model", "?")),
         seed=status.get("seed"), started=status.get("started"),
-        epochs_done=epochs if effective in ("running", "incomplete") else int(status.get("epochs_done") or epochs),
+        epochs_done=epochs if effective in (Status.RUNNING, Status.INCOMPLETE) else int(status.get("epochs_done") or epochs),
         epochs_planned=status.get("epochs_planned"), status=effective,
         group=status.get("group"), source=status.get("source"), message=status.get("message"),
         graph_name=(status.get("graph") or {}).get("name"),

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..config import TrainConfig
 from ..records import EpochRecord
+from ..status import Status
 from ..storage import HIDDEN_PREFIX, atomic_write, json_bytes, npz_bytes
 from .folder import DISCRIMINATOR_PREFIX, FINAL_STATUSES, RunError, runs_dir
 from .liveness import _now, _process_start
@@ -60,7 +61,7 @@ class RunWriter:
         self.final_metrics: dict | None = None
         started = _now()
         self.info = {
-            "status": "running", "pid": os.getpid(), "pid_start": _process_start(os.getpid()),
+            "status": Status.RUNNING, "pid": os.getpid(), "pid_start": _process_start(os.getpid()),
             "host": socket.gethostname(), "started": started, "heartbeat": started,
             "finished_at": None, "epochs_done": 0, "epochs_planned": config.epochs,
             "dataset": config.dataset, "model": config.model, "seed": config.seed,
@@ -169,20 +170,20 @@ def record_run(trainer: Trainer, writer: RunWriter) -> Iterator[EpochRecord]:
             writer.add(record)
             yield record
     except GeneratorExit:
-        _finish(trainer, writer, "stopped")
+        _finish(trainer, writer, Status.STOPPED)
         raise
     except KeyboardInterrupt:
-        _finish_failed(writer, "stopped", "interrupted from the keyboard")
+        _finish_failed(writer, Status.STOPPED, "interrupted from the keyboard")
         raise
     except Exception as exc:
-        _finish_failed(writer, "failed", f"{type(exc).__name__}: {exc}")
+        _finish_failed(writer, Status.FAILED, f"{type(exc).__name__}: {exc}")
         raise
     if trainer.diverged_at is not None:
-        outcome = "diverged"
+        outcome = Status.DIVERGED
     elif trainer.epoch < trainer.config.epochs:
-        outcome = "stopped"
+        outcome = Status.STOPPED
     else:
-        outcome = "finished"
+        outcome = Status.FINISHED
     _finish(trainer, writer, outcome)
 
 
@@ -191,7 +192,7 @@ def _finish(trainer: Trainer, writer: RunWriter, status: str) -> None:
         metrics = trainer.final_metrics()  # loads the best-validation weights
         embedding = trainer.snapshot()
     except Exception as exc:
-        _finish_failed(writer, "failed", f"final evaluation failed: {type(exc).__name__}: {exc}")
+        _finish_failed(writer, Status.FAILED, f"final evaluation failed: {type(exc).__name__}: {exc}")
         raise
     message = f"diverged at epoch {trainer.diverged_at}" if trainer.diverged_at else None
     writer.finish(metrics, trainer.model.state_dict(), status, message=message, embedding=embedding)
