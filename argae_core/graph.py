@@ -62,6 +62,12 @@ class Graph:
     def node_label(self, i: int) -> str:
         return self.node_ids[i] if self.node_ids else str(i)
 
+    def summary(self, notes: bool = True) -> dict:
+        """Plain numbers about the graph (and its notes), for pages and saved runs."""
+        numbers = {"name": self.name, "nodes": self.num_nodes, "edges": self.num_edges,
+                   "features": self.num_features, "classes": self.num_classes}
+        return {**numbers, "notes": list(self.notes)} if notes else numbers
+
 
 
 # -------------------------------------------------------------------- features
@@ -129,7 +135,4 @@ def split_edges(graph: Graph, seed: int) -> Split:
                  test_pos=test.pos_edge_label_index, test_neg=test.neg_edge_label_index)
 
 
-def summary(graph: Graph) -> dict:
-    """Plain numbers about a graph, for pages and saved runs."""
-    return {"name": graph.name, "nodes": graph.num_nodes, "edges": graph.num_edges,
-            "features": graph.num_features, "classes": graph.num_classes, "notes": list(graph.notes)}
+summary = Graph.summary  # summary(graph), as `data` and the job worker call it

@@ -6,6 +6,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+LINK_METRICS = ("test_auc", "test_ap")          # held-out edges: link prediction
+CLUSTER_METRICS = ("acc", "nmi", "ari")         # KMeans on Z against the labels
+PRIOR_METRICS = ("mmd", "z_std", "c2st")        # how close Z is to N(0, I)
+SUMMARY_METRICS = LINK_METRICS + CLUSTER_METRICS + PRIOR_METRICS  # a saved run's row in a listing
+
 
 @dataclass
 class EpochRecord:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # finite, as written in a file
 HIDDEN_PREFIX = "."          # in-progress folders and temp files start with a dot
 TEMP_PREFIX = HIDDEN_PREFIX + "tmp-"
 

@@ -137,7 +137,7 @@ class Trainer:
         recon = self.model.recon_loss(z, self.positive_edges, self.negative_edges())
         loss = recon
         parts = {"recon_loss": float(recon.detach())}
-        if self.model_is_adversarial:
+        if self.config.adversarial:
             reg = self.reg_weight * self._without_discriminator_grads(self.model.reg_loss, z)
             loss = loss + reg
             parts["reg_loss"] = float(reg.detach())
@@ -160,10 +160,6 @@ class Trainer:
             return loss_fn(z)
         finally:
             discriminator.requires_grad_(True)
-
-    @property
-    def model_is_adversarial(self) -> bool:
-        return self.config.adversarial
 
     def step(self) -> EpochRecord:
         """Train one epoch (or what is left of one begun by `advance`) and return its record."""
@@ -232,16 +228,16 @@ class Trainer:
     # ----------------------------------------------------------- evaluation
     @torch.no_grad()
     def embed(self) -> torch.Tensor:
-        """Z in eval mode (the mean for variational models). Leaves the model's mode and the
-        posterior of an epoch in progress (mu / log std, which `kl_loss` reads) untouched."""
+        """Z in eval mode: the encoder's mean for variational models (what PyG's `encode`
+        returns outside training), its output otherwise. The encoder is called directly, so
+        the posterior of an epoch in progress (mu / log std, which `kl_loss` reads) stays."""
         was_training = self.model.training
-        holder = getattr(self.model, "VGAE", self.model)  # ARGVA keeps them in its inner VGAE
-        saved = getattr(holder, "__mu__", None), getattr(holder, "__logstd__", None)
         self.model.eval()
-        z = self.encode()
-        self.model.train(was_training)
-        holder.__mu__, holder.__logstd__ = saved
-        return z
+        try:
+            out = self.model.encoder(self.x, self.train_edges)
+        finally:
+            self.model.train(was_training)
+        return out[0] if self.config.variational else out
 
     @torch.no_grad()
     def snapshot(self, z: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray | None]:

@@ -18,7 +18,7 @@ def run_job(job_id: str, config_dict: dict, events, control, *, group: str | Non
     is saved under `runs_root` as part of comparison `group` (None: a single run).
 
     Runs in a worker (process or thread). Control messages: pause, resume, step, update, stop."""
-    from ..data import load_graph, summary
+    from ..data import load_graph
     from ..runs import RunWriter, record_run
     from ..training import Trainer
 
@@ -30,7 +30,7 @@ def run_job(job_id: str, config_dict: dict, events, control, *, group: str | Non
     except Exception as exc:  # a message for the user, never a traceback on their page
         events.put(Failed(job_id, _describe(exc)))
         return
-    events.put(Started(job_id, writer.run_id, summary(graph)))
+    events.put(Started(job_id, writer.run_id, graph.summary()))
     paused, steps_allowed = False, 0
     records = record_run(trainer, writer)
     try:

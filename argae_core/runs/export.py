@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import os
-import re
 import secrets
 import shutil
 import stat
@@ -19,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..status import Status
-from ..storage import HIDDEN_PREFIX, npz_bytes
+from ..storage import HIDDEN_PREFIX, PLAIN_NUMBER, npz_bytes
 from .folder import RunError, _run_path
 from .liveness import _effective_status
 from .reader import Run, _read_json, load_run, read_records
@@ -27,7 +26,6 @@ from .reader import Run, _read_json, load_run, read_records
 # A spreadsheet runs a cell that starts so as a formula (CSV injection); tab and CR too, as
 # some strip them first. Such text cells are written with a leading apostrophe.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 def delete_run(run_id: str, root: Path | str | None = None) -> None:

@@ -15,7 +15,6 @@ RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 SNAPSHOT_PATTERN = re.compile(r"epoch_(\d+)\.npz")
 LEFTOVER_SECONDS = 3600      # a hidden entry untouched this long was left by a killed process
 LEFTOVER_PREFIXES = tuple(HIDDEN_PREFIX + kind for kind in ("new-", "tmp-", "deleting-"))
-SUMMARY_METRICS = ("test_auc", "test_ap", "acc", "nmi", "ari", "mmd", "z_std", "c2st")
 KNOWN_STATUSES = (Status.RUNNING,) + FINAL_STATUSES
 DISCRIMINATOR_PREFIX = "d."   # snapshot arrays holding D's parameters
 

@@ -18,12 +18,11 @@ import numpy as np
 import pandas as pd
 
 from ..config import ConfigError, TrainConfig
-from ..records import ROW_FIELDS
+from ..records import ROW_FIELDS, SUMMARY_METRICS
 from ..status import Status
 from ..storage import HIDDEN_PREFIX, read_npz
 from .folder import (DISCRIMINATOR_PREFIX, KNOWN_STATUSES, LEFTOVER_PREFIXES, LEFTOVER_SECONDS,
-                     RUN_ID_PATTERN, SNAPSHOT_PATTERN, SUMMARY_METRICS, RunError, _run_path,
-                     runs_dir)
+                     RUN_ID_PATTERN, SNAPSHOT_PATTERN, RunError, _run_path, runs_dir)
 from .liveness import _effective_status
 
 # What the writer saves, checked on every read: a damaged file is refused, never half-trusted.

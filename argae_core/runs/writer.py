@@ -65,7 +65,7 @@ class RunWriter:
             "host": socket.gethostname(), "started": started, "heartbeat": started,
             "finished_at": None, "epochs_done": 0, "epochs_planned": config.epochs,
             "dataset": config.dataset, "model": config.model, "seed": config.seed,
-            "group": group, "source": source, "message": None, "graph": _graph_summary(graph)}
+            "group": group, "source": source, "message": None, "graph": graph.summary(notes=False)}
         self.run_id, self.path = self._create(graph)
 
     def _create(self, graph: Graph) -> tuple[str, Path]:
@@ -75,7 +75,7 @@ class RunWriter:
             (staging / "snapshots").mkdir()
             atomic_write(staging / "config.json", _to_json(self.config.to_dict()))
             atomic_write(staging / "graph.json", _to_json(
-                {**_graph_summary(graph), "node_ids": graph.node_ids, "class_names": graph.class_names}))
+                {**graph.summary(notes=False), "node_ids": graph.node_ids, "class_names": graph.class_names}))
             arrays = {"degree": graph.degrees().astype(np.int64)}
             if graph.y is not None:
                 arrays["y"] = graph.y.numpy().astype(np.int64)
@@ -147,11 +147,6 @@ class RunWriter:
             atomic_write(self.path / "embedding.npz", npz_bytes(**arrays))
         self.info.update(status=status, message=message, finished_at=_now())
         atomic_write(self.path / "status.json", _to_json(self.info))
-
-
-def _graph_summary(graph: Graph) -> dict:
-    return {"name": graph.name, "nodes": graph.num_nodes, "edges": graph.num_edges,
-            "features": graph.num_features, "classes": graph.num_classes}
 
 
 def _csv_line(values: list) -> str:

@@ -7,10 +7,11 @@ import re
 import unicodedata
 from decimal import Context, Decimal
 
+from ..storage import PLAIN_NUMBER
+
 EXAMPLES = 5                          # ids quoted in a message
 QUOTE_CHARS = 40                      # longer ids are cut short in a message
 INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")  # format chars
-NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # finite, as written in a file
 
 
 class UploadError(ValueError):
@@ -59,7 +60,7 @@ def _number_key(text: str) -> str | None:
     """The number a numeric id stands for ('007', '7.0', '+7', '7e0' -> '7'), else None."""
     if CANONICAL_INT.fullmatch(text):  # the common case, and its own key
         return text
-    if not NUMBER.fullmatch(text):
+    if not PLAIN_NUMBER.fullmatch(text):
         return None
     value = Decimal(text)
     if value == value.to_integral_value() and value.adjusted() < 1000:
