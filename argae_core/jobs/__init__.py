@@ -13,8 +13,8 @@ the other way on a per-worker control queue, checked between epochs.
 One part a module: `worker` (run_job, the warm worker loop), `executors` (the Executor
 protocol, threads, processes), `manager` (Job, JobManager: the queue and the progress).
 """
-from .executors import Executor, ProcessExecutor, ThreadExecutor, default_slots
 from ..status import ACTIVE
+from .executors import Executor, ProcessExecutor, ThreadExecutor, default_slots
 from .manager import MAX_JOBS_PER_OWNER, PHASES_IN_MEMORY, SNAPSHOTS_IN_MEMORY, Job, JobManager
 from .worker import drain, run_job
 

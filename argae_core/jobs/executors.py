@@ -1,6 +1,5 @@
 """Where trainings run, behind one small protocol: `ThreadExecutor` (in-process; tests, CLI) and
-`ProcessExecutor` (warm spawned worker processes, the default). `RayExecutor` is in `ray_jobs`.
-"""
+`ProcessExecutor` (warm spawned worker processes, the default). `RayExecutor` is in `ray_jobs`."""
 from __future__ import annotations
 
 import contextlib
@@ -15,6 +14,7 @@ from typing import Protocol
 
 from ..events import Idle
 from .worker import _worker_main, drain, run_job
+
 
 class Executor(Protocol):
     """Where trainings run. Events (`argae_core.events`) come back on `events`; `group` is

@@ -1,6 +1,5 @@
 """What pages talk to: `JobManager` owns the queue (fair between users), the jobs and their
-progress, applies the workers' events and watches for vanished sessions and dead workers.
-"""
+progress, applies the workers' events and watches for vanished sessions and dead workers."""
 from __future__ import annotations
 
 import dataclasses

@@ -1,6 +1,5 @@
 """The worker side: `run_job` trains one config through `runs.record_run` and streams events
-back; controls (pause, resume, step, update, stop) come the other way, checked between epochs.
-"""
+back; controls (pause, resume, step, update, stop) come the other way, checked between epochs."""
 from __future__ import annotations
 
 import os
@@ -11,6 +10,7 @@ from ..config import TrainConfig
 from ..events import Done, Failed, Idle, Paused, Phase, Ready, Record, Started
 from ..status import Status
 from ..threads import choose_threads
+
 
 def run_job(job_id: str, config_dict: dict, events, control, *, group: str | None = None,
             runs_root: str | None = None) -> None:

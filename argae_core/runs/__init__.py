@@ -28,7 +28,8 @@ from ..records import SUMMARY_METRICS
 from ..storage import PROJECT_DIR
 from .export import (delete_run, export_config_json, export_embeddings, export_records_csv,
                      export_zip, spreadsheet_safe)
-from .folder import DISCRIMINATOR_PREFIX, FINAL_STATUSES, LEFTOVER_SECONDS, RunError, check_run_id, runs_dir
+from .folder import (DISCRIMINATOR_PREFIX, FINAL_STATUSES, LEFTOVER_SECONDS, RunError, check_run_id,
+                     runs_dir)
 from .liveness import _now, _process_start
 from .reader import GraphInfo, Run, RunSummary, dataset_label, list_runs, load_run, read_records
 from .writer import RunWriter, new_run_id, record_run

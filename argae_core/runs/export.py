@@ -1,6 +1,5 @@
 """Exports (records CSV, config JSON, embeddings npz / CSV, the whole run as a zip) and deletion.
-CSV text cells are made spreadsheet-safe; a zip never follows links out of the run folder.
-"""
+CSV text cells are made spreadsheet-safe; a zip never follows links out of the run folder."""
 from __future__ import annotations
 
 import csv

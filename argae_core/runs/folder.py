@@ -1,5 +1,4 @@
-"""Where runs live and what a run folder is called; `RunError`, the one error of `runs`.
-"""
+"""Where runs live and what a run folder is called; `RunError`, the one error of `runs`."""
 from __future__ import annotations
 
 import os

@@ -1,6 +1,5 @@
 """Whether a run's writer still lives: its pid on this host (with the process start time, so a
-reused pid is told apart), else the age of its heartbeat.
-"""
+reused pid is told apart), else the age of its heartbeat."""
 from __future__ import annotations
 
 import os

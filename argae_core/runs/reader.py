@@ -1,6 +1,5 @@
 """Reading runs back, every file checked like user input: the listing (`list_runs`), one run
-(`load_run`), its records, snapshots and graph. A damaged file raises `RunError`.
-"""
+(`load_run`), its records, snapshots and graph. A damaged file raises `RunError`."""
 from __future__ import annotations
 
 import csv

@@ -1,6 +1,5 @@
 """Saving a run as it trains: `RunWriter` (atomic files, a heartbeat) and `record_run`, which
-finishes the run with the status its training ended in.
-"""
+finishes the run with the status its training ended in."""
 from __future__ import annotations
 
 import csv

@@ -1,6 +1,6 @@
 """Bytes to text: size limit, byte-order marks, UTF-8 with a Windows-1252 / Latin-1 fallback,
-binary files refused by signature; data lines without comments; markup and control characters refused.
-"""
+binary files refused by signature; data lines without comments; markup and control
+characters refused."""
 from __future__ import annotations
 
 import codecs

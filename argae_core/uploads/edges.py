@@ -1,5 +1,4 @@
-"""The edge-list reader: header, an index column, weights, comments; ids to positions.
-"""
+"""The edge-list reader: header, an index column, weights, comments; ids to positions."""
 from __future__ import annotations
 
 import math

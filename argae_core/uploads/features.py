@@ -1,5 +1,4 @@
-"""The features reader: node_id, value, value, ... one row per node, finite numbers.
-"""
+"""The features reader: node_id, value, value, ... one row per node, finite numbers."""
 from __future__ import annotations
 
 import re

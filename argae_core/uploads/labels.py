@@ -1,5 +1,4 @@
-"""The labels reader: node_id, label for every node; class ids from label text.
-"""
+"""The labels reader: node_id, label for every node; class ids from label text."""
 from __future__ import annotations
 
 import re
@@ -10,6 +9,7 @@ import numpy as np
 from .decoding import _data_lines, _refuse_control, _refuse_markup
 from .messages import UploadError, _quote, _short, _twin_hint
 from .sniffing import SNIFF_LINES, _header_like, _sniff
+
 
 def _read_labels(text: str, nodes: dict[str, int]) -> tuple[dict[str, str], list[str] | None, str]:
     """{node id: label text}, the header, the delimiter name."""

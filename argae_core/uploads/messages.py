@@ -1,6 +1,5 @@
 """The words of a refusal: `UploadError` (file, line, message), ids quoted short, counts,
-and the sentences about ids that look alike (numbers written two ways, invisible characters).
-"""
+and the sentences about ids that look alike (numbers written two ways, invisible characters)."""
 from __future__ import annotations
 
 import re

@@ -1,6 +1,5 @@
 """The three files read together into a `Graph` and a report: node order, undirected edges,
-the split check, features chosen, the preview's numbers and the notes a run keeps.
-"""
+the split check, features chosen, the preview's numbers and the notes a run keeps."""
 from __future__ import annotations
 
 import re

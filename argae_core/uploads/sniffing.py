@@ -1,6 +1,5 @@
 """Which delimiter a table uses (tab, semicolon, comma, else whitespace), splitting a line on
-it with csv's quoting rules, and what a header cell looks like.
-"""
+it with csv's quoting rules, and what a header cell looks like."""
 from __future__ import annotations
 
 import csv

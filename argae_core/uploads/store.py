@@ -1,6 +1,5 @@
 """Uploads on disk: JSON + an `.npz` of plain arrays under `<cache dir>/uploads/<id>/`, the id a
-content hash, written to a hidden folder and renamed into place; read back checked.
-"""
+content hash, written to a hidden folder and renamed into place; read back checked."""
 from __future__ import annotations
 
 import hashlib
