@@ -19,18 +19,19 @@ import math
 import os
 import sys
 
-import numpy as np
 from tqdm import tqdm
 
 from . import paper
+from .compare import Stat, finite_number
 from .config import FIELDS, MODEL_KINDS, ConfigError, TrainConfig
 from .data import DatasetUnavailable, Graph, load_graph, split_edges
 from .metrics import DEGENERATE_HINT, DEGENERATE_NOTES
+from .records import CLUSTER_METRICS, LINK_METRICS
+from .storage import plain
 from .threads import choose_threads
 
 EXIT_FAILED, EXIT_CONFIG, EXIT_DATASET, EXIT_INTERRUPTED = 1, 2, 3, 130
-REQUIRED_JSON_KEYS = ("test_auc", "test_ap", "acc", "nmi", "ari", "mmd", "epochs_run", "diverged",
-                      "seconds_per_epoch")
+REQUIRED_JSON_KEYS = LINK_METRICS + CLUSTER_METRICS + ("mmd", "epochs_run", "diverged", "seconds_per_epoch")
 
 PAPER_LINK, PAPER_CLUSTERING = paper.LINK, paper.CLUSTERING  # Pan et al., IJCAI 2018
 PLANETOID_DATASETS = ("cora", "citeseer", "pubmed")
@@ -223,7 +224,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     metrics = _saved_metrics(writer) if writer else trainer.final_metrics()
     run_dir = str(writer.path) if writer else None
     if args.json:
-        print(json.dumps(train_json(metrics, config, run_dir), default=_plain))
+        print(json.dumps(train_json(metrics, config, run_dir), default=plain))
     else:
         print(metrics_table(metrics, config, graph))
         if run_dir:
@@ -270,15 +271,6 @@ def train_json(metrics: dict, config: TrainConfig, run_dir: str | None) -> dict:
     out.update(metrics)
     out.update(config=config.to_dict(), run_dir=run_dir)
     return out
-
-
-def _plain(value):
-    """JSON for numpy scalars and arrays."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
 TABLE_ROWS = (("test_auc", "test AUC"), ("test_ap", "test AP"), ("test_edges", "test edges (scores rest on)"),
@@ -355,7 +347,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     results = train_grid(base, graphs, models, seeds, note=args.threads_note)
     if args.json:
         print(json.dumps({"seeds": seeds, "settings": base.to_dict(), "skipped": sorted(set(datasets) - set(graphs)),
-                          "results": results}, default=_plain))
+                          "results": results}, default=plain))
     else:
         print(reproduce_report(results, graphs, seeds, base))
     return 0
@@ -395,12 +387,12 @@ def _symbols() -> tuple[str, str, str]:
 
 
 def mean_std(values: list) -> tuple[float, float, int]:
-    """Mean and sample std over the finite values, and how many there were."""
-    finite = [v for v in values if v is not None and math.isfinite(v)]
+    """Mean and sample std over the finite values (std 0 for one), and how many there were."""
+    finite = [number for v in values if (number := finite_number(v)) is not None]
     if not finite:
         return math.nan, math.nan, 0
-    std = float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0
-    return float(np.mean(finite)), std, len(finite)
+    stat = Stat.of(finite)
+    return stat.mean, stat.std or 0.0, stat.n
 
 
 def _cell(runs: list[dict], key: str, scale: float, digits: int, paper: float | None) -> str:

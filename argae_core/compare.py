@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from .config import ADVERSARIAL, MODEL_KINDS, VARIATIONAL, TrainConfig
+from .status import Status
 
 MAX_SEEDS = 5
 BEST_MARK = " ★"
@@ -184,7 +185,7 @@ def summarize(outcomes: Iterable[Outcome]) -> list[ModelSummary]:
         summary = summaries.setdefault(outcome.model, ModelSummary(outcome.model))
         summary.statuses[outcome.status] += 1
         numbers = {m.key: finite_number((outcome.metrics or {}).get(m.key)) for m in METRICS}
-        if outcome.status == "diverged" and numbers["test_auc"] is not None:
+        if outcome.status == Status.DIVERGED and numbers["test_auc"] is not None:
             summary.scored_diverged += 1
         edges = finite_number((outcome.metrics or {}).get("test_edges"))
         if edges is not None:
@@ -239,7 +240,7 @@ def runs_note(summary: ModelSummary) -> str:
     """'3 seeds', 'finished', or what went wrong: '1 of 3 diverged, 1 stopped'."""
     n = summary.runs
     trouble = [f"{count} {status}" if n > 1 else status
-               for status, count in summary.statuses.items() if status != "finished"]
+               for status, count in summary.statuses.items() if status != Status.FINISHED]
     if not trouble:
         return f"{n} seeds" if n > 1 else "finished"
     return (f"{n} seeds: " if n > 1 else "") + ", ".join(trouble)
@@ -285,7 +286,7 @@ def _trouble(summaries: Sequence[ModelSummary]) -> list[str]:
     """A sentence per model whose runs did not all finish."""
     out = []
     for s in summaries:
-        diverged, failed, stopped = (s.statuses.get(k, 0) for k in ("diverged", "failed", "stopped"))
+        diverged, failed, stopped = (s.statuses.get(k, 0) for k in (Status.DIVERGED, Status.FAILED, Status.STOPPED))
         if diverged:
             out.append(f"{s.label} diverged{_share(s, diverged)} (a loss became NaN or infinite)"
                        f"{_divergence_detail(s, diverged)}.")

@@ -1,87 +1,29 @@
-"""Graphs the engine trains on, and the seeded edge split every model of a comparison shares.
+"""Data sources: the graph a config names, with its feature mode applied.
 
 Sources: PyG's Planetoid (Cora, CiteSeer, PubMed) and KarateClub, a planted-partition
-graph generated from a seed, and uploaded edge lists (see `uploads`). Every source ends
-as a `Graph`: undirected `edge_index` without self-loops, float features, optional labels.
+graph generated from a seed, and uploaded edge lists (`uploads`). Every source ends as a
+`graph.Graph`; the seeded edge split is `graph.split_edges` (both importable from here too).
 """
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import os
-import random
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch_geometric.data import Data
-from torch_geometric.transforms import RandomLinkSplit
-from torch_geometric.utils import coalesce, degree, remove_self_loops, to_undirected
+from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
 
 from .config import TrainConfig, planted_size_problem
-from .places import project_dir
+from .graph import (FEATURE_NOTES, IDENTITY_FEATURE_LIMIT, MIN_SPLIT_EDGES, TEST_RATIO,  # noqa: F401
+                    VAL_RATIO, DatasetUnavailable, Graph, Split, apply_features, degree_features,
+                    split_edges, summary)
+from .storage import PROJECT_DIR, cache_dir, data_dir  # noqa: F401
 
 PLANETOID = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed"}
 PLANETOID_RAW = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
-IDENTITY_FEATURE_LIMIT = 20_000  # one-hot ids beyond this would not fit a laptop's memory
-VAL_RATIO, TEST_RATIO = 0.05, 0.10
-MIN_SPLIT_EDGES = 20  # int(0.05 * E) >= 1: RandomLinkSplit fails without a validation edge
-FEATURE_NOTES = {  # what each feature mode but "raw" does, as a graph's note says it
-    "row_normalized": "Features row-normalised (each row sums to 1).",
-    "identity": "Features replaced by identity (one-hot node ids): no feature information.",
-    "degree": "Features replaced by node degree (log-degree and one-hot degree buckets)."}
-
-
-class DatasetUnavailable(RuntimeError):
-    """A dataset that cannot be loaded; the message says what is missing and where."""
-
-
-@dataclass
-class Graph:
-    name: str
-    x: torch.Tensor                      # [N, F] float32
-    edge_index: torch.Tensor             # [2, 2E] both directions, no self-loops
-    y: torch.Tensor | None = None        # [N] class ids, or None
-    node_ids: list[str] | None = None    # display ids (uploads); None: 0..N-1
-    class_names: list[str] | None = None
-    notes: list[str] = field(default_factory=list)  # what was done to the input, in words
-
-    @property
-    def num_nodes(self) -> int:
-        return int(self.x.size(0))
-
-    @property
-    def num_features(self) -> int:
-        return int(self.x.size(1))
-
-    @property
-    def num_edges(self) -> int:
-        """Undirected edges."""
-        return int(self.edge_index.size(1) // 2)
-
-    @property
-    def num_classes(self) -> int:
-        return 0 if self.y is None else int(self.y.max().item()) + 1
-
-    def degrees(self) -> np.ndarray:
-        return degree(self.edge_index[0], self.num_nodes).long().numpy()
-
-    def node_label(self, i: int) -> str:
-        return self.node_ids[i] if self.node_ids else str(i)
-
-    def to_pyg(self) -> Data:
-        return Data(x=self.x, edge_index=self.edge_index, y=self.y, num_nodes=self.num_nodes)
-
-
-# ------------------------------------------------------------------ directories
-def data_dir() -> Path:
-    return Path(os.environ.get("ARGAE_DATA_DIR", project_dir() / "data")).expanduser()
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("ARGAE_CACHE_DIR", project_dir() / ".cache")).expanduser()
 
 
 @contextlib.contextmanager
@@ -109,7 +51,7 @@ def load_graph(config: TrainConfig) -> Graph:
     elif name in PLANETOID:
         graph = planetoid(name)
     elif name.startswith("upload:"):
-        from .uploads import load_upload
+        from .uploads import load_upload  # uploads stand on graph, not on data: no circle
         graph = load_upload(name.split(":", 1)[1])
     else:
         raise DatasetUnavailable(f"Unknown dataset {name!r}.")
@@ -220,72 +162,3 @@ def planted_partition(nodes: int, communities: int, p_in: float, p_out: float,
                         f"(p_in={p_in:g}, p_out={p_out:g}), seed {seed}."])
 
 
-# -------------------------------------------------------------------- features
-def apply_features(graph: Graph, mode: str) -> Graph:
-    if mode == "raw":
-        return graph
-    if mode == "row_normalized":
-        x = graph.x.clamp(min=0) if (graph.x < 0).any() else graph.x
-        x = x / x.sum(dim=1, keepdim=True).clamp(min=1e-12)
-    elif mode == "identity":
-        if graph.num_nodes > IDENTITY_FEATURE_LIMIT:
-            raise DatasetUnavailable(
-                f"Identity features need an {graph.num_nodes} x {graph.num_nodes} matrix; "
-                f"use them on graphs of at most {IDENTITY_FEATURE_LIMIT} nodes, or pick degree.")
-        x = torch.eye(graph.num_nodes)
-    elif mode == "degree":
-        x = degree_features(graph.edge_index, graph.num_nodes)
-    else:
-        raise DatasetUnavailable(f"Unknown feature mode {mode!r}.")
-    return Graph(graph.name, x.float(), graph.edge_index, graph.y, graph.node_ids,
-                 graph.class_names, graph.notes + [FEATURE_NOTES[mode]])
-
-
-def degree_features(edge_index: torch.Tensor, num_nodes: int, buckets: int = 16) -> torch.Tensor:
-    """log(1 + degree) plus a one-hot of the log2 degree bucket."""
-    deg = degree(edge_index[0], num_nodes)
-    bucket = torch.log2(deg + 1).floor().long().clamp(max=buckets - 1)
-    return torch.cat([torch.log1p(deg)[:, None], torch.nn.functional.one_hot(bucket, buckets).float()], 1)
-
-
-# ------------------------------------------------------------------ edge split
-@dataclass
-class Split:
-    train_edge_index: torch.Tensor   # message passing + positive training edges
-    val_pos: torch.Tensor
-    val_neg: torch.Tensor
-    test_pos: torch.Tensor
-    test_neg: torch.Tensor
-
-
-def split_edges(graph: Graph, seed: int) -> Split:
-    """5 % validation and 10 % test edges (with as many non-edges), seeded."""
-    if graph.num_edges < MIN_SPLIT_EDGES:
-        raise DatasetUnavailable(
-            f"{graph.name} has {graph.num_edges} edges; link prediction needs at least "
-            f"{MIN_SPLIT_EDGES} to hold out 5 % validation and 10 % test edges (one of each at least).")
-    unconnected = graph.num_nodes * (graph.num_nodes - 1) // 2 - graph.num_edges
-    needed = int(VAL_RATIO * graph.num_edges) + int(TEST_RATIO * graph.num_edges)
-    if unconnected < needed:
-        raise DatasetUnavailable(
-            f"{graph.name} is too dense: {unconnected} unconnected node pairs, and link prediction "
-            f"needs {needed} as negative examples.")
-    transform = RandomLinkSplit(num_val=VAL_RATIO, num_test=TEST_RATIO, is_undirected=True,
-                                split_labels=True, add_negative_train_samples=False)
-    python_state = random.getstate()  # PyG's negative sampling draws from Python's random
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        random.seed(seed)
-        try:
-            train, val, test = transform(Data(edge_index=graph.edge_index, num_nodes=graph.num_nodes))
-        finally:
-            random.setstate(python_state)
-    return Split(train_edge_index=train.edge_index,
-                 val_pos=val.pos_edge_label_index, val_neg=val.neg_edge_label_index,
-                 test_pos=test.pos_edge_label_index, test_neg=test.neg_edge_label_index)
-
-
-def summary(graph: Graph) -> dict:
-    """Plain numbers about a graph, for pages and saved runs."""
-    return {"name": graph.name, "nodes": graph.num_nodes, "edges": graph.num_edges,
-            "features": graph.num_features, "classes": graph.num_classes, "notes": list(graph.notes)}

@@ -22,6 +22,7 @@ import ray
 from ray.util.queue import Queue
 
 from .config import TrainConfig
+from .events import Idle
 from .jobs import SNAPSHOTS_IN_MEMORY, Job, JobManager, default_slots, drain, run_job
 from .ray_loopback import LOOPBACK, keep_on_loopback
 from .runs import runs_dir
@@ -75,11 +76,12 @@ def _in_lasting_thread(start: Callable[[], object]) -> None:
 
 # ======================================================================== executor
 @ray.remote(num_cpus=1, max_retries=0)  # a retried training would start over as a new run
-def _train(job_id: str, config_dict: dict, events, control, runs_root: str | None) -> None:
+def _train(job_id: str, config_dict: dict, group: str | None, events, control,
+           runs_root: str | None) -> None:
     import torch
     torch.set_num_threads(1)  # small graphs: per-op overhead, extra threads only spin
-    run_job(job_id, config_dict, events, control, runs_root=runs_root)
-    events.put(("idle", job_id, os.getpid()))
+    run_job(job_id, config_dict, events, control, group=group, runs_root=runs_root)
+    events.put(Idle(job_id, os.getpid()))
 
 
 class RayExecutor:
@@ -96,10 +98,10 @@ class RayExecutor:
         self._controls = [Queue(actor_options={"num_cpus": 0}) for _ in range(self.slots)]
         self._tasks: list[ray.ObjectRef | None] = [None] * self.slots
 
-    def start(self, slot, job_id, config_dict):
+    def start(self, slot, job_id, config_dict, group=None):
         drain(self._controls[slot])
         self._tasks[slot] = _train.options(name=f"argae-train-{job_id}").remote(
-            job_id, config_dict, self.events, self._controls[slot], self.runs_root)
+            job_id, config_dict, group, self.events, self._controls[slot], self.runs_root)
 
     def control(self, slot, command):
         self._controls[slot].put(command)

@@ -14,6 +14,7 @@ from typing import Iterable, Sequence
 
 from .compare import BY_KEY, FEW_TEST_EDGES, MAX_SEEDS, Outcome, Stat, finite_number
 from .config import ADVERSARIAL, FIELDS, TrainConfig
+from .status import Status
 
 REG_WEIGHTS = (0.0, 0.25, 1.0, 4.0, 16.0)   # 16: where Cora ARGVA's AUC fell to 0.75 (issue 12's table)
 LATENT_SIZES = (2, 8, 16, 64)
@@ -87,7 +88,7 @@ def summarize_sweep(runs: Iterable[SweepRun]) -> list[SweepPoint]:
         cell = (run.latent_size, run.reg_weight)
         point = points.setdefault(cell, SweepPoint(run.reg_weight, run.latent_size))
         point.runs += 1
-        point.finished += run.outcome.status == "finished"
+        point.finished += run.outcome.status == Status.FINISHED
         edges = finite_number((run.outcome.metrics or {}).get("test_edges"))
         if edges is not None:
             point.test_edges = int(edges) if point.test_edges is None else min(point.test_edges, int(edges))

@@ -14,41 +14,16 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from . import metrics
 from .config import TrainConfig
-from .data import Graph, Split, load_graph, split_edges
+from .data import load_graph
+from .graph import Graph, Split, split_edges
 from .models import build_model, pick_device
-
-
-@dataclass
-class EpochRecord:
-    epoch: int                               # 1-based
-    encoder_loss: float                      # total = recon + reg + kl (weighted)
-    recon_loss: float
-    reg_loss: float | None = None            # weighted; None for GAE / VGAE
-    kl_loss: float | None = None             # weighted; None for GAE / ARGA
-    discriminator_loss: float | None = None  # mean over the epoch's D steps
-    d_real: float | None = None              # mean D(prior sample), a probability
-    d_fake: float | None = None              # mean D(z), a probability
-    val_auc: float | None = None
-    val_ap: float | None = None
-    seconds: float = 0.0
-    diverged: bool = False
-    z: np.ndarray | None = field(default=None, repr=False)        # [N, latent] at snapshots
-    d_score: np.ndarray | None = field(default=None, repr=False)  # D(z) per node at snapshots
-    d_weights: dict | None = field(default=None, repr=False)      # D's parameters at snapshots (arrays)
-
-    def row(self) -> dict:
-        """The scalar part, for tables, CSV and JSON (not `asdict`, which deep-copies Z)."""
-        return {k: getattr(self, k) for k in ROW_FIELDS}
-
-
-ROW_FIELDS = [k for k in EpochRecord.__dataclass_fields__ if k not in ("z", "d_score", "d_weights")]
+from .records import ROW_FIELDS, EpochRecord  # noqa: F401  (importable from here as before)
 
 
 class NegativeSampler:
@@ -162,7 +137,7 @@ class Trainer:
         recon = self.model.recon_loss(z, self.positive_edges, self.negative_edges())
         loss = recon
         parts = {"recon_loss": float(recon.detach())}
-        if self.model_is_adversarial:
+        if self.config.adversarial:
             reg = self.reg_weight * self._without_discriminator_grads(self.model.reg_loss, z)
             loss = loss + reg
             parts["reg_loss"] = float(reg.detach())
@@ -185,10 +160,6 @@ class Trainer:
             return loss_fn(z)
         finally:
             discriminator.requires_grad_(True)
-
-    @property
-    def model_is_adversarial(self) -> bool:
-        return self.config.adversarial
 
     def step(self) -> EpochRecord:
         """Train one epoch (or what is left of one begun by `advance`) and return its record."""
@@ -257,16 +228,16 @@ class Trainer:
     # ----------------------------------------------------------- evaluation
     @torch.no_grad()
     def embed(self) -> torch.Tensor:
-        """Z in eval mode (the mean for variational models). Leaves the model's mode and the
-        posterior of an epoch in progress (mu / log std, which `kl_loss` reads) untouched."""
+        """Z in eval mode: the encoder's mean for variational models (what PyG's `encode`
+        returns outside training), its output otherwise. The encoder is called directly, so
+        the posterior of an epoch in progress (mu / log std, which `kl_loss` reads) stays."""
         was_training = self.model.training
-        holder = getattr(self.model, "VGAE", self.model)  # ARGVA keeps them in its inner VGAE
-        saved = getattr(holder, "__mu__", None), getattr(holder, "__logstd__", None)
         self.model.eval()
-        z = self.encode()
-        self.model.train(was_training)
-        holder.__mu__, holder.__logstd__ = saved
-        return z
+        try:
+            out = self.model.encoder(self.x, self.train_edges)
+        finally:
+            self.model.train(was_training)
+        return out[0] if self.config.variational else out
 
     @torch.no_grad()
     def snapshot(self, z: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray | None]:

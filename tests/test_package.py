@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from argae_core import cli, places, tensorboard_export
+from argae_core import cli, storage, tensorboard_export
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 
@@ -99,7 +99,7 @@ def test_import_argae_core_stays_light_and_trainer_comes_on_first_use():
 
 
 def test_a_source_checkout_keeps_its_own_folders():
-    assert places.project_dir() == REPO_DIR
+    assert storage.project_dir() == REPO_DIR
 
 
 def test_pip_install_gives_the_argae_command_and_runs_land_in_the_working_directory(tmp_path):

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from argae_core.config import MODEL_KINDS, ConfigError, TrainConfig
 from argae_core.data import load_graph, split_edges
@@ -179,3 +180,19 @@ def test_argva_on_cora_with_defaults_reaches_the_bar(cora_available):
     assert not metrics["diverged"]
     assert metrics["test_auc"] >= 0.88, metrics
     assert np.isfinite(metrics["mmd"])
+
+
+@pytest.mark.parametrize("model", ["gae", "vgae", "arga", "argva"])
+def test_embed_is_the_eval_mode_encoding_and_leaves_an_epoch_in_progress_alone(model):
+    trainer = Trainer(karate(model=model, epochs=3))
+    list(trainer)
+    trainer.model.eval()
+    with torch.no_grad():
+        expected = trainer.model.encode(trainer.x, trainer.train_edges)  # PyG: the mean in eval mode
+    trainer.model.train()
+    z = trainer.model.encode(trainer.x, trainer.train_edges)  # an epoch in progress: a sample
+    kl = trainer.model.kl_loss() if trainer.config.variational else None
+    embedded = trainer.embed()
+    assert torch.equal(embedded, expected) and trainer.model.training
+    if kl is not None:  # the posterior kl_loss reads is still the epoch's, not the embedding's
+        assert torch.equal(trainer.model.kl_loss(), kl) and not torch.equal(z, embedded)

@@ -1,0 +1,124 @@
+"""The worker side: `run_job` trains one config through `runs.record_run` and streams events
+back; controls (pause, resume, step, update, stop) come the other way, checked between epochs."""
+from __future__ import annotations
+
+import os
+import queue
+import traceback
+
+from ..config import TrainConfig
+from ..events import Done, Failed, Idle, Paused, Phase, Ready, Record, Started
+from ..status import Status
+from ..threads import choose_threads
+
+
+def run_job(job_id: str, config_dict: dict, events, control, *, group: str | None = None,
+            runs_root: str | None = None) -> None:
+    """Train one config, sending `events` (Started, Record..., then Done or Failed); the run
+    is saved under `runs_root` as part of comparison `group` (None: a single run).
+
+    Runs in a worker (process or thread). Control messages: pause, resume, step, update, stop."""
+    from ..data import load_graph
+    from ..runs import RunWriter, record_run
+    from ..training import Trainer
+
+    try:
+        config = TrainConfig.from_dict(config_dict).validate()
+        graph = load_graph(config)
+        trainer = Trainer(config, graph)
+        writer = RunWriter(config, graph, root=runs_root, source="ui", group=group)
+    except Exception as exc:  # a message for the user, never a traceback on their page
+        events.put(Failed(job_id, _describe(exc)))
+        return
+    events.put(Started(job_id, writer.run_id, graph.summary()))
+    paused, steps_allowed = False, 0
+    records = record_run(trainer, writer)
+    try:
+        for record in records:
+            events.put(Record(job_id, record.row(), record.z, record.d_score))
+            paused, steps_allowed = _obey(control, trainer, paused, steps_allowed, events, job_id)
+    except Exception as exc:
+        events.put(Failed(job_id, _describe(exc)))
+        return
+    finally:
+        records.close()
+    events.put(Done(job_id, Status(writer.info["status"]), writer.final_metrics))
+
+
+def _obey(control, trainer, paused: bool, steps_allowed: int, events, job_id) -> tuple[bool, int]:
+    """Apply pending controls; block while paused (a 'step' lets one epoch through)."""
+    if paused and steps_allowed > 0:
+        steps_allowed -= 1
+    while True:
+        try:
+            command = control.get(block=paused and steps_allowed == 0, timeout=0.5)
+        except queue.Empty:
+            if paused and steps_allowed == 0:
+                continue
+            return paused, steps_allowed
+        if command == "stop":
+            trainer.stop()
+            return False, 0
+        if command == "pause":
+            paused = True
+            events.put(Paused(job_id, True))
+        elif command == "resume":
+            paused, steps_allowed = False, 0
+            events.put(Paused(job_id, False))
+        elif command in ("step", "update"):
+            if not paused:  # Step / one update on a running job pauses it: say so, as Pause does
+                events.put(Paused(job_id, True))
+            paused = True
+            if command == "step":
+                steps_allowed += 1
+            elif _one_update(trainer, events, job_id):
+                return paused, steps_allowed  # the epoch ended: let its record through
+        if not paused or steps_allowed:
+            return paused, steps_allowed
+
+
+def _one_update(trainer, events, job_id) -> bool:
+    """Step mode: one discriminator or encoder update, sent with Z and D(z) after it.
+    Returns True when it was the encoder update, i.e. the epoch is complete."""
+    phase = trainer.advance()
+    z, d_score = trainer.snapshot()
+    events.put(Phase(job_id, {**phase, "z": z, "d_score": d_score}))
+    if phase["phase"] == "encoder":
+        trainer.advance()  # completes the epoch's record (validation, snapshot)
+        return True
+    return False
+
+
+def _describe(exc: BaseException) -> str:
+    from ..config import ConfigError
+    from ..data import DatasetUnavailable
+    if isinstance(exc, (ConfigError, DatasetUnavailable)):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc} (at {traceback.extract_tb(exc.__traceback__)[-1].name})" \
+        if exc.__traceback__ else f"{type(exc).__name__}: {exc}"
+
+
+def _worker_main(tasks, events, control, slots: int, runs_root: str | None) -> None:
+    """A warm worker process: imports the heavy libraries once, then runs tasks forever, each
+    with the threads free when it starts (one of `slots` workers: `threads.choose_threads`)."""
+    import torch
+    from .. import data, runs, training  # noqa: F401  (warm the imports before the first task)
+    events.put(Ready(os.getpid()))
+    while True:
+        task = tasks.get()
+        if task is None:
+            return
+        job_id, config_dict, group = task
+        drain(control)
+        torch.set_num_threads(choose_threads(slots)[0])
+        run_job(job_id, config_dict, events, control, group=group, runs_root=runs_root)
+        events.put(Idle(job_id, os.getpid()))
+
+
+def drain(control) -> None:
+    """Drop controls left for a previous task of the same slot (a late Stop must not stop the next run)."""
+    while True:
+        try:
+            control.get_nowait()
+        except queue.Empty:
+            return
