@@ -68,7 +68,9 @@ def _obey(control, trainer, paused: bool, steps_allowed: int, events, job_id) ->
         elif command in ("step", "update"):
             if not paused:  # Step / one update on a running job pauses it: say so, as Pause does
                 events.put(Paused(job_id, True))
-            paused = True
+                paused = True
+                if command == "step":  # where it stands (the epoch just done); the next Step moves one
+                    continue
             if command == "step":
                 steps_allowed += 1
             elif _one_update(trainer, events, job_id):
