@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from .config import ADVERSARIAL, MODEL_KINDS, VARIATIONAL, TrainConfig
+from .config import MODEL_KINDS, TrainConfig
 
 MAX_SEEDS = 5
 BEST_MARK = " ★"
@@ -112,10 +112,7 @@ def comparison_configs(base: TrainConfig, models: Sequence[str], seeds: Sequence
     configs = []
     for seed in seeds:
         for model in models:
-            configs.append(base.replace(
-                model=model, seed=seed,
-                reg_weight=base.reg_weight if model in ADVERSARIAL else None,
-                kl_weight=base.kl_weight if model in VARIATIONAL else None))
+            configs.append(base.replace(model=model, seed=seed).without_unused())
     return configs
 
 
