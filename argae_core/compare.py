@@ -11,7 +11,7 @@ import math
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from .config import MODEL_KINDS, TrainConfig
 
@@ -119,6 +119,33 @@ def comparison_configs(base: TrainConfig, models: Sequence[str], seeds: Sequence
 def new_group_id() -> str:
     """The group every run of one comparison is saved under (runs.RunSummary.group)."""
     return f"cmp-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class Started:
+    """A comparison handed to the job manager: its group, job ids (seed-major), models, seeds."""
+    group: str
+    jobs: list[str]
+    models: list[str]
+    seeds: list[int]
+
+
+def start_comparison(manager, owner: str, base: TrainConfig, models: Sequence[str], repeats: int,
+                     label: Callable[[TrainConfig], str]) -> Started:
+    """Submit one job per (seed, model) under one new group id, all or nothing: when the
+    manager refuses one (its queue full: RuntimeError; a bad config: ConfigError), the jobs
+    already submitted are stopped and the refusal is raised."""
+    seeds = seeds_for(base.seed, repeats)
+    group = new_group_id()
+    submitted: list[str] = []
+    try:
+        for config in comparison_configs(base, models, seeds):
+            submitted.append(manager.submit(owner, config, label=label(config), group=group))
+    except (RuntimeError, ValueError):  # ConfigError is a ValueError
+        for job_id in submitted:
+            manager.control(job_id, owner, "stop")
+        raise
+    return Started(group, submitted, list(models), seeds)
 
 
 # ------------------------------------------------------------------- results
