@@ -103,6 +103,16 @@ def comparison_problems(models: Sequence[str], repeats: int, room: int | None = 
     return problems
 
 
+def start_problems(base: TrainConfig, models: Sequence[str], repeats: int, room: int | None = None) -> dict[str, str]:
+    """`comparison_problems`, then (when none, and `base` is valid) those of each run's config:
+    the last of several seeds beyond the seed's maximum, for instance."""
+    problems = comparison_problems(models, repeats, room)
+    if not problems and not base.problems():
+        for config in comparison_configs(base, models, seeds_for(base.seed, repeats)):
+            problems.update(config.problems())
+    return problems
+
+
 def comparison_configs(base: TrainConfig, models: Sequence[str], seeds: Sequence[int]) -> list[TrainConfig]:
     """One config per (seed, model), seed-major: the shared knobs of `base` for every model.
 

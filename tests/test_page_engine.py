@@ -119,3 +119,12 @@ def test_a_saved_run_reads_as_a_job_that_cannot_be_controlled(tmp_path):
     assert saved.reread(tmp_path) is saved       # over: not read again
     with pytest.raises(runs.RunError):
         SavedRun.load("no-such-run", tmp_path)
+
+
+def test_start_problems_check_every_run_of_the_comparison():
+    assert compare.start_problems(TrainConfig(), ["gae", "argva"], 2) == {}
+    assert "models" in compare.start_problems(TrainConfig(), [], 2)
+    last_seed = TrainConfig(seed=2**31 - 1)
+    assert "seed" in compare.start_problems(last_seed, ["gae"], 2)     # the second seed is one too many
+    assert compare.start_problems(last_seed, ["gae"], 1) == {}
+    assert "seeds" in compare.start_problems(TrainConfig(), ["gae", "vgae"], 3, room=4)
