@@ -314,12 +314,7 @@ def _names(text: str, allowed, what: str) -> list[str]:
 
 def run_config(base: TrainConfig, dataset: str, model: str, seed: int) -> TrainConfig:
     """The base settings for one cell; weights only go to models that have the term."""
-    config = base.replace(dataset=dataset, model=model, seed=seed)
-    if not config.adversarial:
-        config = config.replace(reg_weight=None)
-    if not config.variational:
-        config = config.replace(kl_weight=None)
-    return config
+    return base.replace(dataset=dataset, model=model, seed=seed).without_unused()
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:

@@ -11,9 +11,9 @@ import math
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
-from .config import ADVERSARIAL, MODEL_KINDS, VARIATIONAL, TrainConfig
+from .config import MODEL_KINDS, TrainConfig
 from .status import Status
 
 MAX_SEEDS = 5
@@ -104,6 +104,16 @@ def comparison_problems(models: Sequence[str], repeats: int, room: int | None = 
     return problems
 
 
+def start_problems(base: TrainConfig, models: Sequence[str], repeats: int, room: int | None = None) -> dict[str, str]:
+    """`comparison_problems`, then (when none, and `base` is valid) those of each run's config:
+    the last of several seeds beyond the seed's maximum, for instance."""
+    problems = comparison_problems(models, repeats, room)
+    if not problems and not base.problems():
+        for config in comparison_configs(base, models, seeds_for(base.seed, repeats)):
+            problems.update(config.problems())
+    return problems
+
+
 def comparison_configs(base: TrainConfig, models: Sequence[str], seeds: Sequence[int]) -> list[TrainConfig]:
     """One config per (seed, model), seed-major: the shared knobs of `base` for every model.
 
@@ -113,16 +123,40 @@ def comparison_configs(base: TrainConfig, models: Sequence[str], seeds: Sequence
     configs = []
     for seed in seeds:
         for model in models:
-            configs.append(base.replace(
-                model=model, seed=seed,
-                reg_weight=base.reg_weight if model in ADVERSARIAL else None,
-                kl_weight=base.kl_weight if model in VARIATIONAL else None))
+            configs.append(base.replace(model=model, seed=seed).without_unused())
     return configs
 
 
 def new_group_id() -> str:
     """The group every run of one comparison is saved under (runs.RunSummary.group)."""
     return f"cmp-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class Started:
+    """A comparison handed to the job manager: its group, job ids (seed-major), models, seeds."""
+    group: str
+    jobs: list[str]
+    models: list[str]
+    seeds: list[int]
+
+
+def start_comparison(manager, owner: str, base: TrainConfig, models: Sequence[str], repeats: int,
+                     label: Callable[[TrainConfig], str]) -> Started:
+    """Submit one job per (seed, model) under one new group id, all or nothing: when the
+    manager refuses one (its queue full: RuntimeError; a bad config: ConfigError), the jobs
+    already submitted are stopped and the refusal is raised."""
+    seeds = seeds_for(base.seed, repeats)
+    group = new_group_id()
+    submitted: list[str] = []
+    try:
+        for config in comparison_configs(base, models, seeds):
+            submitted.append(manager.submit(owner, config, label=label(config), group=group))
+    except (RuntimeError, ValueError):  # ConfigError is a ValueError
+        for job_id in submitted:
+            manager.control(job_id, owner, "stop")
+        raise
+    return Started(group, submitted, list(models), seeds)
 
 
 # ------------------------------------------------------------------- results

@@ -40,8 +40,13 @@ class ConfigError(ValueError):
         super().__init__("; ".join(f"{k}: {v}" for k, v in problems.items()))
 
 
-def _knob(default, help, minimum=None, maximum=None, choices=None, group="training"):
-    meta = {"help": help, "min": minimum, "max": maximum, "choices": choices, "group": group}
+# Which model kinds use a knob: the one rule the sidebars, the CLI and the Runs page follow.
+USED_BY = {"all": MODEL_KINDS, "adversarial": ADVERSARIAL, "variational": VARIATIONAL}
+
+
+def _knob(default, help, minimum=None, maximum=None, choices=None, group="training", used_by="all"):
+    meta = {"help": help, "min": minimum, "max": maximum, "choices": choices, "group": group,
+            "used_by": used_by}
     return field(default=default, metadata=meta)
 
 
@@ -75,21 +80,21 @@ class TrainConfig:
     latent_size: int = _knob(64, "Dimensions of Z (and of the prior samples).", 1, 512, group="model")
     encoder_hidden: int = _knob(256, "Width of the encoder's first GCN layer.", 1, 2048, group="model")
     discriminator_hidden: int = _knob(64, "Width of the discriminator's two hidden layers.",
-                                      1, 2048, group="model")
+                                      1, 2048, group="model", used_by="adversarial")
     # --- the optimisation
     encoder_lr: float = _knob(0.005, "Adam learning rate of the encoder. Too high and training "
                               "diverges.", 1e-6, 1.0)
     discriminator_lr: float = _knob(0.001, "Adam learning rate of the discriminator. Higher makes "
-                                    "the judge stronger.", 1e-6, 1.0)
+                                    "the judge stronger.", 1e-6, 1.0, used_by="adversarial")
     discriminator_steps: int = _knob(1, "Discriminator updates per encoder update (tutorial: 5; "
                                      "1 measured best on Cora). More steps = a stronger judge.",
-                                     1, 50)
+                                     1, 50, used_by="adversarial")
     reg_weight: float | None = _knob(None, "Weight of the adversarial regulariser in the encoder "
                                      f"loss (empty = {DEFAULT_REG_WEIGHT:g}; tutorial: 1). ARGA / "
                                      "ARGVA only; 0 switches it off.",
-                                     0.0, 100.0)
+                                     0.0, 100.0, used_by="adversarial")
     kl_weight: float | None = _knob(None, "Weight of the KL term (empty = 1 / number of nodes, "
-                                    "as in the tutorial). VGAE / ARGVA only.", 0.0, 100.0)
+                                    "as in the tutorial). VGAE / ARGVA only.", 0.0, 100.0, used_by="variational")
     epochs: int = _knob(200, "Encoder updates to run.", 1, 10_000)
     seed: int = _knob(0, "Seeds the edge split, the weights and the prior samples: same seed, "
                       "same run on CPU.", 0, 2**31 - 1)
@@ -209,8 +214,39 @@ class TrainConfig:
     def replace(self, **changes) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
 
+    def without_unused(self) -> "TrainConfig":
+        """This config with the optional weights its model has no term for emptied (the
+        regulariser of GAE / VGAE, the KL of GAE / ARGA): a shared knob applies to the
+        models that use it, and is not refused by the others."""
+        return self.replace(**{name: None for name, f in FIELDS.items()
+                               if f.default is None and not applies(name, self.model)})
+
 
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def applies(name: str, model: str) -> bool:
+    """Whether a model kind uses the knob `name` (its `used_by` metadata)."""
+    return model in USED_BY[FIELDS[name].metadata["used_by"]]
+
+
+def knobs_used(model: str) -> list[str]:
+    """The knobs a model kind uses, in TrainConfig's order."""
+    return [name for name in FIELDS if applies(name, model)]
+
+
+def used_by_any(name: str, models) -> bool:
+    """Whether any of `models` uses the knob (a sidebar shared by several models shows it)."""
+    return any(applies(name, model) for model in models)
+
+
+def unused_settings(config: TrainConfig) -> set[str]:
+    """The settings a run of `config` does not use: knobs its model has no part for, and the
+    planted partition's unless it trains on one."""
+    unused = {name for name in FIELDS if not applies(name, config.model)} if config.model in MODEL_KINDS else set()
+    if config.dataset != "planted":
+        unused |= {name for name in FIELDS if FIELDS[name].metadata["group"] == "planted"}
+    return unused
 
 
 def planted_edge_estimate(nodes: int, communities: int, p_in: float, p_out: float) -> float:

@@ -28,13 +28,30 @@ COLOUR_MODES = {"cloud": "Real (prior) vs fake (Z)", "label": "Z by class label"
                 "score": "Z by the discriminator's D(z)", "degree": "Z by node degree"}
 
 
-def _layout(fig: go.Figure, title: str, ytitle: str, revision: str, height: int = 330) -> go.Figure:
+def _layout(fig: go.Figure, title: str, ytitle: str, revision: str, height: int = 330, *,
+            legend_below: bool = False, drop_empty: bool = False, note: str | None = None,
+            x_range: Sequence[float] | None = None, y_range: Sequence[float] | None = None) -> go.Figure:
+    """The training charts' common layout and options (every curve figure takes them):
+    `legend_below`: several models' long legends further under the chart (taller);
+    `drop_empty`: leave out the empty traces (kept by default so that a model keeps its colour
+    from chart to chart); `note`, `x_range`, `y_range`: a chart standing empty before a run."""
+    if drop_empty:
+        fig.data = tuple(t for t in fig.data if t.x is not None and len(t.x))
     # Legend under the x axis: beside the title it wraps upward into it in a narrow column.
     fig.update_layout(title=dict(text=title, x=0, font=dict(size=15)), height=height,
                       margin=dict(l=10, r=10, t=40, b=10), uirevision=revision,
                       legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0, traceorder="normal"),
                       xaxis_title="epoch", yaxis_title=ytitle, hovermode="x unified",
                       template="plotly_white")
+    if legend_below:
+        fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, xanchor="left", x=0), height=380)
+    if note:
+        fig.add_annotation(text=note, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.85,
+                           font=dict(color="#666", size=13))
+    if x_range is not None:
+        fig.update_xaxes(range=list(x_range))
+    if y_range is not None:
+        fig.update_yaxes(range=list(y_range))
     return fig
 
 
@@ -52,11 +69,7 @@ def _colour(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
-def has_series(runs: Mapping[str, Rows], key: str) -> bool:
-    return any(_series(rows, key)[0] for rows in runs.values())
-
-
-def discriminator_loss_figure(runs: Mapping[str, Rows], revision: str = "d-loss") -> go.Figure:
+def discriminator_loss_figure(runs: Mapping[str, Rows], revision: str = "d-loss", **options) -> go.Figure:
     fig = go.Figure()
     for i, (label, rows) in enumerate(runs.items()):
         xs, ys = _series(rows, "discriminator_loss")
@@ -64,10 +77,10 @@ def discriminator_loss_figure(runs: Mapping[str, Rows], revision: str = "d-loss"
     # A judge that cannot tell real from fake sits at 2 ln 2 (0.5 / 0.5 on both halves).
     fig.add_hline(y=2 * math.log(2), line=dict(color="#999", dash="dot"),
                   annotation_text="2 ln 2: D is guessing", annotation_position="top left")
-    return _layout(fig, "Discriminator loss", "loss", revision)
+    return _layout(fig, "Discriminator loss", "loss", revision, **options)
 
 
-def encoder_loss_figure(runs: Mapping[str, Rows], revision: str = "e-loss") -> go.Figure:
+def encoder_loss_figure(runs: Mapping[str, Rows], revision: str = "e-loss", **options) -> go.Figure:
     fig = go.Figure()
     for i, (label, rows) in enumerate(runs.items()):
         for part, dash in PART_DASH.items():
@@ -78,10 +91,21 @@ def encoder_loss_figure(runs: Mapping[str, Rows], revision: str = "e-loss") -> g
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=name, legendgroup=label,
                                      line=dict(color=_colour(i), dash=dash,
                                                width=2.5 if part == "encoder_loss" else 1.5)))
-    return _layout(fig, "Encoder loss and its parts", "loss", revision)
+    return _layout(fig, "Encoder loss and its parts", "loss", revision, **options)
 
 
-def discriminator_verdict_figure(runs: Mapping[str, Rows], revision: str = "d-verdict") -> go.Figure:
+def reconstruction_figure(runs: Mapping[str, Rows], revision: str = "recon", **options) -> go.Figure:
+    """The reconstruction loss of several runs (the one term every model has), a line each."""
+    fig = go.Figure()
+    for i, (label, rows) in enumerate(runs.items()):
+        xs, ys = _series(rows, "recon_loss")
+        if xs:
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=label, legendgroup=label,
+                                     line=dict(color=_colour(i), dash="solid", width=2)))
+    return _layout(fig, "Reconstruction loss (the term every model has)", "loss", revision, **options)
+
+
+def discriminator_verdict_figure(runs: Mapping[str, Rows], revision: str = "d-verdict", **options) -> go.Figure:
     """Mean D(prior sample) and mean D(z): 0.5 / 0.5 is the game's equilibrium."""
     fig = go.Figure()
     for i, (label, rows) in enumerate(runs.items()):
@@ -95,11 +119,11 @@ def discriminator_verdict_figure(runs: Mapping[str, Rows], revision: str = "d-ve
     fig.add_hline(y=0.5, line=dict(color="#999", dash="dot"), annotation_text="equilibrium 0.5",
                   annotation_position="bottom left")
     fig.update_yaxes(range=[0, 1])
-    return _layout(fig, "Discriminator's verdict", "probability of 'real'", revision)
+    return _layout(fig, "Discriminator's verdict", "probability of 'real'", revision, **options)
 
 
 def validation_figure(runs: Mapping[str, Rows], revision: str = "val",
-                      references: Mapping[str, float] | None = None) -> go.Figure:
+                      references: Mapping[str, float] | None = None, **options) -> go.Figure:
     """Validation AUC / AP per run; `references` (label -> AUC) are drawn as dotted lines in
     the run's colour (the paper's test AUC, for instance)."""
     fig = go.Figure()
@@ -114,15 +138,19 @@ def validation_figure(runs: Mapping[str, Rows], revision: str = "val",
             fig.add_hline(y=references[label], line=dict(color=_colour(i), dash="dot", width=1.5),
                           annotation_text=f"paper {label} AUC {references[label]:.3f}",
                           annotation_position="bottom right", annotation_font_size=11)
-    return _layout(fig, "Validation link prediction", "score", revision)
+    return _layout(fig, "Validation link prediction", "score", revision, **options)
+
+
+METRICS_TABLE = (("test_auc", "AUC"), ("test_ap", "AP"), ("test_edges", "test edges"), ("acc", "ACC"),
+                 ("nmi", "NMI"), ("ari", "ARI"), ("z_std", "spread (prior: 1)"),
+                 ("c2st", "C2ST (0.5: like prior)"), ("mmd", "MMD to prior"))
+# The columns of that table shown with three decimals
+METRICS_TABLE_SCORES = ("AUC", "AP", "ACC", "NMI", "ARI", "MMD to prior")
 
 
 def metrics_table_rows(metrics: Mapping[str, Mapping]) -> list[dict]:
     """label -> final metrics  =>  rows for a table (one per run)."""
-    keys = [("test_auc", "AUC"), ("test_ap", "AP"), ("test_edges", "test edges"), ("acc", "ACC"), ("nmi", "NMI"),
-            ("ari", "ARI"), ("z_std", "spread (prior: 1)"), ("c2st", "C2ST (0.5: like prior)"),
-            ("mmd", "MMD to prior")]
-    return [{"run": label, **{name: m.get(key) for key, name in keys}} for label, m in metrics.items()]
+    return [{"run": label, **{name: m.get(key) for key, name in METRICS_TABLE}} for label, m in metrics.items()]
 
 
 # ------------------------------------------------------------------ latent space

@@ -9,9 +9,8 @@ from __future__ import annotations
 import threading
 
 import streamlit as st
-from streamlit.runtime import Runtime
-from streamlit.runtime.pages_manager import PagesManager
-from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from pages import internals
 
 
 def page_setup() -> None:
@@ -20,13 +19,10 @@ def page_setup() -> None:
     without app.py's navigation, page config and heartbeat. Switch the server to app.py's
     st.navigation and rerun, so the link opens as intended. (Not at import time: a rerun
     raised during an import breaks a second session importing the module at that moment.)"""
-    if not Runtime.exists() or type(Runtime.instance()) is not Runtime:
+    if not internals.real_server():
         return  # AppTest: it runs pages directly on purpose
-    ctx = get_script_run_ctx()
-    listed = ctx.pages_manager.get_pages().values() if ctx else ()
-    folder_mode = any(str(page.get("script_path", "")).endswith("common.py") for page in listed)
-    if PagesManager.uses_pages_directory or folder_mode:  # folder mode lists every file
-        PagesManager.uses_pages_directory = False
+    if internals.in_pages_folder_mode():
+        internals.leave_pages_folder_mode()
         st.rerun()
 
 
@@ -64,7 +60,7 @@ def engine_ready() -> bool:
 def engine_loading_note():
     """An info box while the engine is still importing (None once it is loaded): call it
     before the page's engine imports and `.empty()` the box after them."""
-    if engine_ready() or not Runtime.exists() or type(Runtime.instance()) is not Runtime:
+    if engine_ready() or not internals.real_server():
         return None  # loaded, or AppTest (which imports the engine with the page)
     return st.info("Loading the engine (torch, PyTorch Geometric): on a server's first visit "
                    "this takes a few seconds; the page appears when it is ready.",

@@ -1,49 +1,22 @@
 """Helpers shared by the pages: the session's identity, the server's job manager, the
-dataset loader cache, and the config widgets built from `TrainConfig.FIELDS`."""
+dataset loader cache, live PCA pictures and the shared latent projectors (the knob widgets
+are in pages/knobs.py)."""
 from __future__ import annotations
 
 import os
 import threading
-from typing import Callable
 
-import numpy as np
 import streamlit as st
-from streamlit.runtime import Runtime
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from argae_core.config import FIELDS, ConfigError, TrainConfig
 from argae_core.data import DatasetUnavailable, load_graph, summary
 from argae_core.jobs import JobManager, ProcessExecutor, ThreadExecutor, default_slots
-
-
-# Option labels stay short: a sidebar selectbox cuts anything past ~28 characters at every
-# width; the detail goes in DATASET_HELP, shown by the widget's help icon.
-DATASET_LABELS = {"karate": "KarateClub", "planted": "Planted partition", "cora": "Cora",
-                  "citeseer": "CiteSeer", "pubmed": "PubMed"}
-DATASET_HELP = ("KarateClub: 34 nodes, ships inside PyG (offline). Planted partition: generated from a "
-                "seed (offline), with the knobs below. Cora, CiteSeer, PubMed: Planetoid citation graphs "
-                "(raw files in the data folder, or a download on a networked machine).")
-MODEL_LABELS = {"gae": "GAE", "vgae": "VGAE", "arga": "ARGA", "argva": "ARGVA"}
-FEATURE_LABELS = {"raw": "raw", "row_normalized": "row-normalised", "identity": "identity (no features)",
-                  "degree": "degree"}
-FINISHED_MESSAGES = {"finished": "Training finished.", "stopped": "Stopped early.",
-                     "diverged": "Training diverged.", "failed": "Training failed."}
+from pages import internals
 
 
 # --------------------------------------------------------------- session & server
 def session_id() -> str:
-    ctx = get_script_run_ctx()
-    return ctx.session_id if ctx else "no-session"
-
-
-def _session_alive(owner: str) -> bool | None:
-    """Whether a browser session is still connected; None when not under a real server."""
-    try:
-        runtime = Runtime.instance()
-    except RuntimeError:  # no server (tests, bare mode)
-        return None
-    verdict = runtime.is_active_session(owner)
-    return verdict if isinstance(verdict, bool) else None
+    return internals.session_id()
 
 
 @st.cache_resource(show_spinner=False)
@@ -53,11 +26,11 @@ def job_manager() -> JobManager:
     address = os.environ.get("ARGAE_RAY_ADDRESS")
     if address:
         from argae_core.ray_jobs import cluster_job_manager   # only here: the plain app never imports ray
-        return cluster_job_manager(address, liveness=_session_alive)
+        return cluster_job_manager(address, liveness=internals.session_alive)
     slots = default_slots()
     executor = (ThreadExecutor(slots) if os.environ.get("ARGAE_EXECUTOR") == "thread"
                 else ProcessExecutor(slots))
-    return JobManager(executor, liveness=_session_alive)
+    return JobManager(executor, liveness=internals.session_alive)
 
 
 @st.cache_resource(show_spinner=False)
@@ -75,6 +48,12 @@ def _projection_warm_up() -> threading.Thread:
 def start_background_services() -> None:
     job_manager()
     _projection_warm_up()
+
+
+def room_for_runs() -> int:
+    """How many more runs this session may start (the job manager's per-user limit)."""
+    manager = job_manager()
+    return manager.max_jobs_per_owner - sum(j.active for j in manager.jobs_of(session_id()))
 
 
 def heartbeat() -> None:
@@ -125,50 +104,24 @@ def graph_caption(graph) -> str:
     return f"**{s['name']}**: {s['nodes']:,} nodes, {s['edges']:,} edges, {s['features']:,} features{classes}."
 
 
-# ------------------------------------------------------------------ widgets
-def use_config(config: TrainConfig) -> None:
-    """Make `config` the Train page's editable settings (a preset, a saved run's settings)."""
-    st.session_state["config"] = config.to_dict()
-    for key in [k for k in st.session_state if str(k).startswith("w_")]:
-        del st.session_state[key]  # widgets keep their own state; drop it so they show `config`
-    st.session_state.pop("preset_note", None)
-
-
-def _label(name: str) -> str:
-    return name.replace("_", " ").replace("lr", "learning rate").capitalize()
-
-
-def config_widget(name: str, value, *, container=st, label: str | None = None, key_prefix: str = "w",
-                  option_labels: dict[str, str] | None = None, disabled: bool = False):
-    """A widget for one TrainConfig field, with its bounds and help from FIELDS;
-    `option_labels` renames choices where their usual names would mislead."""
-    meta = FIELDS[name].metadata
-    key = f"{key_prefix}_{name}"
-    label = label or _label(name)
-    if meta["choices"]:
-        names = {**DATASET_LABELS, **MODEL_LABELS, **FEATURE_LABELS, **(option_labels or {})}
-        options = list(meta["choices"])
-        return container.selectbox(label, options, index=options.index(value) if value in options else 0,
-                                   format_func=lambda v: names.get(v, v), help=meta["help"], key=key,
-                                   disabled=disabled)
-    is_int = FIELDS[name].type.startswith("int")
-    lo, hi = meta["min"], meta["max"]
-    if is_int:
-        return container.number_input(label, min_value=lo, max_value=hi, value=value, step=1,
-                                      help=meta["help"], key=key, disabled=disabled)
-    return container.number_input(label, min_value=float(lo), max_value=float(hi), value=value,
-                                   format="%.6g", help=meta["help"], key=key,
-                                   placeholder="default", step=None if value is None else _step(value),
-                                   disabled=disabled)
-
-
+# ------------------------------------------------------------------ words
 def plural(count: int, noun: str) -> str:
     """'1 discriminator update', '5 discriminator updates'."""
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def _step(value: float) -> float:
-    return float(f"{max(abs(value), 1e-6) / 10:.0e}")
+def time_left(seconds: float | None) -> str:
+    """' · about 40 s left' (' · about 3 min left'), or nothing when the pace is not known."""
+    if seconds is None:
+        return ""
+    return f" · about {seconds:.0f} s left" if seconds < 90 else f" · about {seconds / 60:.0f} min left"
+
+
+def metrics_table(metrics: dict[str, dict], key: str) -> None:
+    """The final test metrics of runs (label -> metrics), one row each."""
+    from argae_core import plots
+    st.dataframe(plots.metrics_table_rows(metrics), hide_index=True, width="stretch", key=key,
+                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in plots.METRICS_TABLE_SCORES})
 
 
 # ------------------------------------------------------------------ pictures
@@ -182,77 +135,11 @@ def pca_picture(z, seed: int, previous=None):
 
 
 # ------------------------------------------------------------ latent frames
-_ONE_UMAP_AT_A_TIME = threading.Lock()  # the machine's cores are shared with the trainings
-
-
-def nearest_frame(frames: dict, epoch: int):
-    """The computed frame whose epoch is nearest `epoch` (the earlier one on a tie), or None:
-    the start a new frame warm-starts from and is aligned onto, in either direction, so
-    jumping to the newest epoch first and scrubbing back still gives a steady picture."""
-    done = [e for e in list(frames) if e != epoch]
-    return frames[min(done, key=lambda e: (abs(e - epoch), e))] if done else None
-
-
-class FrameFiller:
-    """Computes a projector's missing frames in one background thread: the epoch a page
-    asks for first, then the `reach` snapshots nearest to it, outward, each warm-started
-    from its nearest computed neighbour, so scrubbing and playing find them ready and in
-    line. (Bounded: a long run with a snapshot every epoch would keep a core busy for long.)
-
-    `load_z(epoch)` returns that snapshot's Z. An epoch that cannot be projected (a
-    diverged Z, a missing file) is kept in `errors` with its message and not retried."""
-
-    def __init__(self, projector, load_z: Callable[[int], np.ndarray], reach: int = 12):
-        self.projector, self.load_z, self.reach = projector, load_z, reach
-        self.errors: dict[int, str] = {}
-        self._wanted: int | None = None
-        self._epochs: list[int] = []
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-
-    def ask(self, epoch: int, epochs: list[int]) -> None:
-        """Compute `epoch` next, then the rest of `epochs` (the run's snapshots so far)."""
-        with self._lock:
-            self._wanted, self._epochs = epoch, list(epochs)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._fill, daemon=True, name="latent-frames")
-                self._thread.start()
-
-    @property
-    def busy(self) -> bool:
-        with self._lock:
-            return self._thread is not None and self._thread.is_alive()
-
-    def _next(self) -> int | None:
-        with self._lock:
-            nearest = sorted(self._epochs, key=lambda e: (abs(e - self._wanted), e))[:self.reach]
-            missing = [e for e in nearest if e not in self.projector.frames and e not in self.errors]
-            if not missing:
-                self._thread = None
-                return None
-            return missing[0]
-
-    def _fill(self) -> None:
-        from argae_core import projection, runs
-        if self.projector.method == "umap":
-            warming = projection.warm_up(background=True)
-            if warming is not None:
-                warming.join()  # one compilation, not two racing ones
-        while (epoch := self._next()) is not None:
-            try:
-                z = self.load_z(epoch)
-                with _ONE_UMAP_AT_A_TIME:
-                    self.projector.frame(epoch, z, nearest_frame(self.projector.frames, epoch))
-            except (ValueError, runs.RunError, OSError) as exc:  # a diverged Z, a missing file
-                self.errors[epoch] = str(exc)
-            except Exception as exc:  # anything else from umap: say so rather than wait forever
-                self.errors[epoch] = f"the projection failed ({type(exc).__name__}: {exc})"
-
-
 @st.cache_resource(show_spinner=False, max_entries=16)
 def latent_projector(runs_root: str, run_id: str, method: str, seed: int, cap: int):
     """(Projector, FrameFiller) of one run, method, seed and cap, shared by every session:
     its frames are the cache that makes scrubbing back instant."""
     from argae_core import projection, runs
+    from argae_core.frames import FrameFiller
     projector = projection.Projector(method, seed, cap)
     return projector, FrameFiller(projector, lambda epoch: runs.load_run(run_id, runs_root).snapshot(epoch)[0])

@@ -8,7 +8,7 @@ import streamlit as st
 
 from argae_core import compare, plots, sweep
 from argae_core.config import ConfigError, TrainConfig
-from pages import common
+from pages import common, knobs
 
 STATE = "compare_sweep"       # {"plan": sweep.SweepPlan, "model": str}
 REFRESH_SECONDS = 1.0
@@ -21,7 +21,7 @@ Y_AXES = ("test_auc", "test_ap", "nmi", "acc")
 def grid_knobs(kept: dict) -> tuple[list[str], tuple[list[float], list[int]]]:
     """The sidebar's sweep section: the model and the grid. Returns ([model], (weights, latent sizes))."""
     st.header("Sweep")
-    model = st.selectbox("Model", ["argva", "arga"], format_func=common.MODEL_LABELS.get, key="sweep_model",
+    model = st.selectbox("Model", ["argva", "arga"], format_func=knobs.MODEL_LABELS.get, key="sweep_model",
                          help="The adversarial model to sweep. Weight 0 switches its regulariser off: ARGVA at 0 is "
                               "a VGAE (its discriminator trains, the encoder ignores it), ARGA at 0 a GAE.")
     weights = st.multiselect("Regulariser weights", WEIGHT_CHOICES, default=list(sweep.REG_WEIGHTS),
@@ -49,10 +49,10 @@ def start(base: TrainConfig, grid: tuple, repeats: int, manager, owner: str) -> 
 
 def top_up(plan: sweep.SweepPlan, manager, owner: str) -> None:
     """Hand the job manager as many of the plan's waiting runs as this user has room for."""
-    room = manager.max_jobs_per_owner - sum(j.active for j in manager.jobs_of(owner))
+    room = common.room_for_runs()
 
     def submit(config: TrainConfig) -> str:
-        label = (f"{common.MODEL_LABELS[config.model]} · latent {config.latent_size} · "
+        label = (f"{knobs.MODEL_LABELS[config.model]} · latent {config.latent_size} · "
                  f"weight {config.reg_weight:g} · seed {config.seed}")
         return manager.submit(owner, config, label=label, group=plan.group)
     try:

@@ -12,12 +12,12 @@ page_setup()  # first: see pages/__init__.py
 
 from argae_core.config import DEFAULT_REG_WEIGHT  # noqa: E402
 from argae_core.presets import COMPARISONS, PRESETS, Preset  # noqa: E402
-from pages import common  # noqa: E402
+from pages import knobs  # noqa: E402
 
 ARCHITECTURE_SVG = Path(__file__).resolve().parent.parent / "assets" / "architecture.svg"
-# The Train page relabels these two knobs; every other label is `common._label(name)`.
-TRAIN_LABELS = {"reg_weight": "Regulariser weight", "kl_weight": "KL weight"}
-CHOICE_LABELS = {**common.DATASET_LABELS, **common.MODEL_LABELS, **common.FEATURE_LABELS}
+# The Train page relabels these two knobs; every other label is `knobs.default_label(name)`.
+TRAIN_LABELS = knobs.WEIGHT_LABELS
+CHOICE_LABELS = {**knobs.DATASET_LABELS, **knobs.MODEL_LABELS, **knobs.FEATURE_LABELS}
 
 
 def idea() -> None:
@@ -128,7 +128,7 @@ D sees sampled vectors z = μ + σ·ε; test scores and the latent pictures use 
 
 # ------------------------------------------------------------ guided experiments
 def setting_text(name: str, value) -> str:
-    label = TRAIN_LABELS.get(name) or common._label(name)
+    label = TRAIN_LABELS.get(name) or knobs.default_label(name)
     shown = CHOICE_LABELS.get(value, value) if isinstance(value, str) else f"{value:g}"
     return f"{label}: **{shown}**"
 
@@ -143,7 +143,7 @@ def load_preset(preset: Preset) -> None:
             del st.session_state[key]  # widgets keep their own state; drop it so they show the preset
         st.session_state["compare_note"] = note
     else:
-        common.use_config(preset.config())
+        knobs.use_config(preset.config())
         st.session_state["preset_note"] = note
     st.switch_page(f"pages/{preset.page}.py")
 
@@ -154,7 +154,7 @@ def preset_card(preset: Preset) -> None:
         st.markdown(preset.watch)
         settings = preset.settings
         if preset.compare:
-            settings = {"models": " vs ".join(common.MODEL_LABELS[m] for m in preset.compare),
+            settings = {"models": " vs ".join(knobs.MODEL_LABELS[m] for m in preset.compare),
                         "seeds": preset.seeds, **settings}
         st.caption(" · ".join(setting_text(k, v) for k, v in settings.items()))
         if preset.needs_cora:

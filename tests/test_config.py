@@ -173,3 +173,47 @@ def test_a_planted_partition_too_big_for_memory_is_refused_with_number_and_limit
 
 def test_planted_size_is_only_checked_when_the_planted_graph_is_used():
     assert problems_of(dataset="karate", planted_nodes=200_000, planted_p_in=1.0) == {}
+
+
+# ------------------------------------------------------------ which models use a knob
+from argae_core.config import (FIELDS, USED_BY, applies, knobs_used, unused_settings,  # noqa: E402
+                               used_by_any)
+
+
+def test_every_knob_names_the_model_kinds_that_use_it():
+    assert {f.metadata["used_by"] for f in FIELDS.values()} <= set(USED_BY)
+    adversarial_only = {"discriminator_hidden", "discriminator_lr", "discriminator_steps", "reg_weight"}
+    for name in FIELDS:
+        assert applies(name, "argva") is True  # ARGVA has every term
+        assert applies(name, "arga") is (name != "kl_weight")
+        assert applies(name, "vgae") is (name not in adversarial_only)
+        assert applies(name, "gae") is (name not in adversarial_only | {"kl_weight"})
+    assert knobs_used("gae") == [n for n in FIELDS if n not in adversarial_only | {"kl_weight"}]
+
+
+def test_a_shared_sidebar_shows_a_knob_when_any_model_uses_it():
+    assert used_by_any("kl_weight", ["gae", "vgae"]) and not used_by_any("kl_weight", ["gae", "arga"])
+    assert used_by_any("reg_weight", ["arga"]) and not used_by_any("reg_weight", [])
+
+
+def test_without_unused_empties_the_weights_a_model_has_no_term_for():
+    both = TrainConfig(reg_weight=2.0, kl_weight=0.5)
+    assert both.replace(model="gae").without_unused().to_dict() == {
+        **both.to_dict(), "model": "gae", "reg_weight": None, "kl_weight": None}
+    assert both.replace(model="vgae").without_unused().kl_weight == 0.5
+    assert both.replace(model="vgae").without_unused().reg_weight is None
+    assert both.replace(model="arga").without_unused().reg_weight == 2.0
+    assert both.without_unused() == both
+    # what a model does not use but is required stays as it is (harmless, never empty)
+    assert TrainConfig(model="gae", discriminator_lr=0.01).without_unused().discriminator_lr == 0.01
+    for model in ("gae", "vgae", "arga", "argva"):
+        assert both.replace(model=model).without_unused().problems() == {}
+
+
+def test_unused_settings_of_a_run():
+    assert unused_settings(TrainConfig(model="argva", dataset="planted")) == set()
+    gae = unused_settings(TrainConfig(model="gae"))
+    assert {"reg_weight", "kl_weight", "discriminator_lr", "planted_nodes"} <= gae
+    assert "encoder_lr" not in gae and "dataset" not in gae
+    assert unused_settings(TrainConfig(model="vgae", dataset="planted")) == {
+        "discriminator_hidden", "discriminator_lr", "discriminator_steps", "reg_weight"}

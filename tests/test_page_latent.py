@@ -243,7 +243,7 @@ def test_the_sessions_training_appears_while_it_runs(tmp_path, monkeypatch):
 
 
 def test_the_frame_filler_computes_the_asked_epoch_and_its_neighbours_in_line():
-    from pages.common import FrameFiller
+    from argae_core.frames import FrameFiller
     rng = np.random.default_rng(0)
     base = rng.standard_normal((40, 6)).astype(np.float32)
     snapshots = {e: base + 0.01 * e for e in range(1, 11)}

@@ -1,0 +1,85 @@
+"""Latent frames computed ahead of the page: a run's projected snapshots filled in one
+background thread, nearest first, each warm-started from its nearest computed neighbour."""
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+import numpy as np
+
+_ONE_UMAP_AT_A_TIME = threading.Lock()  # the machine's cores are shared with the trainings
+
+
+def nearest_frame(frames: dict, epoch: int):
+    """The computed frame whose epoch is nearest `epoch` (the earlier one on a tie), or None:
+    the start a new frame warm-starts from and is aligned onto, in either direction, so
+    jumping to the newest epoch first and scrubbing back still gives a steady picture."""
+    done = [e for e in list(frames) if e != epoch]
+    return frames[min(done, key=lambda e: (abs(e - epoch), e))] if done else None
+
+
+class FrameFiller:
+    """Computes a projector's missing frames in one background thread: the epoch a page
+    asks for first, then the `reach` snapshots nearest to it, outward, each warm-started
+    from its nearest computed neighbour, so scrubbing and playing find them ready and in
+    line. (Bounded: a long run with a snapshot every epoch would keep a core busy for long.)
+
+    `load_z(epoch)` returns that snapshot's Z. An epoch that cannot be projected (a
+    diverged Z, a missing file) is kept in `errors` with its message and not retried."""
+
+    def __init__(self, projector, load_z: Callable[[int], np.ndarray], reach: int = 12):
+        self.projector, self.load_z, self.reach = projector, load_z, reach
+        self.errors: dict[int, str] = {}
+        self._wanted: int | None = None
+        self._epochs: list[int] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def ask(self, epoch: int, epochs: list[int]) -> None:
+        """Compute `epoch` next, then the rest of `epochs` (the run's snapshots so far)."""
+        with self._lock:
+            self._wanted, self._epochs = epoch, list(epochs)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._fill, daemon=True, name="latent-frames")
+                self._thread.start()
+
+    @property
+    def busy(self) -> bool:
+        with self._lock:
+            return self._thread is not None and self._thread.is_alive()
+
+    def pending(self, epoch: int) -> bool:
+        """Whether `epoch`'s frame is neither computed nor known to fail."""
+        return epoch not in self.projector.frames and epoch not in self.errors
+
+    def _next(self) -> int | None:
+        with self._lock:
+            nearest = sorted(self._epochs, key=lambda e: (abs(e - self._wanted), e))[:self.reach]
+            missing = [e for e in nearest if e not in self.projector.frames and e not in self.errors]
+            if not missing:
+                self._thread = None
+                return None
+            return missing[0]
+
+    def _fill(self) -> None:
+        from . import projection, runs
+        if self.projector.method == "umap":
+            warming = projection.warm_up(background=True)
+            if warming is not None:
+                warming.join()  # one compilation, not two racing ones
+        while (epoch := self._next()) is not None:
+            try:
+                z = self.load_z(epoch)
+                with _ONE_UMAP_AT_A_TIME:
+                    self.projector.frame(epoch, z, nearest_frame(self.projector.frames, epoch))
+            except (ValueError, runs.RunError, OSError) as exc:  # a diverged Z, a missing file
+                self.errors[epoch] = str(exc)
+            except Exception as exc:  # anything else from umap: say so rather than wait forever
+                self.errors[epoch] = f"the projection failed ({type(exc).__name__}: {exc})"
+
+
+def frame_now(projector, epoch: int, load_z: Callable[[int], np.ndarray]):
+    """`epoch`'s frame, computed here if missing (PCA: instant), aligned onto its nearest."""
+    if epoch in projector.frames:
+        return projector.frames[epoch]
+    return projector.frame(epoch, load_z(epoch), nearest_frame(projector.frames, epoch))

@@ -1,0 +1,123 @@
+"""The Compare page's latent pictures: every model's Z against the same prior samples, side by
+side (PCA while training, UMAP of the scored Z once over), nodes picked in one ringed in all."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from argae_core import plots, projection, runs
+from pages import common
+from pages.knobs import MODEL_LABELS
+
+
+def by_model(jobs: list, models: list[str]) -> dict[str, list]:
+    return {m: [j for j in jobs if j.config.model == m] for m in models}
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def final_embedding(run_id: str) -> tuple[int, object] | None:
+    """(epoch, Z) the run's metrics score, read from disk; None if it saved none."""
+    try:
+        final = runs.load_run(run_id).final_embedding()
+    except runs.RunError:
+        return None
+    return None if final is None else (final[0], final[1])
+
+
+@st.cache_data(show_spinner="Drawing the UMAP picture...", max_entries=32)
+def umap_picture(run_id: str, seed: int) -> projection.Projection | None:
+    final = final_embedding(run_id)
+    if final is None:
+        return None
+    z = final[1]
+    return projection.project(z, projection.prior_samples(len(z), z.shape[1], seed), "umap", seed=seed)
+
+
+def latent_of(job) -> tuple[int | None, object, bool]:
+    """(epoch, Z, final?): the scored embedding once the run is over, else its newest snapshot."""
+    if not job.active and job.run_id:
+        final = final_embedding(job.run_id)
+        if final is not None:
+            return final[0], final[1], True
+    epoch, z, _ = job.latest_snapshot()
+    return epoch, z, False
+
+
+def picture(job, method: str, seed: int):
+    """(projection, note): PCA aligned onto this job's previous frame, or UMAP of the final Z."""
+    epoch, z, final = latent_of(job)
+    if z is None:
+        return None, None
+    note = f"epoch {epoch}" + (" (best validation: the Z the table scores)" if final else " (training)")
+    if method == "umap":
+        if final and projection.is_warm():
+            frame = umap_picture(job.run_id, seed)
+            if frame is not None:
+                return frame, note + " · UMAP"
+        projection.warm_up()
+        note += " · PCA until " + ("UMAP has compiled" if not projection.is_warm() else "the run ends")
+    return pca_of(job, seed), note + ("" if method == "umap" else " · PCA")
+
+
+def latent_section(jobs: list, models: list[str], seed: int, method: str) -> None:
+    st.subheader("Latent clouds" + (f" (seed {seed})" if len({j.config.seed for j in jobs}) > 1 else ""))
+    shown = {m: next((j for j in group if j.config.seed == seed), group[0]) for m, group in by_model(jobs, models).items()}
+    followed = followed_nodes(models)
+    clouds = {}
+    for column, (model, job) in zip(st.columns(len(models)), shown.items()):
+        label = MODEL_LABELS[model]
+        with column:
+            try:
+                frame, note = picture(job, method, seed)
+            except ValueError as exc:  # e.g. a Z with NaN rows
+                st.warning(f"{label}: no picture ({exc}).")
+                continue
+            if frame is None:
+                st.info(f"{label}: no picture yet" + (" (it ended before its first snapshot)."
+                                                       if not job.active else "."), icon=":material/hourglass_top:")
+                continue
+            st.plotly_chart(plots.latent_figure(frame.z_xy, frame.prior_xy, title=label, height=360,
+                                                revision=f"cmp-latent-{model}", node_rows=node_rows(frame),
+                                                highlight=followed),
+                            key=f"cmp_latent_{model}", on_select="rerun", selection_mode=("points", "box", "lasso"))
+            st.caption(note)
+            clouds[label] = latent_of(job)[1]
+            if frame.method == "umap":  # the scale UMAP discards, in the plane that keeps it
+                pca = pca_of(job, seed)
+                st.plotly_chart(plots.latent_figure(pca.z_xy, pca.prior_xy, title=f"{label}: PCA plane (keeps scale)",
+                                                    height=300, revision=f"cmp-pca-{model}", node_rows=node_rows(pca),
+                                                    highlight=followed), key=f"cmp_pca_{model}")
+    st.caption("Each model's Z (fake) with as many N(0, I) samples (real, the same draw for every model), "
+               "projected together. Click or lasso nodes in one picture: they are ringed in every picture, so you "
+               f"see where each model puts the same nodes{f' ({len(followed)} followed)' if followed else ''}." + (" " + plots.UMAP_HIDES_SCALE if method == "umap" and
+                                        projection.is_warm() else ""))
+    if clouds:
+        z = next(iter(clouds.values()))
+        prior = projection.prior_samples(len(z), z.shape[1], seed)
+        st.plotly_chart(plots.norm_figure(clouds, prior, revision="cmp-norms"), key="cmp_norms")
+        st.caption("The norm ||z|| of every node's vector against the prior's (which sits near the square root of "
+                   "the latent size): a narrow cloud sits left of the prior, whatever a projection shows.")
+
+
+def node_rows(frame) -> np.ndarray:
+    return frame.z_index if frame.z_index is not None else np.arange(len(frame.z_xy))
+
+
+def followed_nodes(models: list[str]) -> list[int]:
+    """The nodes picked (click, lasso) in any model's picture; a new selection replaces them."""
+    for model in models:
+        state = st.session_state.get(f"cmp_latent_{model}")
+        points = state["selection"]["points"] if state else []
+        picked = sorted({int(p["customdata"]) for p in points if p.get("customdata") is not None})
+        if picked and picked != st.session_state.get(f"compare_seen_{model}"):
+            st.session_state["compare_follow"] = picked
+        st.session_state[f"compare_seen_{model}"] = picked
+    return st.session_state.get("compare_follow", [])
+
+
+def pca_of(job, seed: int):
+    """The job's PCA frame, aligned onto its previous one (kept per job in the session)."""
+    frames = st.session_state.setdefault("compare_frames", {})
+    z = latent_of(job)[1]
+    frames[job.job_id] = common.pca_picture(z, seed, frames.get(job.job_id))
+    return frames[job.job_id]

@@ -1,0 +1,159 @@
+"""The Latent page's pictures: the joint picture of Z and prior samples (UMAP computed in the
+background, PCA standing in), the planes that keep scale, and the discriminator's view."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from argae_core import judge, plots, projection, runs
+from argae_core.frames import frame_now
+from pages import common, follow
+from pages.latent_data import Source, root, snapshot
+
+METHOD_LABELS = {"umap": "UMAP", "pca": "PCA (instant)"}
+
+
+# ------------------------------------------------------------------ frames
+def frame_for(source: Source, epoch: int, view: dict) -> tuple[projection.Projection | None, str | None]:
+    """The frame to draw and a note: UMAP frames are computed in the background, and PCA
+    (instant) stands in until the one asked for is ready."""
+    projector, filler = common.latent_projector(root(), source.run_id, view["method"], view["seed"], view["cap"])
+    if epoch in filler.errors:
+        return None, filler.errors[epoch]
+    if epoch in projector.frames:
+        return projector.frames[epoch], None
+    pca_projector, _ = common.latent_projector(root(), source.run_id, "pca", view["seed"], view["cap"])
+    try:
+        stand_in = pca_frame(pca_projector, epoch, source)
+    except (ValueError, runs.RunError) as exc:  # a diverged Z, a deleted run
+        return None, str(exc)
+    if view["method"] == "pca":
+        return stand_in, None
+    filler.ask(epoch, source.epochs)
+    if projection.is_warm():
+        return stand_in, f"Computing the UMAP picture of epoch {epoch}; PCA is shown meanwhile."
+    return stand_in, ("UMAP is getting ready on this server (its code compiles once, up to a minute). "
+                      "PCA is shown meanwhile; the UMAP picture replaces it on its own.")
+
+
+def pca_frame(projector, epoch: int, source: Source) -> projection.Projection:
+    return frame_now(projector, epoch, lambda e: snapshot(root(), source.run_id, e)[0])
+
+
+def pending(source: Source, epoch: int, view: dict) -> bool:
+    """Whether the UMAP frame on screen is still being computed."""
+    if view["method"] != "umap":
+        return False
+    _, filler = common.latent_projector(root(), source.run_id, "umap", view["seed"], view["cap"])
+    return filler.pending(epoch)
+
+
+# ------------------------------------------------------------------ drawing
+def scatter(source: Source, epoch: int, view: dict, graph: runs.GraphInfo) -> None:
+    """The joint picture; notes go below it, so the chart does not jump when one comes or
+    goes (the UMAP note does, once its frame is ready)."""
+    frame, note = frame_for(source, epoch, view)
+    if frame is None:
+        st.error(f"No picture at epoch {epoch}: {note}", icon=":material/error:")
+        return
+    notes = [note] if note else []
+    z, d_score = snapshot(root(), source.run_id, epoch)
+    rows = frame.z_index if frame.z_index is not None else np.arange(len(z))
+    scores = d_score[rows] if d_score is not None else None
+    labels = graph.labels[rows] if graph.labels is not None else None
+    colour = view["colour"]
+    if colour == "score" and scores is None:
+        notes.append(f"{source.config.model.upper()} has no discriminator, so there is no D(z) to colour by: "
+                     "Z is drawn as the fake cloud. Pick an ARGA or ARGVA run to see D's verdict.")
+        colour = "cloud"
+    if colour == "label" and labels is None:
+        notes.append("This graph has no class labels: Z is drawn as the fake cloud.")
+        colour = "cloud"
+    hover = plots.node_hover([graph.node_label(int(i)) for i in rows],
+                             [graph.label_name(int(i)) for i in rows] if labels is not None else None,
+                             graph.degrees[rows], scores)
+    follow.take_selection(source.run_id, st.session_state.get("latent_scatter"))  # the last click / lasso
+    chosen = follow.followed(source.run_id)
+    shown = METHOD_LABELS[frame.method].split(" ")[0]
+    fig = plots.latent_figure(
+        frame.z_xy, frame.prior_xy, d_score=scores, colour=colour, labels=labels,
+        class_names=graph.class_names, degrees=graph.degrees[rows], z_hover=hover,
+        show_z=view["show_z"], show_prior=view["show_prior"], height=560, node_rows=rows, highlight=chosen,
+        title=f"Epoch {epoch}: Z and as many N(0, I) samples ({shown})",
+        revision=f"latent-{source.run_id}-{frame.method}-{view['cap']}-{view['seed']}")
+    st.plotly_chart(fig, key="latent_scatter", config={"displaylogo": False}, on_select="rerun",
+                    selection_mode=("points", "box", "lasso"))
+    if notes:
+        st.info("  \n".join(notes), icon=":material/hourglass_top:" if note else ":material/info:")
+    caption = (f"{len(frame.z_xy):,} of {len(z):,} nodes and as many prior samples, a seeded subsample "
+               f"(cap {view['cap']:,} per cloud, set in the sidebar)." if frame.subsampled
+               else f"All {len(z):,} nodes and {len(frame.prior_xy):,} prior samples.")
+    st.caption(caption + " Hover a point for its node id, label, degree and D(z); click a legend entry to hide it."
+               + (" " + plots.UMAP_HIDES_SCALE if frame.method == "umap" else ""))
+    chosen = follow.picker(source.run_id, graph)
+    scale_views(source, epoch, view, z, chosen)
+    if source.config.adversarial:
+        discriminator_view(source, epoch, view, z)
+    follow.panel(source, z, graph, chosen)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def discriminator_map(runs_root: str, run_id: str, epoch: int, seed: int, cap: int):
+    """D's verdict over the plane of this snapshot (judge.discriminator_map), or None when
+    the snapshot kept no D (a run saved before snapshots did)."""
+    run = runs.load_run(run_id, runs_root)
+    weights = run.discriminator_weights(epoch)
+    if weights is None:
+        return None
+    z = snapshot(runs_root, run_id, epoch)[0]
+    rows = projection.subsample(len(z), cap, seed)
+    z = z if rows is None else z[rows]
+    prior = projection.prior_samples(len(z), z.shape[1], seed)
+    return judge.discriminator_map(weights, run.config.latent_size, run.config.discriminator_hidden, z, prior)
+
+
+def discriminator_view(source: Source, epoch: int, view: dict, z: np.ndarray) -> None:
+    """GAN Lab's picture: where D says "real", with Z and the prior samples on top."""
+    if not np.isfinite(z).all():
+        return
+    try:
+        dmap = discriminator_map(root(), source.run_id, epoch, view["seed"], view["cap"])
+    except (runs.RunError, RuntimeError, ValueError) as exc:  # a damaged file, weights of another shape
+        st.caption(f"No picture of the discriminator's view at epoch {epoch}: {exc}")
+        return
+    if dmap is None:
+        st.caption("This run's snapshots did not keep the discriminator, so its view cannot be drawn.")
+        return
+    title = f"Epoch {epoch}: the discriminator's view" + ("" if dmap.exact else " (a slice)")
+    st.plotly_chart(plots.discriminator_map_figure(dmap, title=title, revision=f"dmap-{source.run_id}",
+                                                   show_z=view["show_z"], show_prior=view["show_prior"]),
+                    key="latent_dmap", config={"displaylogo": False})
+    st.caption("Colour: D's probability that a point is a prior sample (\"real\"); dashed: where it is 0.5. "
+               + ("With 2 latent dimensions this plane is the latent space itself: the map is D's exact verdict."
+                  if dmap.exact else
+                  f"A slice: D evaluated on the PCA plane of this epoch's Z and prior samples, mapped back into the "
+                  f"{source.config.latent_size}-dimensional latent space; off the plane D may say otherwise."))
+
+
+def scale_views(source: Source, epoch: int, view: dict, z: np.ndarray, chosen: list[int]) -> None:
+    """Pictures that keep distances and scale, under the neighbourhood picture: the joint PCA
+    plane (when UMAP is on screen) and the norms of z against the prior's."""
+    umap_shown = view["method"] == "umap"
+    columns = st.columns(2) if umap_shown else [st.container()]
+    if umap_shown:
+        pca_projector, _ = common.latent_projector(root(), source.run_id, "pca", view["seed"], view["cap"])
+        try:
+            frame = pca_frame(pca_projector, epoch, source)
+        except (ValueError, runs.RunError):
+            frame = None  # the main picture already says why
+        if frame is not None:
+            columns[0].plotly_chart(
+                plots.latent_figure(frame.z_xy, frame.prior_xy, title="PCA plane: keeps scale", height=320,
+                                    node_rows=frame.z_index if frame.z_index is not None else np.arange(len(z)),
+                                    highlight=chosen,
+                                    revision=f"latent-pca-{source.run_id}-{view['cap']}-{view['seed']}"),
+                key="latent_pca_scale", config={"displaylogo": False})
+    if np.isfinite(z).all():
+        prior = projection.prior_samples(len(z), z.shape[1], view["seed"])
+        columns[-1].plotly_chart(plots.norm_figure({"Z: fake": z}, prior, revision=f"norms-{source.run_id}"),
+                                 key="latent_norms", config={"displaylogo": False})
