@@ -48,10 +48,11 @@ def run_job(job_id: str, config_dict: dict, events, control, *, runs_root: str |
 
     try:
         group = config_dict.pop("_group", None)
+        user = config_dict.pop("_user", None)   # the signed-in owner, saved with the run
         config = TrainConfig.from_dict(config_dict).validate()
         graph = load_graph(config)
         trainer = Trainer(config, graph)
-        writer = RunWriter(config, graph, root=runs_root, source="ui", group=group)
+        writer = RunWriter(config, graph, root=runs_root, source="ui", group=group, owner=user)
     except Exception as exc:  # a message for the user, never a traceback on their page
         events.put(("error", job_id, _describe(exc)))
         return
@@ -280,6 +281,7 @@ class Job:
     message: str | None = None
     slot: int | None = None
     stop_requested: bool = False
+    user: str | None = None        # signed-in email (access.py); `owner` is the browser session
 
     @property
     def active(self) -> bool:
@@ -341,7 +343,8 @@ class JobManager:
             thread.start()
 
     # ------------------------------------------------------------- page API
-    def submit(self, owner: str, config: TrainConfig, *, label: str = "", group: str | None = None) -> str:
+    def submit(self, owner: str, config: TrainConfig, *, label: str = "", group: str | None = None,
+               user: str | None = None) -> str:
         config.validate()
         with self._lock:
             mine = [j for j in self._jobs.values() if j.owner == owner and j.active]
@@ -349,7 +352,7 @@ class JobManager:
                 raise RuntimeError(f"You already have {len(mine)} runs queued or training; "
                                    "stop one before starting another.")
             job = Job(job_id=uuid.uuid4().hex[:12], owner=owner, config=config,
-                      label=label or f"{config.model.upper()} on {config.dataset}", group=group)
+                      label=label or f"{config.model.upper()} on {config.dataset}", group=group, user=user)
             self._jobs[job.job_id] = job
             self._queue.append(job.job_id)
             self._seen[owner] = time.time()
@@ -392,6 +395,17 @@ class JobManager:
                 job.stop_requested = True
             if job.slot is not None:
                 self.executor.control(job.slot, command)
+
+    def stop_run(self, run_id: str) -> bool:
+        """Stop the training writing `run_id`, whoever's it is (the page asks access.may_stop
+        first: a teacher, or its owner from another session); False when none is active."""
+        with self._lock:
+            job = next((j for j in self._jobs.values() if j.run_id == run_id and j.active), None)
+            if job is None:
+                return False
+            self.control(job.job_id, job.owner, "stop")
+            job.message = job.message or "Stopped from the Runs page."
+            return True
 
     def touch(self, owner: str) -> None:
         with self._lock:
@@ -449,7 +463,7 @@ class JobManager:
                 self._served[job.owner] = self._turns
                 job.slot, job.state, job.started = slot, "starting", time.time()
                 self._slots[slot] = job.job_id
-                config = dict(job.config.to_dict(), _group=job.group)
+                config = dict(job.config.to_dict(), _group=job.group, _user=job.user)
                 self.executor.start(slot, job.job_id, config)
 
     def _pump_events(self) -> None:

@@ -152,10 +152,10 @@ class JobService:
         self._manager = JobManager(RayExecutor(slots, runs_root), liveness=self._liveness,
                                    owner_timeout=owner_timeout)
 
-    def submit(self, owner: str, config: TrainConfig, label: str, group: str | None):
+    def submit(self, owner: str, config: TrainConfig, label: str, group: str | None, user: str | None = None):
         """(job id, None), or (None, why not): the refusal is the user's message, not an error."""
         try:
-            return self._manager.submit(owner, config, label=label, group=group), None
+            return self._manager.submit(owner, config, label=label, group=group, user=user), None
         except RuntimeError as exc:
             return None, str(exc)
 
@@ -171,6 +171,9 @@ class JobService:
 
     def queue_status(self, job_id):
         return self._manager.queue_status(job_id)
+
+    def stop_run(self, run_id):
+        return self._manager.stop_run(run_id)
 
     def report(self, verdicts: dict[str, bool]) -> None:
         for owner, alive in verdicts.items():
@@ -251,10 +254,11 @@ class ClusterJobManager:
         self._reporter = threading.Thread(target=self._report, daemon=True, name="argae-liveness")
         self._reporter.start()
 
-    def submit(self, owner: str, config: TrainConfig, *, label: str = "", group: str | None = None) -> str:
+    def submit(self, owner: str, config: TrainConfig, *, label: str = "", group: str | None = None,
+               user: str | None = None) -> str:
         config.validate()
         self._owners.add(owner)
-        job_id, refusal = ray.get(self._service.submit.remote(owner, config, label, group))
+        job_id, refusal = ray.get(self._service.submit.remote(owner, config, label, group, user))
         if refusal:
             raise RuntimeError(refusal)
         return job_id
@@ -272,6 +276,9 @@ class ClusterJobManager:
 
     def control(self, job_id, owner, command):
         ray.get(self._service.control.remote(job_id, owner, command))
+
+    def stop_run(self, run_id: str) -> bool:
+        return ray.get(self._service.stop_run.remote(run_id))
 
     def touch(self, owner):
         self._owners.add(owner)

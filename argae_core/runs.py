@@ -61,7 +61,7 @@ LEFTOVER_PREFIXES = tuple(HIDDEN_PREFIX + kind for kind in ("new-", "tmp-", "del
 SUMMARY_METRICS = ("test_auc", "test_ap", "acc", "nmi", "ari", "mmd", "z_std", "c2st")
 # What the writer saves, checked on every read: a damaged file is refused, never half-trusted.
 STATUS_TEXTS = ("status", "dataset", "model", "started", "heartbeat", "finished_at", "host",
-                "group", "source", "message")
+                "group", "source", "message", "owner")
 STATUS_COUNTS = ("epochs_done", "epochs_planned", "seed", "pid", "pid_start")
 KNOWN_STATUSES = ("running",) + FINAL_STATUSES
 METRIC_NUMBERS = SUMMARY_METRICS + ("best_epoch", "epochs_run", "diverged_at", "seconds_per_epoch")
@@ -267,7 +267,7 @@ class RunWriter:
     """Saves one run as it trains: `add(record)` per epoch, then `finish(...)` once."""
 
     def __init__(self, config: TrainConfig, graph: Graph, *, root: Path | str | None = None,
-                 group: str | None = None, source: str = "ui"):
+                 group: str | None = None, source: str = "ui", owner: str | None = None):
         self.root = Path(root) if root is not None else runs_dir()
         self.root.mkdir(parents=True, exist_ok=True)
         self.config = config
@@ -282,7 +282,8 @@ class RunWriter:
             "host": socket.gethostname(), "started": started, "heartbeat": started,
             "finished_at": None, "epochs_done": 0, "epochs_planned": config.epochs,
             "dataset": config.dataset, "model": config.model, "seed": config.seed,
-            "group": group, "source": source, "message": None, "graph": _graph_summary(graph)}
+            "group": group, "source": source, "message": None, "graph": _graph_summary(graph),
+            "owner": owner}   # the signed-in email that started it (None: no sign-in): access.py
         self.run_id, self.path = self._create(graph)
 
     def _create(self, graph: Graph) -> tuple[str, Path]:
@@ -446,6 +447,8 @@ class RunSummary:
     source: str | None = None
     message: str | None = None
     graph_name: str | None = None   # the graph's own name: an upload's file name
+    owner: str | None = None        # signed-in email of whoever started it (access.py)
+    shared: bool = False            # a teacher shared it with the class
 
     @property
     def dataset_label(self) -> str:
@@ -601,7 +604,7 @@ def _summary(path: Path) -> tuple[RunSummary, list[str]]:
         epochs_done=epochs if effective in ("running", "incomplete") else int(status.get("epochs_done") or epochs),
         epochs_planned=status.get("epochs_planned"), status=effective,
         group=status.get("group"), source=status.get("source"), message=status.get("message"),
-        graph_name=(status.get("graph") or {}).get("name"),
+        graph_name=(status.get("graph") or {}).get("name"), owner=status.get("owner"), shared=is_shared(path),
         **{k: _number(metrics.get(k)) for k in SUMMARY_METRICS}), warnings
 
 
@@ -740,6 +743,23 @@ def _no_records() -> pd.DataFrame:
     """An empty table with the usual columns, so callers can always ask for "epoch"."""
     from .training import ROW_FIELDS  # imports torch; only needed for a run with no epochs yet
     return pd.DataFrame(columns=ROW_FIELDS)
+
+
+# ------------------------------------------------------------------ sharing (access.py)
+SHARED_MARK = "shared"   # an empty file in the run's folder; apart from status.json, which the writer rewrites
+
+
+def is_shared(path: Path) -> bool:
+    return (path / SHARED_MARK).is_file()
+
+
+def set_shared(run_id: str, shared: bool, root: Path | str | None = None) -> None:
+    """Share a run with the class (every signed-in user sees it), or stop sharing it."""
+    mark = _run_path(run_id, root) / SHARED_MARK
+    if shared:
+        _atomic_write(mark, b"")
+    else:
+        mark.unlink(missing_ok=True)
 
 
 # ------------------------------------------------------------------ deletion, exports

@@ -17,7 +17,7 @@ import pandas as pd  # noqa: E402
 
 from argae_core import compare, paper, plots, projection, runs  # noqa: E402
 from argae_core.config import ADVERSARIAL, VARIATIONAL, ConfigError, TrainConfig  # noqa: E402
-from pages import common, compare_sweep  # noqa: E402
+from pages import common, compare_sweep, signin  # noqa: E402
 
 manager = common.job_manager()
 owner = common.session_id()
@@ -124,7 +124,8 @@ def start(base: TrainConfig, models: list[str], repeats: int) -> None:
     try:
         for config in compare.comparison_configs(base, models, seeds):
             label = f"{common.MODEL_LABELS[config.model]} · seed {config.seed}"
-            submitted.append(manager.submit(owner, config, label=label, group=group))
+            submitted.append(manager.submit(owner, config, label=label, group=group,
+                                            user=signin.viewer().email))
     except (RuntimeError, ConfigError) as exc:
         for job_id in submitted:
             manager.control(job_id, owner, "stop")

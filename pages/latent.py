@@ -12,9 +12,9 @@ from pages import page_setup
 
 page_setup()  # first: see pages/__init__.py
 
-from argae_core import judge, metrics, plots, projection, runs  # noqa: E402
+from argae_core import access, judge, metrics, plots, projection, runs  # noqa: E402
 from argae_core.config import TrainConfig  # noqa: E402
-from pages import common, follow  # noqa: E402
+from pages import common, follow, signin  # noqa: E402
 
 JOB = "__job__"                  # the source picker's value for the session's own training
 LIVE_SECONDS = 1.0               # refresh while snapshots may still arrive or a frame is computed
@@ -78,7 +78,7 @@ def dimension_figure(runs_root: str, run_id: str, epoch: int, dims: tuple[int, .
 def source_options() -> tuple[list[str], dict[str, str]]:
     """Picker values (JOB for the session's training, else run ids) and their labels."""
     job = manager.get(st.session_state.get("train_job"), owner)
-    summaries, _ = runs.list_runs()
+    summaries = access.visible(signin.viewer(), runs.list_runs()[0])   # sign-in: own and shared runs
     options, labels = [], {}
     if job is not None:
         options.append(JOB)

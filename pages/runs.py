@@ -13,9 +13,9 @@ page_setup()  # first: see pages/__init__.py
 import pandas as pd  # noqa: E402
 from streamlit.errors import StreamlitAPIException  # noqa: E402
 
-from argae_core import metrics, plots, runs  # noqa: E402
+from argae_core import access, metrics, plots, runs  # noqa: E402
 from argae_core.config import DEFAULT_REG_WEIGHT, TrainConfig  # noqa: E402
-from pages import common  # noqa: E402
+from pages import common, signin  # noqa: E402
 
 TABLE_KEY = "runs_table"
 LATENT_PAGE = runs.PROJECT_DIR / "pages" / "latent.py"
@@ -32,7 +32,9 @@ def runs_table(summaries: list[runs.RunSummary]) -> pd.DataFrame:
         "dataset": s.dataset_label, "model": common.MODEL_LABELS.get(s.model, s.model), "seed": s.seed,
         "started": s.started, "epochs": s.epochs_done, "planned": s.epochs_planned,
         **{name: getattr(s, key) for key, name in METRIC_COLUMNS.items()},
-        "status": s.status, "source": s.source, "group": s.group, "run": s.run_id} for s in summaries])
+        "status": s.status, "source": s.source, "group": s.group,
+        **({"owner": s.owner or "(no owner)", "shared": s.shared} if viewer.signed_in else {}),
+        "run": s.run_id} for s in summaries])
     # Stored in UTC; shown as naive UTC so every viewer of a shared server reads the same time.
     table["started"] = pd.to_datetime(table["started"], utc=True, errors="coerce").dt.tz_localize(None)
     return table
@@ -55,7 +57,8 @@ def selected_run(ids: list[str]) -> str:
     shown = st.session_state.get("runs_shown", [])
     state = st.session_state.get(TABLE_KEY)
     rows = list(state["selection"]["rows"]) if state else []
-    picked = shown[rows[0]] if rows and rows[0] < len(shown) else st.session_state.get("runs_picked")
+    picked = shown[rows[0]] if rows and rows[0] < len(shown) else st.session_state.get("runs_picked",
+                                                                                     st.query_params.get("run"))
     if picked not in ids:
         picked = ids[0]
     if rows != [ids.index(picked)]:
@@ -144,9 +147,12 @@ def actions(run: runs.Run) -> None:
     if LATENT_PAGE.exists() and row.button("Open in Latent page", icon=":material/scatter_plot:"):
         open_in("pages/latent.py", run.run_id)
     running = run.status == "running"
+    owner, allowed = run.info.get("owner"), access.may_delete(viewer, run.info.get("owner"))
+    class_controls(run, row)
     if st.session_state.get("runs_confirm_delete") != run.run_id:
-        if row.button("Delete", icon=":material/delete:", disabled=running,
-                      help="A run still training cannot be deleted." if running else None):
+        why_not = ("A run still training cannot be deleted." if running else None) if allowed else \
+            f"Only its owner ({owner or 'a teacher'}) or a teacher can delete this run."
+        if row.button("Delete", icon=":material/delete:", disabled=running or not allowed, help=why_not):
             st.session_state["runs_confirm_delete"] = run.run_id
             st.rerun()
         return
@@ -158,6 +164,24 @@ def actions(run: runs.Run) -> None:
     if confirm.button("Cancel"):
         st.session_state.pop("runs_confirm_delete", None)
         st.rerun()
+
+
+def class_controls(run: runs.Run, row) -> None:
+    """With sign-in: stop a run's training (its owner, from any session, or a teacher) and
+    share it with the class (teachers)."""
+    if not viewer.signed_in:
+        return
+    if run.status == "running" and access.may_stop(viewer, run.info.get("owner")):
+        if row.button("Stop training", icon=":material/stop_circle:"):
+            stopped = common.job_manager().stop_run(run.run_id)
+            st.session_state["runs_notice"] = ("success", f"Stopping run `{run.run_id}`.") if stopped else \
+                ("error", f"Run `{run.run_id}` is not training on this server's queue (a command-line run?).")
+            st.rerun()
+    if access.may_share(viewer):
+        shared = runs.is_shared(run.path)
+        if row.toggle("Shared with the class", value=shared, key=f"runs_share_{run.run_id}") != shared:
+            runs.set_shared(run.run_id, not shared)
+            st.rerun()
 
 
 def open_in(page: str, run_id: str) -> None:
@@ -250,15 +274,22 @@ def run_details(run_id: str, summary: runs.RunSummary) -> None:
 
 
 # ------------------------------------------------------------------ the page
+viewer = signin.viewer()
 st.title("Runs")
-st.caption("Every training run on this server is saved here, from the Train page or the command line. "
-           "The runs are shared by everyone using the server.")
+if not viewer.signed_in:
+    st.caption("Every training run on this server is saved here, from the Train page or the command line. "
+               "The runs are shared by everyone using the server.")
+elif viewer.teacher:
+    st.caption("Every run of the class is here: you can open, stop, delete and share any of them.")
+else:
+    st.caption("Your runs, and the runs a teacher shared with the class.")
 if "runs_notice" in st.session_state:
     kind, text = st.session_state.pop("runs_notice")
     (st.success if kind == "success" else st.error)(text)
 
 summaries, warnings = runs.list_runs()
-if warnings:
+summaries = access.visible(viewer, summaries)
+if warnings and (not viewer.signed_in or viewer.teacher):   # folder names are runs too
     with st.expander(f"{len(warnings)} entries in the runs folder were skipped or partly read",
                      icon=":material/report:"):
         st.markdown("\n".join(f"- {w}" for w in warnings))

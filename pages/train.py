@@ -17,7 +17,8 @@ import pandas as pd  # noqa: E402
 
 from argae_core import metrics, plots, runs, uploads  # noqa: E402
 from argae_core.config import FIELDS, ConfigError, TrainConfig  # noqa: E402
-from pages import common  # noqa: E402
+from argae_core import access  # noqa: E402
+from pages import common, signin  # noqa: E402
 
 if loading is not None:
     loading.empty()
@@ -39,6 +40,8 @@ class SavedRun:
     state: str
     metrics: dict | None
     message: str | None
+    owner: str | None = None
+    shared: bool = False
     active: ClassVar[bool] = False   # nothing of it can be paused or stopped from here
 
     @property
@@ -57,7 +60,8 @@ class SavedRun:
         records = run.records.astype(object).where(run.records.notna(), None)
         dataset = runs.dataset_label(run.config.dataset, run.graph.name)
         return cls(run.run_id, f"{run.config.model.upper()} on {dataset}", run.config,
-                   records.to_dict("records"), run.status, run.metrics, run.info.get("message"))
+                   records.to_dict("records"), run.status, run.metrics, run.info.get("message"),
+                   run.info.get("owner"), runs.is_shared(run.path))
 
 
 def viewed_run() -> SavedRun | None:
@@ -70,6 +74,10 @@ def viewed_run() -> SavedRun | None:
         run = SavedRun.load(run_id)
     except runs.RunError as exc:
         st.session_state["url_problem"] = f"The saved run `{run_id}` cannot be shown: {exc}."
+        leave_run()
+        return None
+    if not access.may_see(signin.viewer(), run.owner, run.shared):   # sign-in: own and shared runs only
+        st.session_state["url_problem"] = access.refusal(signin.viewer(), run_id)
         leave_run()
         return None
     st.session_state["view_run"] = run.run_id
@@ -298,7 +306,8 @@ if buttons.button("Start", type="primary", icon=":material/play_arrow:", width="
                   or config.dataset == "upload:"):
     try:
         st.session_state["train_job"] = manager.submit(
-            owner, config, label=f"{config.model.upper()} on {runs.dataset_label(config.dataset, graph.name)}")
+            owner, config, label=f"{config.model.upper()} on {runs.dataset_label(config.dataset, graph.name)}",
+            user=signin.viewer().email)
     except (RuntimeError, ConfigError) as exc:
         st.error(str(exc))
     st.rerun()
