@@ -29,11 +29,12 @@ STATUS_BOX = {"finished": st.success, "running": st.info, "stopped": st.warning,
 def runs_table(summaries: list[runs.RunSummary]) -> pd.DataFrame:
     """One row per run, in the listing's order (newest first); `run` is the run id."""
     table = pd.DataFrame([{
+        **({"owner": s.owner or "(no owner)"} if viewer.signed_in else {}),   # sign-in: who is who first
         "dataset": s.dataset_label, "model": common.MODEL_LABELS.get(s.model, s.model), "seed": s.seed,
         "started": s.started, "epochs": s.epochs_done, "planned": s.epochs_planned,
         **{name: getattr(s, key) for key, name in METRIC_COLUMNS.items()},
         "status": s.status, "source": s.source, "group": s.group,
-        **({"owner": s.owner or "(no owner)", "shared": s.shared} if viewer.signed_in else {}),
+        **({"shared": s.shared} if viewer.signed_in else {}),
         "run": s.run_id} for s in summaries])
     # Stored in UTC; shown as naive UTC so every viewer of a shared server reads the same time.
     table["started"] = pd.to_datetime(table["started"], utc=True, errors="coerce").dt.tz_localize(None)
@@ -133,6 +134,8 @@ def header(run: runs.Run, summary: runs.RunSummary) -> None:
                f"{run.graph.nodes:,} nodes, {run.graph.edges:,} edges"]
     details += [f"source {summary.source}"] if summary.source else []
     details += [f"group {summary.group}"] if summary.group else []
+    details += [f"owner {summary.owner or '(none)'}" + (", shared with the class" if summary.shared else "")] \
+        if viewer.signed_in else []
     st.caption(" · ".join(details))
     STATUS_BOX.get(run.status, st.info)(status_text(run))
     for warning in run.warnings:
