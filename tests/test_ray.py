@@ -147,6 +147,26 @@ def test_the_engine_and_the_pages_never_import_ray_without_a_cluster_address():
     assert result.returncode == 0, result.stderr[-2000:]
 
 
+def test_the_app_runs_every_page_without_importing_ray_without_a_cluster_address(tmp_path):
+    """The app itself, each page of its navigation run once (AppTest, the engine and a job
+    manager with it), in a fresh interpreter: still no ray."""
+    code = """
+import sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file("app.py", default_timeout=120)
+at.run()
+for page in ("pages/train.py", "pages/compare.py", "pages/latent.py", "pages/runs.py", "pages/learn.py"):
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, (page, [e.value for e in at.exception])
+assert 'ray' not in sys.modules, 'ray was imported'
+"""
+    env = {**{k: v for k, v in os.environ.items() if k != "ARGAE_RAY_ADDRESS"}, "ARGAE_EXECUTOR": "thread",
+           "ARGAE_RUNS_DIR": str(tmp_path / "runs"), "ARGAE_CACHE_DIR": str(tmp_path / "cache")}
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_DIR, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
 # ------------------------------------------------------------ what a refresh carries
 def test_a_replica_receives_only_new_rows_and_snapshots_and_rebuilds_the_whole_job():
     from argae_core.jobs import SNAPSHOTS_IN_MEMORY, Job
