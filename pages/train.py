@@ -15,9 +15,8 @@ loading = engine_loading_note()
 
 import pandas as pd  # noqa: E402
 
-from argae_core import metrics, plots, runs, uploads  # noqa: E402
+from argae_core import access, metrics, plots, runs, uploads  # noqa: E402
 from argae_core.config import FIELDS, ConfigError, TrainConfig  # noqa: E402
-from argae_core import access  # noqa: E402
 from pages import common, signin  # noqa: E402
 
 if loading is not None:

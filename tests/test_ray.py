@@ -138,6 +138,17 @@ def test_a_session_its_replica_reports_gone_has_its_jobs_stopped_and_the_service
     wait(lambda: second.get(alive, "alice").state == "finished")
 
 
+def test_the_signed_in_owner_reaches_the_run_and_another_replica_stops_it_by_run_id(service):
+    first, second = replicas(service)
+    job_id = first.submit("alice-session", LONG, user="alice@school.test")
+    wait(lambda: first.get(job_id, "alice-session").epochs_done >= 2)
+    job = first.get(job_id, "alice-session")
+    assert job.user == "alice@school.test" and runs.load_run(job.run_id).info["owner"] == "alice@school.test"
+    assert second.stop_run(job.run_id)            # a teacher on the other replica
+    wait(lambda: not first.get(job_id, "alice-session").active)
+    assert first.get(job_id, "alice-session").state == "stopped" and not second.stop_run(job.run_id)
+
+
 # ------------------------------------------------------------------ no ray unless asked
 def test_the_engine_and_the_pages_never_import_ray_without_a_cluster_address():
     code = ("import sys, argae_core, argae_core.jobs, argae_core.runs, pages.common; "
