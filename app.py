@@ -16,6 +16,9 @@ PAGES = [
 navigation = st.navigation(PAGES)
 
 import pages  # noqa: E402  (after the navigation on purpose; light: no torch)
+from pages import signin  # noqa: E402  (light too)
+
+signin.require_sign_in()   # with sign-in configured, nothing else shows until the visitor signs in
 
 # The engine imports in a thread: Home needs none of it and shows at once; pages that need
 # it wait for it with a note (pages.engine_loading_note).

@@ -142,16 +142,16 @@ class Started:
 
 
 def start_comparison(manager, owner: str, base: TrainConfig, models: Sequence[str], repeats: int,
-                     label: Callable[[TrainConfig], str]) -> Started:
+                     label: Callable[[TrainConfig], str], user: str | None = None) -> Started:
     """Submit one job per (seed, model) under one new group id, all or nothing: when the
     manager refuses one (its queue full: RuntimeError; a bad config: ConfigError), the jobs
-    already submitted are stopped and the refusal is raised."""
+    already submitted are stopped and the refusal is raised. `user`: the signed-in owner."""
     seeds = seeds_for(base.seed, repeats)
     group = new_group_id()
     submitted: list[str] = []
     try:
         for config in comparison_configs(base, models, seeds):
-            submitted.append(manager.submit(owner, config, label=label(config), group=group))
+            submitted.append(manager.submit(owner, config, label=label(config), group=group, user=user))
     except (RuntimeError, ValueError):  # ConfigError is a ValueError
         for job_id in submitted:
             manager.control(job_id, owner, "stop")

@@ -76,11 +76,11 @@ def _in_lasting_thread(start: Callable[[], object]) -> None:
 
 # ======================================================================== executor
 @ray.remote(num_cpus=1, max_retries=0)  # a retried training would start over as a new run
-def _train(job_id: str, config_dict: dict, group: str | None, events, control,
+def _train(job_id: str, config_dict: dict, group: str | None, user: str | None, events, control,
            runs_root: str | None) -> None:
     import torch
     torch.set_num_threads(1)  # small graphs: per-op overhead, extra threads only spin
-    run_job(job_id, config_dict, events, control, group=group, runs_root=runs_root)
+    run_job(job_id, config_dict, events, control, group=group, user=user, runs_root=runs_root)
     events.put(Idle(job_id, os.getpid()))
 
 
@@ -98,10 +98,10 @@ class RayExecutor:
         self._controls = [Queue(actor_options={"num_cpus": 0}) for _ in range(self.slots)]
         self._tasks: list[ray.ObjectRef | None] = [None] * self.slots
 
-    def start(self, slot, job_id, config_dict, group=None):
+    def start(self, slot, job_id, config_dict, group=None, user=None):
         drain(self._controls[slot])
         self._tasks[slot] = _train.options(name=f"argae-train-{job_id}").remote(
-            job_id, config_dict, group, self.events, self._controls[slot], self.runs_root)
+            job_id, config_dict, group, user, self.events, self._controls[slot], self.runs_root)
 
     def control(self, slot, command):
         self._controls[slot].put(command)
@@ -154,10 +154,10 @@ class JobService:
         self._manager = JobManager(RayExecutor(slots, runs_root), liveness=self._liveness,
                                    owner_timeout=owner_timeout)
 
-    def submit(self, owner: str, config: TrainConfig, label: str, group: str | None):
+    def submit(self, owner: str, config: TrainConfig, label: str, group: str | None, user: str | None = None):
         """(job id, None), or (None, why not): the refusal is the user's message, not an error."""
         try:
-            return self._manager.submit(owner, config, label=label, group=group), None
+            return self._manager.submit(owner, config, label=label, group=group, user=user), None
         except RuntimeError as exc:
             return None, str(exc)
 
@@ -173,6 +173,9 @@ class JobService:
 
     def queue_status(self, job_id):
         return self._manager.queue_status(job_id)
+
+    def stop_run(self, run_id):
+        return self._manager.stop_run(run_id)
 
     def report(self, verdicts: dict[str, bool]) -> None:
         for owner, alive in verdicts.items():
@@ -253,10 +256,11 @@ class ClusterJobManager:
         self._reporter = threading.Thread(target=self._report, daemon=True, name="argae-liveness")
         self._reporter.start()
 
-    def submit(self, owner: str, config: TrainConfig, *, label: str = "", group: str | None = None) -> str:
+    def submit(self, owner: str, config: TrainConfig, *, label: str = "", group: str | None = None,
+               user: str | None = None) -> str:
         config.validate()
         self._owners.add(owner)
-        job_id, refusal = ray.get(self._service.submit.remote(owner, config, label, group))
+        job_id, refusal = ray.get(self._service.submit.remote(owner, config, label, group, user))
         if refusal:
             raise RuntimeError(refusal)
         return job_id
@@ -274,6 +278,9 @@ class ClusterJobManager:
 
     def control(self, job_id, owner, command):
         ray.get(self._service.control.remote(job_id, owner, command))
+
+    def stop_run(self, run_id: str) -> bool:
+        return ray.get(self._service.stop_run.remote(run_id))
 
     def touch(self, owner):
         self._owners.add(owner)

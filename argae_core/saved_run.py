@@ -19,6 +19,8 @@ class SavedRun:
     state: str
     metrics: dict | None
     message: str | None
+    owner: str | None = None        # the signed-in email that started it (access.py)
+    shared: bool = False            # a teacher shared it with the class
     active: ClassVar[bool] = False
     phases: ClassVar[tuple] = ()     # single updates are a live training's, never saved
 
@@ -41,7 +43,8 @@ class SavedRun:
         records = run.records.astype(object).where(run.records.notna(), None)
         dataset = runs.dataset_label(run.config.dataset, run.graph.name)
         return cls(run.run_id, f"{run.config.model.upper()} on {dataset}", run.config,
-                   tuple(records.to_dict("records")), run.status, run.metrics, run.info.get("message"))
+                   tuple(records.to_dict("records")), run.status, run.metrics, run.info.get("message"),
+                   run.info.get("owner"), runs.is_shared(run.path))
 
     def reread(self, root=None) -> "SavedRun":
         """The run as it is on disk now while it is written; itself once over or deleted."""

@@ -11,7 +11,7 @@ page_setup()  # first: see pages/__init__.py
 
 from argae_core import compare, projection  # noqa: E402
 from argae_core.config import ConfigError, TrainConfig  # noqa: E402
-from pages import common, compare_latent, compare_results, compare_sweep, knobs  # noqa: E402
+from pages import common, compare_latent, compare_results, compare_sweep, knobs, signin  # noqa: E402
 from pages.knobs import LOGGING, PLANTED, Section  # noqa: E402
 
 manager = common.job_manager()
@@ -90,7 +90,8 @@ def start(base: TrainConfig, models: list[str], repeats: int) -> None:
     """One job per (seed, model) under one group id, all or nothing (compare.start_comparison)."""
     try:
         started = compare.start_comparison(manager, owner, base, models, repeats,
-                                           label=lambda c: f"{knobs.MODEL_LABELS[c.model]} · seed {c.seed}")
+                                           label=lambda c: f"{knobs.MODEL_LABELS[c.model]} · seed {c.seed}",
+                                           user=signin.viewer().email)
     except (RuntimeError, ConfigError) as exc:
         st.session_state["compare_error"] = f"The comparison was not started: {exc}"
         return

@@ -8,7 +8,7 @@ import streamlit as st
 
 from argae_core import compare, plots, sweep
 from argae_core.config import ConfigError, TrainConfig
-from pages import common, knobs
+from pages import common, knobs, signin
 
 STATE = "compare_sweep"       # {"plan": sweep.SweepPlan, "model": str}
 REFRESH_SECONDS = 1.0
@@ -54,7 +54,7 @@ def top_up(plan: sweep.SweepPlan, manager, owner: str) -> None:
     def submit(config: TrainConfig) -> str:
         label = (f"{knobs.MODEL_LABELS[config.model]} · latent {config.latent_size} · "
                  f"weight {config.reg_weight:g} · seed {config.seed}")
-        return manager.submit(owner, config, label=label, group=plan.group)
+        return manager.submit(owner, config, label=label, group=plan.group, user=signin.viewer().email)
     try:
         plan.top_up(submit, room)
     except (RuntimeError, ConfigError) as exc:  # the server's queue is full: try again next refresh

@@ -8,9 +8,9 @@ from datetime import datetime
 import numpy as np
 import streamlit as st
 
-from argae_core import plots, projection, runs
+from argae_core import access, plots, projection, runs
 from argae_core.config import TrainConfig
-from pages import common
+from pages import common, signin
 from pages.knobs import MODEL_LABELS
 
 JOB = "__job__"                  # the source picker's value for the session's own training
@@ -59,7 +59,7 @@ def dimension_figure(runs_root: str, run_id: str, epoch: int, dims: tuple[int, .
 def source_options() -> tuple[list[str], dict[str, str]]:
     """Picker values (JOB for the session's training, else run ids) and their labels."""
     job = common.job_manager().get(st.session_state.get("train_job"), common.session_id())
-    summaries, _ = runs.list_runs()
+    summaries = access.visible(signin.viewer(), runs.list_runs()[0])   # sign-in: own and shared runs
     options, labels = [], {}
     if job is not None:
         options.append(JOB)

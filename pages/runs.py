@@ -10,8 +10,8 @@ page_setup()  # first: see pages/__init__.py
 
 import pandas as pd  # noqa: E402
 
-from argae_core import runs  # noqa: E402
-from pages import runs_detail  # noqa: E402
+from argae_core import access, runs  # noqa: E402
+from pages import runs_access, runs_detail, signin  # noqa: E402
 from pages.knobs import MODEL_LABELS  # noqa: E402
 
 TABLE_KEY = "runs_table"
@@ -23,10 +23,12 @@ METRIC_COLUMNS = {"test_auc": "AUC", "test_ap": "AP", "acc": "ACC", "nmi": "NMI"
 def runs_table(summaries: list[runs.RunSummary]) -> pd.DataFrame:
     """One row per run, in the listing's order (newest first); `run` is the run id."""
     table = pd.DataFrame([{
+        **({"owner": s.owner or "(no owner)"} if viewer.signed_in else {}),   # sign-in: who is who first
         "dataset": s.dataset_label, "model": MODEL_LABELS.get(s.model, s.model), "seed": s.seed,
         "started": s.started, "epochs": s.epochs_done, "planned": s.epochs_planned,
         **{name: getattr(s, key) for key, name in METRIC_COLUMNS.items()},
-        "status": s.status, "source": s.source, "group": s.group, "run": s.run_id} for s in summaries])
+        "status": s.status, "source": s.source, "group": s.group,
+        **({"shared": s.shared} if viewer.signed_in else {}), "run": s.run_id} for s in summaries])
     # Stored in UTC; shown as naive UTC so every viewer of a shared server reads the same time.
     table["started"] = pd.to_datetime(table["started"], utc=True, errors="coerce").dt.tz_localize(None)
     return table
@@ -49,7 +51,8 @@ def selected_run(ids: list[str]) -> str:
     shown = st.session_state.get("runs_shown", [])
     state = st.session_state.get(TABLE_KEY)
     rows = list(state["selection"]["rows"]) if state else []
-    picked = shown[rows[0]] if rows and rows[0] < len(shown) else st.session_state.get("runs_picked")
+    picked = shown[rows[0]] if rows and rows[0] < len(shown) else st.session_state.get("runs_picked",
+                                                                                     st.query_params.get("run"))
     if picked not in ids:
         picked = ids[0]
     if rows != [ids.index(picked)]:
@@ -73,15 +76,16 @@ def draw_table(table: pd.DataFrame) -> None:
 
 
 # ------------------------------------------------------------------ the page
+viewer = signin.viewer()
 st.title("Runs")
-st.caption("Every training run on this server is saved here, from the Train page or the command line. "
-           "The runs are shared by everyone using the server.")
+st.caption(runs_access.page_caption(viewer))
 if "runs_notice" in st.session_state:
     kind, text = st.session_state.pop("runs_notice")
     (st.success if kind == "success" else st.error)(text)
 
 summaries, warnings = runs.list_runs()
-if warnings:
+summaries = access.visible(viewer, summaries)
+if warnings and (not viewer.signed_in or viewer.teacher):   # folder names are runs too
     with st.expander(f"{len(warnings)} entries in the runs folder were skipped or partly read",
                      icon=":material/report:"):
         st.markdown("\n".join(f"- {w}" for w in warnings))

@@ -9,9 +9,9 @@ import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from argae_core import metrics, plots, runs
+from argae_core import access, metrics, plots, runs
 from argae_core.config import DEFAULT_REG_WEIGHT, TrainConfig, unused_settings
-from pages import common
+from pages import common, runs_access, signin
 from pages.knobs import MODEL_LABELS
 
 LATENT_PAGE = Path(__file__).resolve().parent / "latent.py"
@@ -65,6 +65,8 @@ def header(run: runs.Run, summary: runs.RunSummary) -> None:
                f"{run.graph.nodes:,} nodes, {run.graph.edges:,} edges"]
     details += [f"source {summary.source}"] if summary.source else []
     details += [f"group {summary.group}"] if summary.group else []
+    details += [f"owner {summary.owner or '(none)'}" + (", shared with the class" if summary.shared else "")] \
+        if signin.viewer().signed_in else []
     st.caption(" · ".join(details))
     STATUS_BOX.get(run.status, st.info)(status_text(run))
     for warning in run.warnings:
@@ -79,9 +81,13 @@ def actions(run: runs.Run) -> None:
     if LATENT_PAGE.exists() and row.button("Open in Latent page", icon=":material/scatter_plot:"):
         open_in("pages/latent.py", run.run_id)
     running = run.status == "running"
+    viewer = signin.viewer()
+    owner, allowed = run.info.get("owner"), access.may_delete(viewer, run.info.get("owner"))
+    runs_access.class_controls(run, row, viewer)
     if st.session_state.get("runs_confirm_delete") != run.run_id:
-        if row.button("Delete", icon=":material/delete:", disabled=running,
-                      help="A run still training cannot be deleted." if running else None):
+        why_not = ("A run still training cannot be deleted." if running else None) if allowed else \
+            f"Only its owner ({owner or 'a teacher'}) or a teacher can delete this run."
+        if row.button("Delete", icon=":material/delete:", disabled=running or not allowed, help=why_not):
             st.session_state["runs_confirm_delete"] = run.run_id
             st.rerun()
         return

@@ -12,7 +12,7 @@ loading = engine_loading_note()
 
 from argae_core import runs  # noqa: E402
 from argae_core.config import FIELDS, ConfigError, TrainConfig  # noqa: E402
-from pages import common, knobs, train_link, train_live, train_upload  # noqa: E402
+from pages import common, knobs, signin, train_link, train_live, train_upload  # noqa: E402
 from pages.knobs import LOGGING, PLANTED, Section  # noqa: E402
 
 if loading is not None:
@@ -114,7 +114,8 @@ if buttons.button("Start", type="primary", icon=":material/play_arrow:", width="
                   or config.dataset == "upload:"):
     try:
         st.session_state["train_job"] = manager.submit(
-            owner, config, label=f"{config.model.upper()} on {runs.dataset_label(config.dataset, graph.name)}")
+            owner, config, label=f"{config.model.upper()} on {runs.dataset_label(config.dataset, graph.name)}",
+            user=signin.viewer().email)
     except (RuntimeError, ConfigError) as exc:
         st.error(str(exc))
     st.rerun()

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from argae_core import runs
+from argae_core import access, runs
 from argae_core.config import ConfigError, TrainConfig
 from argae_core.saved_run import SavedRun
-from pages import knobs
+from pages import knobs, signin
 
 RUN_PARAM = "run"   # ?run=<id>: the link of a saved run shown read-only
 
@@ -21,6 +21,10 @@ def viewed_run() -> SavedRun | None:
         run = SavedRun.load(run_id)
     except runs.RunError as exc:
         st.session_state["url_problem"] = f"The saved run `{run_id}` cannot be shown: {exc}."
+        leave_run()
+        return None
+    if not access.may_see(signin.viewer(), run.owner, run.shared):   # sign-in: own and shared runs only
+        st.session_state["url_problem"] = access.refusal(signin.viewer(), run_id)
         leave_run()
         return None
     st.session_state["view_run"] = run.run_id

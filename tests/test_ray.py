@@ -138,11 +138,42 @@ def test_a_session_its_replica_reports_gone_has_its_jobs_stopped_and_the_service
     wait(lambda: second.get(alive, "alice").state == "finished")
 
 
+def test_the_signed_in_owner_reaches_the_run_and_another_replica_stops_it_by_run_id(service):
+    first, second = replicas(service)
+    job_id = first.submit("alice-session", LONG, user="alice@school.test")
+    wait(lambda: first.get(job_id, "alice-session").epochs_done >= 2)
+    job = first.get(job_id, "alice-session")
+    assert job.user == "alice@school.test" and runs.load_run(job.run_id).info["owner"] == "alice@school.test"
+    assert second.stop_run(job.run_id)            # a teacher on the other replica
+    wait(lambda: not first.get(job_id, "alice-session").active)
+    assert first.get(job_id, "alice-session").state == "stopped" and not second.stop_run(job.run_id)
+
+
 # ------------------------------------------------------------------ no ray unless asked
 def test_the_engine_and_the_pages_never_import_ray_without_a_cluster_address():
     code = ("import sys, argae_core, argae_core.jobs, argae_core.runs, pages.common; "
             "assert 'ray' not in sys.modules, 'ray was imported'")
     env = {k: v for k, v in os.environ.items() if k != "ARGAE_RAY_ADDRESS"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_DIR, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_the_app_runs_every_page_without_importing_ray_without_a_cluster_address(tmp_path):
+    """The app itself, each page of its navigation run once (AppTest, the engine and a job
+    manager with it), in a fresh interpreter: still no ray."""
+    code = """
+import sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file("app.py", default_timeout=120)
+at.run()
+for page in ("pages/train.py", "pages/compare.py", "pages/latent.py", "pages/runs.py", "pages/learn.py"):
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, (page, [e.value for e in at.exception])
+assert 'ray' not in sys.modules, 'ray was imported'
+"""
+    env = {**{k: v for k, v in os.environ.items() if k != "ARGAE_RAY_ADDRESS"}, "ARGAE_EXECUTOR": "thread",
+           "ARGAE_RUNS_DIR": str(tmp_path / "runs"), "ARGAE_CACHE_DIR": str(tmp_path / "cache")}
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO_DIR, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
 

@@ -23,7 +23,8 @@ class Executor(Protocol):
     slots: int
     events: "queue.Queue"
 
-    def start(self, slot: int, job_id: str, config_dict: dict, group: str | None = None) -> None: ...
+    def start(self, slot: int, job_id: str, config_dict: dict, group: str | None = None,
+              user: str | None = None) -> None: ...
     def control(self, slot: int, command: str) -> None: ...
     def alive(self, slot: int) -> bool: ...
     def shutdown(self) -> None: ...
@@ -42,15 +43,15 @@ class ThreadExecutor:
         self._controls = [queue.Queue() for _ in range(slots)]
         self._threads: list[threading.Thread | None] = [None] * slots
 
-    def start(self, slot, job_id, config_dict, group=None):
+    def start(self, slot, job_id, config_dict, group=None, user=None):
         drain(self._controls[slot])
-        thread = threading.Thread(target=self._run, args=(slot, job_id, config_dict, group), daemon=True,
+        thread = threading.Thread(target=self._run, args=(slot, job_id, config_dict, group, user), daemon=True,
                                   name=f"argae-job-{job_id}")
         self._threads[slot] = thread
         thread.start()
 
-    def _run(self, slot, job_id, config_dict, group):
-        run_job(job_id, config_dict, self.events, self._controls[slot], group=group,
+    def _run(self, slot, job_id, config_dict, group, user):
+        run_job(job_id, config_dict, self.events, self._controls[slot], group=group, user=user,
                 runs_root=self.runs_root)
         self.events.put(Idle(job_id, slot))
 
@@ -89,10 +90,10 @@ class ProcessExecutor:
             process.start()
         return {"process": process, "tasks": tasks, "control": control}
 
-    def start(self, slot, job_id, config_dict, group=None):
+    def start(self, slot, job_id, config_dict, group=None, user=None):
         if not self._workers[slot]["process"].is_alive():
             self._workers[slot] = self._spawn()
-        self._workers[slot]["tasks"].put((job_id, config_dict, group))
+        self._workers[slot]["tasks"].put((job_id, config_dict, group, user))
 
     def control(self, slot, command):
         self._workers[slot]["control"].put(command)

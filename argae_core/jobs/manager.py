@@ -43,6 +43,7 @@ class Job:
     message: str | None = None
     slot: int | None = None
     stop_requested: bool = False
+    user: str | None = None        # signed-in email (access.py); `owner` is the browser session
 
     @property
     def active(self) -> bool:
@@ -104,7 +105,8 @@ class JobManager:
             thread.start()
 
     # ------------------------------------------------------------- page API
-    def submit(self, owner: str, config: TrainConfig, *, label: str = "", group: str | None = None) -> str:
+    def submit(self, owner: str, config: TrainConfig, *, label: str = "", group: str | None = None,
+               user: str | None = None) -> str:
         config.validate()
         with self._lock:
             mine = [j for j in self._jobs.values() if j.owner == owner and j.active]
@@ -112,7 +114,7 @@ class JobManager:
                 raise RuntimeError(f"You already have {len(mine)} runs queued or training; "
                                    "stop one before starting another.")
             job = Job(job_id=uuid.uuid4().hex[:12], owner=owner, config=config,
-                      label=label or f"{config.model.upper()} on {config.dataset}", group=group)
+                      label=label or f"{config.model.upper()} on {config.dataset}", group=group, user=user)
             self._jobs[job.job_id] = job
             self._queue.append(job.job_id)
             self._seen[owner] = time.time()
@@ -155,6 +157,17 @@ class JobManager:
                 job.stop_requested = True
             if job.slot is not None:
                 self.executor.control(job.slot, command)
+
+    def stop_run(self, run_id: str) -> bool:
+        """Stop the training writing `run_id`, whoever's it is (the page asks access.may_stop
+        first: a teacher, or its owner from another session); False when none is active."""
+        with self._lock:
+            job = next((j for j in self._jobs.values() if j.run_id == run_id and j.active), None)
+            if job is None:
+                return False
+            self.control(job.job_id, job.owner, "stop")
+            job.message = job.message or "Stopped from the Runs page."
+            return True
 
     def touch(self, owner: str) -> None:
         with self._lock:
@@ -212,7 +225,7 @@ class JobManager:
                 self._served[job.owner] = self._turns
                 job.slot, job.state, job.started = slot, Status.STARTING, time.time()
                 self._slots[slot] = job.job_id
-                self.executor.start(slot, job.job_id, job.config.to_dict(), job.group)
+                self.executor.start(slot, job.job_id, job.config.to_dict(), job.group, job.user)
 
     def _pump_events(self) -> None:
         while not self._closed:

@@ -13,9 +13,10 @@ from ..threads import choose_threads
 
 
 def run_job(job_id: str, config_dict: dict, events, control, *, group: str | None = None,
-            runs_root: str | None = None) -> None:
+            user: str | None = None, runs_root: str | None = None) -> None:
     """Train one config, sending `events` (Started, Record..., then Done or Failed); the run
-    is saved under `runs_root` as part of comparison `group` (None: a single run).
+    is saved under `runs_root` as part of comparison `group` (None: a single run), owned by
+    the signed-in `user` (None: no sign-in).
 
     Runs in a worker (process or thread). Control messages: pause, resume, step, update, stop."""
     from ..data import load_graph
@@ -26,7 +27,7 @@ def run_job(job_id: str, config_dict: dict, events, control, *, group: str | Non
         config = TrainConfig.from_dict(config_dict).validate()
         graph = load_graph(config)
         trainer = Trainer(config, graph)
-        writer = RunWriter(config, graph, root=runs_root, source="ui", group=group)
+        writer = RunWriter(config, graph, root=runs_root, source="ui", group=group, owner=user)
     except Exception as exc:  # a message for the user, never a traceback on their page
         events.put(Failed(job_id, _describe(exc)))
         return
@@ -110,10 +111,10 @@ def _worker_main(tasks, events, control, slots: int, runs_root: str | None) -> N
         task = tasks.get()
         if task is None:
             return
-        job_id, config_dict, group = task
+        job_id, config_dict, group, user = task
         drain(control)
         torch.set_num_threads(choose_threads(slots)[0])
-        run_job(job_id, config_dict, events, control, group=group, runs_root=runs_root)
+        run_job(job_id, config_dict, events, control, group=group, user=user, runs_root=runs_root)
         events.put(Idle(job_id, os.getpid()))
 
 

@@ -32,11 +32,12 @@ from .folder import (DISCRIMINATOR_PREFIX, FINAL_STATUSES, LEFTOVER_SECONDS, Run
                      runs_dir)
 from .liveness import _now, _process_start
 from .reader import GraphInfo, Run, RunSummary, dataset_label, list_runs, load_run, read_records
+from .sharing import SHARED_MARK, is_shared, set_shared
 from .writer import RunWriter, new_run_id, record_run
 
-__all__ = ["DISCRIMINATOR_PREFIX", "FINAL_STATUSES", "LEFTOVER_SECONDS", "PROJECT_DIR",
+__all__ = ["DISCRIMINATOR_PREFIX", "FINAL_STATUSES", "SHARED_MARK", "LEFTOVER_SECONDS", "PROJECT_DIR",
            "SUMMARY_METRICS", "GraphInfo", "Run", "RunError", "RunSummary", "RunWriter",
            "_now", "_process_start", "check_run_id", "dataset_label", "delete_run",
-           "export_config_json", "export_embeddings", "export_records_csv", "export_zip",
-           "list_runs", "load_run", "new_run_id", "read_records", "record_run", "runs_dir",
+           "export_config_json", "export_embeddings", "export_records_csv", "export_zip", "is_shared",
+           "list_runs", "load_run", "new_run_id", "read_records", "record_run", "runs_dir", "set_shared",
            "spreadsheet_safe"]

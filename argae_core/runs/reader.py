@@ -23,10 +23,11 @@ from ..storage import HIDDEN_PREFIX, read_npz
 from .folder import (DISCRIMINATOR_PREFIX, KNOWN_STATUSES, LEFTOVER_PREFIXES, LEFTOVER_SECONDS,
                      RUN_ID_PATTERN, SNAPSHOT_PATTERN, RunError, _run_path, runs_dir)
 from .liveness import _effective_status
+from .sharing import is_shared
 
 # What the writer saves, checked on every read: a damaged file is refused, never half-trusted.
 STATUS_TEXTS = ("status", "dataset", "model", "started", "heartbeat", "finished_at", "host",
-                "group", "source", "message")
+                "group", "source", "message", "owner")
 STATUS_COUNTS = ("epochs_done", "epochs_planned", "seed", "pid", "pid_start")
 METRIC_NUMBERS = SUMMARY_METRICS + ("best_epoch", "epochs_run", "diverged_at", "seconds_per_epoch")
 METRIC_TEXTS = ("degenerate", "clustering_capped")
@@ -145,6 +146,8 @@ class RunSummary:
     source: str | None = None
     message: str | None = None
     graph_name: str | None = None   # the graph's own name: an upload's file name
+    owner: str | None = None        # signed-in email of whoever started it (access.py)
+    shared: bool = False            # a teacher shared it with the class
 
     @property
     def dataset_label(self) -> str:
@@ -280,7 +283,7 @@ def _summary(path: Path) -> tuple[RunSummary, list[str]]:
         epochs_done=epochs if effective in (Status.RUNNING, Status.INCOMPLETE) else int(status.get("epochs_done") or epochs),
         epochs_planned=status.get("epochs_planned"), status=effective,
         group=status.get("group"), source=status.get("source"), message=status.get("message"),
-        graph_name=(status.get("graph") or {}).get("name"),
+        graph_name=(status.get("graph") or {}).get("name"), owner=status.get("owner"), shared=is_shared(path),
         **{k: _number(metrics.get(k)) for k in SUMMARY_METRICS}), warnings
 
 

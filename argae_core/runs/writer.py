@@ -49,7 +49,7 @@ class RunWriter:
     """Saves one run as it trains: `add(record)` per epoch, then `finish(...)` once."""
 
     def __init__(self, config: TrainConfig, graph: Graph, *, root: Path | str | None = None,
-                 group: str | None = None, source: str = "ui"):
+                 group: str | None = None, source: str = "ui", owner: str | None = None):
         self.root = Path(root) if root is not None else runs_dir()
         self.root.mkdir(parents=True, exist_ok=True)
         self.config = config
@@ -64,7 +64,8 @@ class RunWriter:
             "host": socket.gethostname(), "started": started, "heartbeat": started,
             "finished_at": None, "epochs_done": 0, "epochs_planned": config.epochs,
             "dataset": config.dataset, "model": config.model, "seed": config.seed,
-            "group": group, "source": source, "message": None, "graph": graph.summary(notes=False)}
+            "group": group, "source": source, "message": None, "graph": graph.summary(notes=False),
+            "owner": owner}   # the signed-in email that started it (None: no sign-in): access.py
         self.run_id, self.path = self._create(graph)
 
     def _create(self, graph: Graph) -> tuple[str, Path]:

@@ -68,7 +68,7 @@ class AppServer:
     with runs and caches in folders the caller names; ARGAE_DATA_DIR is inherited."""
 
     def __init__(self, runs_dir: Path, cache_dir: Path, *, port: int | None = None,
-                 env: dict[str, str] | None = None, log_dir: Path | None = None):
+                 env: dict[str, str] | None = None, log_dir: Path | None = None, args: tuple[str, ...] = ()):
         self.runs_dir, self.cache_dir = Path(runs_dir), Path(cache_dir)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -77,11 +77,12 @@ class AppServer:
         self.env.pop("ARGAE_EXECUTOR", None)  # the real thing: warm worker processes
         self.log_path = Path(log_dir or tempfile.gettempdir()) / f"argae-server-{self.port}.log"
         self.process: subprocess.Popen | None = None
+        self.args = list(args)   # more `streamlit run` options, e.g. ("--secrets.files", path)
 
     def start(self, timeout: float = 90.0) -> "AppServer":
         command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
                    "--server.address", "127.0.0.1", "--server.headless", "true",
-                   "--browser.gatherUsageStats", "false"]
+                   "--browser.gatherUsageStats", "false", *self.args]
         with open(self.log_path, "wb") as log:
             # A new session makes the server the leader of a process group that its spawned
             # workers join, so stopping the group stops every process it started.
