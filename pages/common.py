@@ -1,5 +1,9 @@
 """Helpers shared by the pages: the session's identity, the server's job manager, the
-dataset loader cache, and the config widgets built from `TrainConfig.FIELDS`."""
+dataset loader cache, and the config widgets built from `TrainConfig.FIELDS`.
+
+Torch-free on import (a test checks it): Home and the Train page render and accept Start
+without torch / PyG in the page process (their first import takes 5-25 s on a fresh server);
+what needs a graph in this process imports the engine where it is used."""
 from __future__ import annotations
 
 import os
@@ -12,7 +16,7 @@ from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from argae_core.config import FIELDS, ConfigError, TrainConfig
-from argae_core.data import DatasetUnavailable, load_graph, summary
+from argae_core.graph_info import SummaryService, data_part
 from argae_core.jobs import JobManager, ProcessExecutor, ThreadExecutor, default_slots
 
 
@@ -72,7 +76,16 @@ def _projection_warm_up() -> threading.Thread:
     return thread
 
 
+@st.cache_resource(show_spinner=False)
+def graph_summaries() -> SummaryService:
+    """One per server: graph summaries from a helper process (the Train page's caption)."""
+    service = SummaryService()
+    service.start()
+    return service
+
+
 def start_background_services() -> None:
+    graph_summaries()
     job_manager()
     _projection_warm_up()
 
@@ -85,22 +98,35 @@ def heartbeat() -> None:
 # --------------------------------------------------------------------- data
 @st.cache_resource(show_spinner="Loading the graph...", max_entries=16)
 def _cached_graph(config_json: str):
+    from argae_core.data import load_graph
     return load_graph(TrainConfig.from_json(config_json))
 
 
 def _data_part(config: TrainConfig) -> str:
     """The settings a config's graph depends on, as JSON (the cache key of its graph)."""
-    return TrainConfig(**{k: v for k, v in config.to_dict().items()
-                          if FIELDS[k].metadata["group"] in ("data", "planted")
-                          or (k == "seed" and config.dataset == "planted")}).to_json()
+    return data_part(config).to_json()
 
 
 def graph_for(config: TrainConfig):
-    """(graph, None) or (None, message) for the dataset part of a config."""
+    """(graph, None) or (None, message) for the dataset part of a config (imports the engine)."""
+    from argae_core.data import DatasetUnavailable
     try:
         return _cached_graph(_data_part(config)), None
     except (DatasetUnavailable, ConfigError, ValueError) as exc:
         return None, str(exc)
+
+
+def graph_summary_for(config: TrainConfig) -> tuple[str, dict | str | None]:
+    """("ready", summary) | ("error", message) | ("pending", None), without torch here.
+    Under AppTest (no real server: nothing reruns the page when an answer comes) the graph
+    is read in this process, at once."""
+    if Runtime.exists() and type(Runtime.instance()) is Runtime:
+        return graph_summaries().get(config)
+    graph, error = graph_for(config)
+    if error:
+        return "error", error
+    from argae_core.data import summary
+    return "ready", summary(graph)
 
 
 @st.cache_resource(show_spinner="Reading the run's edge split...", max_entries=8)
@@ -113,6 +139,7 @@ def _cached_edges(data_json: str, seed: int):
 def edges_for(config: TrainConfig):
     """((training edges, held-out test edges) as [2, E] arrays, None) of a run's split, the one
     its Trainer drew, or (None, message)."""
+    from argae_core.data import DatasetUnavailable
     try:
         return _cached_edges(_data_part(config), config.seed), None
     except (DatasetUnavailable, ConfigError, ValueError) as exc:
@@ -120,7 +147,12 @@ def edges_for(config: TrainConfig):
 
 
 def graph_caption(graph) -> str:
-    s = summary(graph)
+    """One line about a graph, from the graph or its summary (`data.summary`)."""
+    if isinstance(graph, dict):
+        s = graph
+    else:
+        from argae_core.data import summary
+        s = summary(graph)
     classes = f", {s['classes']} classes" if s["classes"] else ", no labels"
     return f"**{s['name']}**: {s['nodes']:,} nodes, {s['edges']:,} edges, {s['features']:,} features{classes}."
 

@@ -15,7 +15,7 @@ loading = engine_loading_note()
 
 import pandas as pd  # noqa: E402
 
-from argae_core import metrics, plots, runs, uploads  # noqa: E402
+from argae_core import plots, runs  # noqa: E402  (torch-free: see pages/common.py)
 from argae_core.config import FIELDS, ConfigError, TrainConfig  # noqa: E402
 from pages import common  # noqa: E402
 
@@ -156,6 +156,7 @@ def sidebar(saved: TrainConfig, run_id: str | None = None) -> dict:
 @st.cache_data(show_spinner="Reading your files...", max_entries=8)
 def parse_and_store(edges: bytes, features: bytes | None, labels: bytes | None, name: str):
     """(upload id, report) or (None, message); cached on the bytes so reruns do not re-parse."""
+    from argae_core import uploads
     try:
         parsed = uploads.parse_upload(edges, features, labels, name=name)
         return uploads.save_upload(parsed), parsed.report
@@ -190,10 +191,14 @@ def upload_section(saved: TrainConfig) -> str:
 def upload_feature_labels(dataset: str) -> dict[str, str] | None:
     """For an upload, "raw" named by what it trains on (a features file, or one-hot ids)."""
     report = st.session_state.get("upload_report")
-    return {"raw": uploads.raw_feature_label(report)} if dataset.startswith("upload:") and report else None
+    if not (dataset.startswith("upload:") and report):
+        return None
+    from argae_core import uploads
+    return {"raw": uploads.raw_feature_label(report)}
 
 
 def upload_preview(report: dict, features: str) -> None:
+    from argae_core import uploads
     cards = [("Nodes", report["nodes"]), ("Edges", report["edges"]), ("Isolated", report["isolated_nodes"]),
              ("Components", report["components"]), ("Feature size", report["feature_size"]),
              ("Classes", report.get("classes") or 0)]
@@ -268,13 +273,27 @@ elif config.dataset.startswith("upload:") and not viewing and st.session_state.g
     upload_preview(st.session_state["upload_report"], config.features)
 # A refused data setting (a planted graph too big to draw) is said once, below, and not loaded.
 data_problems = {name for name in problems if FIELDS[name].metadata["group"] in ("data", "planted")}
-graph, graph_error = (common.graph_for(config) if not data_problems and config.dataset != "upload:"
-                      else (None, None))
+# The graph's summary comes from a helper process (no torch in this one): Start does not wait.
+graph_state, graph = (common.graph_summary_for(config) if not data_problems and config.dataset != "upload:"
+                      else ("none", None))
+graph_error = graph if graph_state == "error" else None
+
+
+@st.fragment(run_every=0.5)
+def caption_when_read(config: TrainConfig) -> None:
+    if common.graph_summary_for(config)[0] == "pending":
+        st.caption("Reading the graph...")
+    else:
+        st.rerun()
+
+
 if graph_error:
     st.error(graph_error, icon=":material/error:")
-elif graph is not None:
-    notes = "" if config.dataset.startswith("upload:") else " " + " ".join(graph.notes)  # preview says it
+elif graph_state == "ready":
+    notes = "" if config.dataset.startswith("upload:") else " " + " ".join(graph["notes"])  # preview says it
     st.markdown(common.graph_caption(graph) + notes)
+elif graph_state == "pending":
+    caption_when_read(config)
 for field_name, message in problems.items():
     st.error(f"**{field_name.replace('_', ' ')}**: {message}", icon=":material/block:")
 
@@ -294,11 +313,12 @@ buttons = st.container(horizontal=True)  # content-wide buttons: labels never tr
 if buttons.button("Start", type="primary", icon=":material/play_arrow:", width="content",
                   help="This page shows a saved run: press **Train a new run from these settings** above "
                        "to start from them." if viewing else None,
-                  disabled=bool(viewing) or active or bool(problems) or graph is None
+                  disabled=bool(viewing) or active or bool(problems) or graph_error is not None
                   or config.dataset == "upload:"):
     try:
         st.session_state["train_job"] = manager.submit(
-            owner, config, label=f"{config.model.upper()} on {runs.dataset_label(config.dataset, graph.name)}")
+            owner, config, label=f"{config.model.upper()} on "
+                  f"{runs.dataset_label(config.dataset, graph['name'] if graph_state == 'ready' else None)}")
     except (RuntimeError, ConfigError) as exc:
         st.error(str(exc))
     st.rerun()
@@ -460,6 +480,7 @@ def outcome(job) -> None:
                  icon=":material/warning:")
     elif job.state == "stopped":
         st.warning(stopped_text(job), icon=":material/stop_circle:")
+    from argae_core import metrics  # scikit-learn: imported once a run has metrics to show
     note = metrics.DEGENERATE_NOTES.get((job.metrics or {}).get("degenerate"))
     if note:
         st.warning(f"{note} {metrics.DEGENERATE_HINT}", icon=":material/compress:")
