@@ -2,6 +2,7 @@
 
     python -m argae_core train --dataset cora --model argva --epochs 200 --seed 0 [--json]
     python -m argae_core reproduce --seeds 5 [--epochs N] [--datasets cora,citeseer,pubmed]
+    python -m argae_core warm      # once after installing: umap compiled into numba's disk cache
 
 Every TrainConfig field is also a flag (`--encoder-lr 0.01`, `--kl-weight ""` for the
 default). Bad input ends with one line on stderr and an exit code, never a traceback:
@@ -125,11 +126,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_threads_flag(reproduce)
     add_config_flags(reproduce, skip=PER_RUN_FIELDS)
     reproduce.set_defaults(handler=cmd_reproduce)
+
+    # Listed for --help; `python -m argae_core warm` itself is run by argae_core.warm (no torch).
+    warm = commands.add_parser("warm", help="compile umap into numba's disk cache once (after installing), "
+                                            "so the first UMAP picture takes seconds")
+    warm.add_argument("--nice", type=int, default=0, help="lower this process's priority by N [0]")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "warm":
+        from .warm import main as warm
+        return warm(["--nice", str(args.nice)])
     if args.threads is not None and args.threads < 1:
         print(f"argae: --threads: must be at least 1, got {args.threads}", file=sys.stderr)
         return EXIT_CONFIG

@@ -66,14 +66,10 @@ def job_manager() -> JobManager:
 
 @st.cache_resource(show_spinner=False)
 def _projection_warm_up() -> threading.Thread:
-    """Start compiling umap once per server, so the first UMAP picture does not wait ~40 s.
-    Even the import (scipy, scikit-learn: about a second) happens off the first page's run."""
-    def start() -> None:
-        from argae_core import projection
-        projection.warm_up(background=True)
-    thread = threading.Thread(target=start, name="umap-warm-up-start", daemon=True)
-    thread.start()
-    return thread
+    """Once per server: umap compiled in a lower-priority process, then loaded here from
+    numba's disk cache (argae_core.warm), so the first UMAP picture does not wait for numba."""
+    from argae_core import warm
+    return warm.start_ahead()
 
 
 @st.cache_resource(show_spinner=False)

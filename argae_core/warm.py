@@ -1,0 +1,94 @@
+"""umap compiled ahead of need, so the first UMAP picture does not wait for numba.
+
+umap-learn and pynndescent compile their numba code on first use: on a fresh install about
+30 s of CPU on this machine (16 s of it in `import umap`), and pages asked for a picture
+waited that long. `projection` switches numba's disk cache on for umap's functions, so the
+compilation can be paid once, out of the way:
+
+    python -m argae_core warm            # once at install time (the README's command)
+    start_ahead()                        # on server start: the same in a lower-priority
+                                         # process, then a load from the disk cache here
+
+numba's disk cache lives in NUMBA_CACHE_DIR when set, else beside the packages (umap's and
+pynndescent's __pycache__) or in the user's cache folder; an empty NUMBA_CACHE_DIR is a fresh
+install (benchmarks/bench_projection.py measures it so). Light on import: no torch, no umap.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import threading
+import time
+
+NICENESS = 10           # the compiling process yields to pages and trainings
+PAGES_FIRST_SECONDS = 8  # the in-process load (imports: ~2-3 s of this process) waits this long
+                        # after server start: a first visit's pages come first
+
+_lock = threading.Lock()
+_ahead: subprocess.Popen | None = None
+_thread: threading.Thread | None = None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m argae_core warm [--nice N]`: compile umap into numba's disk cache."""
+    parser = argparse.ArgumentParser(prog="python -m argae_core warm",
+                                     description="Compile umap's code into numba's disk cache, so "
+                                                 "the dashboard's first UMAP picture takes seconds.")
+    parser.add_argument("--nice", type=int, default=0, help="lower this process's priority by N [0]")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    if args.nice:
+        try:
+            os.nice(args.nice)
+        except OSError:
+            pass
+    started = time.perf_counter()
+    from . import projection
+    projection.warm_up(background=False)
+    if not args.quiet:
+        print(f"umap compiled and cached in {time.perf_counter() - started:.1f} s "
+              f"(numba cache: {os.environ.get('NUMBA_CACHE_DIR') or 'beside the packages'})")
+    return 0
+
+
+def start_ahead(niceness: int = NICENESS) -> threading.Thread:
+    """Server start, once: `warm` in a lower-priority process, then (after the first pages'
+    seconds) umap loaded and a tiny fit run in this process from the disk cache it filled."""
+    global _thread
+    with _lock:
+        if _thread is None:
+            _thread = threading.Thread(target=_ahead_then_here, args=(niceness, time.monotonic()),
+                                       name="umap-warm-ahead", daemon=True)
+            _thread.start()
+        return _thread
+
+
+def _ahead_then_here(niceness: int, started: float) -> None:
+    global _ahead
+    with _lock:
+        _ahead = subprocess.Popen([sys.executable, "-m", "argae_core", "warm", "--quiet", "--nice", str(niceness)],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _ahead.wait()
+    time.sleep(max(0.0, PAGES_FIRST_SECONDS - (time.monotonic() - started)))
+    from . import projection
+    projection.warm_up(background=False)
+
+
+def wait_ahead() -> None:
+    """Block while the ahead-of-need compilation runs (a page that needs umap now waits for
+    it rather than compile a second copy beside it)."""
+    with _lock:
+        process = _ahead
+    if process is not None:
+        process.wait()
+
+
+def stop_ahead() -> None:
+    """End the compiling process, if running (server shutdown, tests)."""
+    with _lock:
+        process = _ahead
+    if process is not None and process.poll() is None:
+        process.terminate()
+        process.wait(timeout=10)
