@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import concurrent.futures as futures
 import multiprocessing as mp
-import os
 import threading
 
 from .config import FIELDS, ConfigError, TrainConfig
+from .threads import lower_priority
 
 NICENESS = 5   # below the page process: its answers are seconds of work, a page's run is not
 
@@ -29,15 +29,8 @@ def data_part(config: TrainConfig) -> TrainConfig:
 
 
 def _start_worker() -> None:
-    with_lower_priority()
+    lower_priority(NICENESS)
     from . import data  # noqa: F401  (the slow import, once, before the first question)
-
-
-def with_lower_priority(niceness: int = NICENESS) -> None:
-    try:
-        os.nice(niceness)
-    except OSError:  # not permitted here: run at the usual priority
-        pass
 
 
 def summarise(config_json: str) -> tuple[str, dict | str]:

@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from .config import TrainConfig
-from .threads import choose_threads
+from .threads import choose_threads, lower_priority
 
+WORKER_NICENESS = 3       # a worker's start (torch's import) and trainings yield to the pages
 SNAPSHOTS_IN_MEMORY = 3   # older snapshots stay on disk with the run
 MAX_JOBS_PER_OWNER = 20   # a full comparison: 4 models x 5 seeds
 PHASES_IN_MEMORY = 50     # step mode: the latest single updates (the newest carries Z)
@@ -126,6 +127,7 @@ def _describe(exc: BaseException) -> str:
 def _worker_main(tasks, events, control, slots: int, runs_root: str | None) -> None:
     """A warm worker process: imports the heavy libraries once, then runs tasks forever, each
     with the threads free when it starts (one of `slots` workers: `threads.choose_threads`)."""
+    lower_priority(WORKER_NICENESS)
     import torch
     from . import data, runs, training  # noqa: F401  (warm the imports before the first task)
     events.put(("ready", None, os.getpid()))

@@ -46,3 +46,14 @@ def choose_threads(slots: int = 1, cores: int | None = None, load: float | None 
     threads = max(1, min(free, cores) // max(1, slots))
     share = f", shared by {slots} trainings" if slots > 1 else ""
     return threads, f"{threads} thread(s): {free} of {cores} cores free (load {load:.1f}){share}"
+
+
+def lower_priority(niceness: int) -> None:
+    """Lower this process's CPU priority by `niceness` (never raises it; where the OS refuses,
+    nothing changes). Helpers and workers yield to the page process, whose runs are what a
+    user waits for."""
+    if niceness > 0:
+        try:
+            os.nice(niceness)
+        except OSError:
+            pass

@@ -22,6 +22,8 @@ import sys
 import threading
 import time
 
+from .threads import lower_priority
+
 NICENESS = 10           # the compiling process yields to pages and trainings
 PAGES_FIRST_SECONDS = 8  # the in-process load (imports: ~2-3 s of this process) waits this long
                         # after server start: a first visit's pages come first
@@ -39,11 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nice", type=int, default=0, help="lower this process's priority by N [0]")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
-    if args.nice:
-        try:
-            os.nice(args.nice)
-        except OSError:
-            pass
+    lower_priority(args.nice)
     started = time.perf_counter()
     from . import projection
     projection.warm_up(background=False)

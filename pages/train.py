@@ -282,7 +282,8 @@ graph_error = graph if graph_state == "error" else None
 @st.fragment(run_every=0.5)
 def caption_when_read(config: TrainConfig) -> None:
     if common.graph_summary_for(config)[0] == "pending":
-        st.caption("Reading the graph...")
+        st.caption("Reading the graph (on a server's first visit the engine loads first: a few "
+                   "seconds; Start does not wait for it)...")
     else:
         st.rerun()
 
