@@ -25,7 +25,7 @@ REFRESH_SECONDS = 1.0     # up to 4 pictures and 4 charts per refresh: once a se
 STATE = "compare"         # the comparison: {"group", "jobs": [job ids], "models", "seeds"}
 SETTINGS = "compare_settings"   # the widgets' values, kept while the user visits other pages
 UPLOAD_LABEL = "Your uploaded graph (from the Train page)"
-PROJECTIONS = {"pca": "PCA (instant)", "umap": "UMAP (neighbourhoods; first use compiles ~40 s)"}
+PROJECTIONS = {"pca": "PCA (instant)", "umap": "UMAP (neighbourhoods; compiles once per install, 30-70 s)"}
 PLANTED_KNOBS = ("planted_nodes", "planted_communities", "planted_p_in", "planted_p_out",
                  "planted_feature_dim", "planted_signal")
 knob = functools.partial(common.config_widget, key_prefix="cmp")
