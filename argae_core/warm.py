@@ -7,7 +7,8 @@ compilation can be paid once, out of the way:
 
     python -m argae_core warm            # once at install time (the README's command)
     start_ahead()                        # on server start: the same in a lower-priority
-                                         # process, then a load from the disk cache here
+                                         # process; a page that needs umap then loads it from
+                                         # the disk cache in its own process (about 3 s)
 
 numba's disk cache lives in NUMBA_CACHE_DIR when set, else beside the packages (umap's and
 pynndescent's __pycache__) or in the user's cache folder; an empty NUMBA_CACHE_DIR is a fresh
@@ -25,11 +26,9 @@ import time
 from .threads import lower_priority
 
 NICENESS = 10           # the compiling process yields to pages and trainings
-PAGES_FIRST_SECONDS = 8  # the in-process load (imports: ~2-3 s of this process) waits this long
-                        # after server start: a first visit's pages come first
 
 _lock = threading.Lock()
-_ahead: subprocess.Popen | None = None
+_process: subprocess.Popen | None = None
 _thread: threading.Thread | None = None
 
 
@@ -52,33 +51,31 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def start_ahead(niceness: int = NICENESS) -> threading.Thread:
-    """Server start, once: `warm` in a lower-priority process, then (after the first pages'
-    seconds) umap loaded and a tiny fit run in this process from the disk cache it filled."""
+    """Server start, once: `warm` in a lower-priority process. The page process itself loads
+    umap only when a page first asks for a UMAP picture (`projection.warm_up`): its imports
+    hold the interpreter's lock for seconds, which every page's run would feel meanwhile."""
     global _thread
     with _lock:
         if _thread is None:
-            _thread = threading.Thread(target=_ahead_then_here, args=(niceness, time.monotonic()),
+            _thread = threading.Thread(target=_ahead, args=(niceness,),
                                        name="umap-warm-ahead", daemon=True)
             _thread.start()
         return _thread
 
 
-def _ahead_then_here(niceness: int, started: float) -> None:
-    global _ahead
+def _ahead(niceness: int) -> None:
+    global _process
     with _lock:
-        _ahead = subprocess.Popen([sys.executable, "-m", "argae_core", "warm", "--quiet", "--nice", str(niceness)],
-                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _ahead.wait()
-    time.sleep(max(0.0, PAGES_FIRST_SECONDS - (time.monotonic() - started)))
-    from . import projection
-    projection.warm_up(background=False)
+        _process = subprocess.Popen([sys.executable, "-m", "argae_core", "warm", "--quiet", "--nice", str(niceness)],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _process.wait()
 
 
 def wait_ahead() -> None:
     """Block while the ahead-of-need compilation runs (a page that needs umap now waits for
     it rather than compile a second copy beside it)."""
     with _lock:
-        process = _ahead
+        process = _process
     if process is not None:
         process.wait()
 
@@ -86,7 +83,7 @@ def wait_ahead() -> None:
 def stop_ahead() -> None:
     """End the compiling process, if running (server shutdown, tests)."""
     with _lock:
-        process = _ahead
+        process = _process
     if process is not None and process.poll() is None:
         process.terminate()
         process.wait(timeout=10)

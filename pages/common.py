@@ -66,8 +66,8 @@ def job_manager() -> JobManager:
 
 @st.cache_resource(show_spinner=False)
 def _projection_warm_up() -> threading.Thread:
-    """Once per server: umap compiled in a lower-priority process, then loaded here from
-    numba's disk cache (argae_core.warm), so the first UMAP picture does not wait for numba."""
+    """Once per server: umap compiled into numba's disk cache in a lower-priority process
+    (argae_core.warm), so the first UMAP picture loads it in seconds rather than compile."""
     from argae_core import warm
     return warm.start_ahead()
 
@@ -262,6 +262,9 @@ class FrameFiller:
 
     def _fill(self) -> None:
         from argae_core import projection, runs
+        from argae_core.jobs import WORKER_NICENESS
+        from argae_core.threads import lower_priority
+        lower_priority(WORKER_NICENESS + 2, this_thread=True)  # live pictures yield to the training
         if self.projector.method == "umap":
             warming = projection.warm_up(background=True)
             if warming is not None:
