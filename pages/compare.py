@@ -409,10 +409,14 @@ st.caption("Train several models on the same graph, edge split and seed with the
            "and see what the regulariser buys (a Z closer to N(0, I)) against what it costs (test scores).")
 if st.session_state.get("compare_note"):
     st.info(st.session_state["compare_note"], icon=":material/school:")
-graph, graph_error = common.graph_for(base) if "dataset" not in problems else (None, None)
+# The graph's summary comes from a helper process (no torch in this one), as on the Train page.
+graph_state, graph = common.graph_summary_for(base) if "dataset" not in problems else ("none", None)
+graph_error = graph if graph_state == "error" else None
 if graph_error:
     st.error(graph_error, icon=":material/error:")
-elif graph is not None:
+elif graph_state == "pending":
+    st.caption("Reading the graph (on a server's first visit the engine loads first: a few seconds)...")
+elif graph_state == "ready":
     st.markdown(common.graph_caption(graph) + (
         " On the planted partition each seed also draws a new graph." if base.dataset == "planted" and repeats > 1
         else ""))
@@ -422,12 +426,12 @@ if "compare_error" in st.session_state:
     st.error(st.session_state.pop("compare_error"), icon=":material/error:")
 if mode == "sweep":
     compare_sweep.render(compare.comparison_configs(base, models, [base.seed])[0], grid, repeats,
-                         bool(problems) or graph is None, manager, owner)
+                         bool(problems) or graph_error is not None, manager, owner)
     st.stop()
 
 buttons = st.container(horizontal=True, vertical_alignment="center")  # labels never cut
 if buttons.button("Compare", type="primary", icon=":material/compare:", width="content",
-                  disabled=active or bool(problems) or graph is None):
+                  disabled=active or bool(problems) or graph_error is not None):
     start(base, models, repeats)
     st.rerun()
 if buttons.button("Stop", icon=":material/stop:", width="content", disabled=not active,
