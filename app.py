@@ -20,11 +20,14 @@ from pages import signin  # noqa: E402  (light too)
 
 signin.require_sign_in()   # with sign-in configured, nothing else shows until the visitor signs in
 
-# The engine imports in a thread: Home needs none of it and shows at once; pages that need
-# it wait for it with a note (pages.engine_loading_note).
-pages.load_engine_in_background()
+# The page helpers import in a thread, after the first page's run (that run comes first);
+# the services (workers, graph summaries, umap warm-up) start on the run after, in processes
+# of lower priority. Torch is imported only there: Home and Train need none of it here.
 if pages.engine_ready():
     from pages import common
     common.start_background_services()
     common.heartbeat()
-navigation.run()
+try:
+    navigation.run()
+finally:
+    pages.load_engine_in_background()

@@ -1,4 +1,4 @@
-"""`python -m argae_core ...`: see `argae_core.cli`."""
-from .cli import main
+"""`python -m argae_core ...`: the `argae` command (see `argae_core.launch`, `argae_core.cli`)."""
+from .launch import main
 
 raise SystemExit(main())

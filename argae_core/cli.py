@@ -3,6 +3,7 @@
     argae train --dataset cora --model argva --epochs 200 --seed 0 [--json]
     argae reproduce --seeds 5 [--epochs N] [--datasets cora,citeseer,pubmed]
     argae export-tensorboard RUN_ID [--out tensorboard/RUN_ID] [--replace]
+    argae warm      # once after installing: umap compiled into numba's disk cache
 
 `argae` is the console script `pip install .` puts on the PATH; `python -m argae_core ...` is
 the same program.
@@ -141,6 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", default=None, help="folder for the event files [tensorboard/RUN_ID]")
     export.add_argument("--replace", action="store_true", help="replace what --out already holds")
     export.set_defaults(handler=cmd_export_tensorboard, threads=None)
+
+    # Listed for --help; `python -m argae_core warm` itself is run by argae_core.warm (no torch).
+    warm = commands.add_parser("warm", help="compile umap into numba's disk cache once (after installing), "
+                                            "so the first UMAP picture takes seconds")
+    warm.add_argument("--nice", type=int, default=0, help="lower this process's priority by N [0]")
     return parser
 
 
@@ -151,6 +157,9 @@ def program_name() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "warm":
+        from .warm import main as warm
+        return warm(["--nice", str(args.nice)])
     if args.threads is not None and args.threads < 1:
         print(f"argae: --threads: must be at least 1, got {args.threads}", file=sys.stderr)
         return EXIT_CONFIG

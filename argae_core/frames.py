@@ -63,6 +63,9 @@ class FrameFiller:
 
     def _fill(self) -> None:
         from . import projection, runs
+        from .jobs.worker import WORKER_NICENESS
+        from .threads import lower_priority
+        lower_priority(WORKER_NICENESS + 2, this_thread=True)  # live pictures yield to the training
         if self.projector.method == "umap":
             warming = projection.warm_up(background=True)
             if warming is not None:

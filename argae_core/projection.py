@@ -312,6 +312,8 @@ def warm_up(background: bool = True) -> threading.Thread | None:
 def _fit_tiny() -> None:
     if _warm.is_set():
         return
+    from .ahead import wait_ahead
+    wait_ahead()  # a compilation ahead of need is running: load its result, not compile twice
     z, prior = prior_samples(150, 8, seed=1), prior_samples(150, 8, seed=2)
     first = project(z, prior, "umap", n_epochs=20)
     project(z + 0.01, prior, "umap", init=first)

@@ -46,3 +46,21 @@ def choose_threads(slots: int = 1, cores: int | None = None, load: float | None 
     threads = max(1, min(free, cores) // max(1, slots))
     share = f", shared by {slots} trainings" if slots > 1 else ""
     return threads, f"{threads} thread(s): {free} of {cores} cores free (load {load:.1f}){share}"
+
+
+def lower_priority(niceness: int, *, this_thread: bool = False) -> None:
+    """Lower this process's CPU priority by `niceness` (never raises it; where the OS refuses,
+    nothing changes). Helpers and workers yield to the page process, whose runs are what a
+    user waits for. With `this_thread`, only the calling thread's (Linux keeps a niceness per
+    thread): a page's background pictures yield to the trainings."""
+    if niceness <= 0:
+        return
+    try:
+        if this_thread:
+            import threading
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + niceness)
+        else:
+            os.nice(niceness)
+    except (OSError, AttributeError):
+        pass

@@ -1,6 +1,10 @@
 """Helpers shared by the pages: the session's identity, the server's job manager, the
 dataset loader cache, live PCA pictures and the shared latent projectors (the knob widgets
-are in pages/knobs.py)."""
+are in pages/knobs.py).
+
+Torch-free on import (a test checks it): Home and the Train page render and accept Start
+without torch / PyG in the page process (their first import takes 5-25 s on a fresh server);
+what needs a graph in this process imports the engine where it is used."""
 from __future__ import annotations
 
 import os
@@ -9,7 +13,7 @@ import threading
 import streamlit as st
 
 from argae_core.config import FIELDS, ConfigError, TrainConfig
-from argae_core.data import DatasetUnavailable, load_graph, summary
+from argae_core.graph_info import SummaryService, data_part
 from argae_core.jobs import JobManager, ProcessExecutor, ThreadExecutor, default_slots
 from pages import internals
 
@@ -35,17 +39,22 @@ def job_manager() -> JobManager:
 
 @st.cache_resource(show_spinner=False)
 def _projection_warm_up() -> threading.Thread:
-    """Start compiling umap once per server, so the first UMAP picture does not wait ~40 s.
-    Even the import (scipy, scikit-learn: about a second) happens off the first page's run."""
-    def start() -> None:
-        from argae_core import projection
-        projection.warm_up(background=True)
-    thread = threading.Thread(target=start, name="umap-warm-up-start", daemon=True)
-    thread.start()
-    return thread
+    """Once per server: umap compiled into numba's disk cache in a lower-priority process
+    (argae_core.warm), so the first UMAP picture loads it in seconds rather than compile."""
+    from argae_core import warm
+    return warm.start_ahead()
+
+
+@st.cache_resource(show_spinner=False)
+def graph_summaries() -> SummaryService:
+    """One per server: graph summaries from a helper process (the Train page's caption)."""
+    service = SummaryService()
+    service.start()
+    return service
 
 
 def start_background_services() -> None:
+    graph_summaries()
     job_manager()
     _projection_warm_up()
 
@@ -64,22 +73,34 @@ def heartbeat() -> None:
 # --------------------------------------------------------------------- data
 @st.cache_resource(show_spinner="Loading the graph...", max_entries=16)
 def _cached_graph(config_json: str):
+    from argae_core.data import load_graph
     return load_graph(TrainConfig.from_json(config_json))
 
 
 def _data_part(config: TrainConfig) -> str:
     """The settings a config's graph depends on, as JSON (the cache key of its graph)."""
-    return TrainConfig(**{k: v for k, v in config.to_dict().items()
-                          if FIELDS[k].metadata["group"] in ("data", "planted")
-                          or (k == "seed" and config.dataset == "planted")}).to_json()
+    return data_part(config).to_json()
 
 
 def graph_for(config: TrainConfig):
-    """(graph, None) or (None, message) for the dataset part of a config."""
+    """(graph, None) or (None, message) for the dataset part of a config (imports the engine)."""
+    from argae_core.data import DatasetUnavailable
     try:
         return _cached_graph(_data_part(config)), None
     except (DatasetUnavailable, ConfigError, ValueError) as exc:
         return None, str(exc)
+
+
+def graph_summary_for(config: TrainConfig) -> tuple[str, dict | str | None]:
+    """("ready", summary) | ("error", message) | ("pending", None), without torch here.
+    Under AppTest (no real server: nothing reruns the page when an answer comes) the graph
+    is read in this process, at once."""
+    if internals.real_server():
+        return graph_summaries().get(config)
+    graph, error = graph_for(config)
+    if error:
+        return "error", error
+    return "ready", graph.summary()
 
 
 @st.cache_resource(show_spinner="Reading the run's edge split...", max_entries=8)
@@ -92,6 +113,7 @@ def _cached_edges(data_json: str, seed: int):
 def edges_for(config: TrainConfig):
     """((training edges, held-out test edges) as [2, E] arrays, None) of a run's split, the one
     its Trainer drew, or (None, message)."""
+    from argae_core.data import DatasetUnavailable
     try:
         return _cached_edges(_data_part(config), config.seed), None
     except (DatasetUnavailable, ConfigError, ValueError) as exc:
@@ -99,7 +121,8 @@ def edges_for(config: TrainConfig):
 
 
 def graph_caption(graph) -> str:
-    s = summary(graph)
+    """One line about a graph, from the graph or its summary (`Graph.summary`)."""
+    s = graph if isinstance(graph, dict) else graph.summary()
     classes = f", {s['classes']} classes" if s["classes"] else ", no labels"
     return f"**{s['name']}**: {s['nodes']:,} nodes, {s['edges']:,} edges, {s['features']:,} features{classes}."
 

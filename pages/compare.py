@@ -20,7 +20,7 @@ REFRESH_SECONDS = 1.0     # up to 4 pictures and 4 charts per refresh: once a se
 STATE = "compare"         # the comparison: {"group", "jobs": [job ids], "models", "seeds"}
 SETTINGS = "compare_settings"   # the widgets' values, kept while the user visits other pages
 UPLOAD_LABEL = "Your uploaded graph (from the Train page)"
-PROJECTIONS = {"pca": "PCA (instant)", "umap": "UMAP (neighbourhoods; first use compiles ~40 s)"}
+PROJECTIONS = {"pca": "PCA (instant)", "umap": "UMAP (neighbourhoods; compiles once per install, 30-70 s)"}
 SHARED = ("epochs", "latent_size", "encoder_hidden", "encoder_lr", "discriminator_hidden", "discriminator_lr",
           "discriminator_steps", "reg_weight", "kl_weight")
 LABELS = {"reg_weight": "Regulariser weight (ARGA, ARGVA)", "kl_weight": "KL weight (VGAE, ARGVA)"}
@@ -131,10 +131,14 @@ st.caption("Train several models on the same graph, edge split and seed with the
            "and see what the regulariser buys (a Z closer to N(0, I)) against what it costs (test scores).")
 if st.session_state.get("compare_note"):
     st.info(st.session_state["compare_note"], icon=":material/school:")
-graph, graph_error = common.graph_for(base) if "dataset" not in problems else (None, None)
+# The graph's summary comes from a helper process (no torch in this one), as on the Train page.
+graph_state, graph = common.graph_summary_for(base) if "dataset" not in problems else ("none", None)
+graph_error = graph if graph_state == "error" else None
 if graph_error:
     st.error(graph_error, icon=":material/error:")
-elif graph is not None:
+elif graph_state == "pending":
+    st.caption("Reading the graph (on a server's first visit the engine loads first: a few seconds)...")
+elif graph_state == "ready":
     st.markdown(common.graph_caption(graph) + (
         " On the planted partition each seed also draws a new graph." if base.dataset == "planted" and repeats > 1
         else ""))
@@ -144,12 +148,12 @@ if "compare_error" in st.session_state:
     st.error(st.session_state.pop("compare_error"), icon=":material/error:")
 if mode == "sweep":
     compare_sweep.render(compare.comparison_configs(base, models, [base.seed])[0], grid, repeats,
-                         bool(problems) or graph is None, manager, owner)
+                         bool(problems) or graph_error is not None, manager, owner)
     st.stop()
 
 buttons = st.container(horizontal=True, vertical_alignment="center")  # labels never cut
 if buttons.button("Compare", type="primary", icon=":material/compare:", width="content",
-                  disabled=active or bool(problems) or graph is None):
+                  disabled=active or bool(problems) or graph_error is not None):
     start(base, models, repeats)
     st.rerun()
 if buttons.button("Stop", icon=":material/stop:", width="content", disabled=not active,

@@ -32,8 +32,10 @@ def frame_for(source: Source, epoch: int, view: dict) -> tuple[projection.Projec
     filler.ask(epoch, source.epochs)
     if projection.is_warm():
         return stand_in, f"Computing the UMAP picture of epoch {epoch}; PCA is shown meanwhile."
-    return stand_in, ("UMAP is getting ready on this server (its code compiles once, up to a minute). "
-                      "PCA is shown meanwhile; the UMAP picture replaces it on its own.")
+    return stand_in, ("UMAP is getting ready on this server: its code compiles once per install (30-70 s "
+                      "on the 2-core machine this was built on; `python -m argae_core warm` does it at "
+                      "install time), then loads in seconds. PCA is shown meanwhile; the UMAP picture "
+                      "replaces it on its own.")
 
 
 def pca_frame(projector, epoch: int, source: Source) -> projection.Projection:

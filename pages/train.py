@@ -84,13 +84,28 @@ elif config.dataset.startswith("upload:") and not viewing and st.session_state.g
     train_upload.preview(st.session_state["upload_report"], config.features)
 # A refused data setting (a planted graph too big to draw) is said once, below, and not loaded.
 data_problems = {name for name in problems if FIELDS[name].metadata["group"] in ("data", "planted")}
-graph, graph_error = (common.graph_for(config) if not data_problems and config.dataset != "upload:"
-                      else (None, None))
+# The graph's summary comes from a helper process (no torch in this one): Start does not wait.
+graph_state, graph = (common.graph_summary_for(config) if not data_problems and config.dataset != "upload:"
+                      else ("none", None))
+graph_error = graph if graph_state == "error" else None
+
+
+@st.fragment(run_every=0.5)
+def caption_when_read(config: TrainConfig) -> None:
+    if common.graph_summary_for(config)[0] == "pending":
+        st.caption("Reading the graph (on a server's first visit the engine loads first: a few "
+                   "seconds; Start does not wait for it)...")
+    else:
+        st.rerun()
+
+
 if graph_error:
     st.error(graph_error, icon=":material/error:")
-elif graph is not None:
-    notes = "" if config.dataset.startswith("upload:") else " " + " ".join(graph.notes)  # preview says it
+elif graph_state == "ready":
+    notes = "" if config.dataset.startswith("upload:") else " " + " ".join(graph["notes"])  # preview says it
     st.markdown(common.graph_caption(graph) + notes)
+elif graph_state == "pending":
+    caption_when_read(config)
 for field_name, message in problems.items():
     st.error(f"**{field_name.replace('_', ' ')}**: {message}", icon=":material/block:")
 
@@ -110,11 +125,12 @@ buttons = st.container(horizontal=True)  # content-wide buttons: labels never tr
 if buttons.button("Start", type="primary", icon=":material/play_arrow:", width="content",
                   help="This page shows a saved run: press **Train a new run from these settings** above "
                        "to start from them." if viewing else None,
-                  disabled=bool(viewing) or active or bool(problems) or graph is None
+                  disabled=bool(viewing) or active or bool(problems) or graph_error is not None
                   or config.dataset == "upload:"):
     try:
         st.session_state["train_job"] = manager.submit(
-            owner, config, label=f"{config.model.upper()} on {runs.dataset_label(config.dataset, graph.name)}",
+            owner, config, label=f"{config.model.upper()} on "
+                  f"{runs.dataset_label(config.dataset, graph['name'] if graph_state == 'ready' else None)}",
             user=signin.viewer().email)
     except (RuntimeError, ConfigError) as exc:
         st.error(str(exc))

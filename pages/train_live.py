@@ -7,7 +7,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from argae_core import metrics, plots
+from argae_core import plots
 from argae_core.config import TrainConfig
 from argae_core.saved_run import SavedRun
 from pages import common
@@ -140,6 +140,7 @@ def outcome(job) -> None:
                  icon=":material/warning:")
     elif job.state == "stopped":
         st.warning(stopped_text(job), icon=":material/stop_circle:")
+    from argae_core import metrics  # scikit-learn: imported once a run has metrics to show
     note = metrics.DEGENERATE_NOTES.get((job.metrics or {}).get("degenerate"))
     if note:
         st.warning(f"{note} {metrics.DEGENERATE_HINT}", icon=":material/compress:")

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from argae_core import uploads
 from argae_core.config import TrainConfig
 
 
 @st.cache_data(show_spinner="Reading your files...", max_entries=8)
 def parse_and_store(edges: bytes, features: bytes | None, labels: bytes | None, name: str):
     """(upload id, report) or (None, message); cached on the bytes so reruns do not re-parse."""
+    from argae_core import uploads  # imported once a file is given (the page process stays light)
     try:
         parsed = uploads.parse_upload(edges, features, labels, name=name)
         return uploads.save_upload(parsed), parsed.report
@@ -44,10 +44,14 @@ def upload_section(saved: TrainConfig) -> str:
 def feature_labels(dataset: str) -> dict[str, str] | None:
     """For an upload, "raw" named by what it trains on (a features file, or one-hot ids)."""
     report = st.session_state.get("upload_report")
-    return {"raw": uploads.raw_feature_label(report)} if dataset.startswith("upload:") and report else None
+    if not (dataset.startswith("upload:") and report):
+        return None
+    from argae_core import uploads
+    return {"raw": uploads.raw_feature_label(report)}
 
 
 def preview(report: dict, features: str) -> None:
+    from argae_core import uploads
     cards = [("Nodes", report["nodes"]), ("Edges", report["edges"]), ("Isolated", report["isolated_nodes"]),
              ("Components", report["components"]), ("Feature size", report["feature_size"]),
              ("Classes", report.get("classes") or 0)]

@@ -3,6 +3,7 @@ the run on disk and with its job, and the pages obeying the rules under AppTest 
 seeded, [auth] in the test's secrets). The real sign-in is tests/browser/test_sign_in.py."""
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ os.environ.setdefault("ARGAE_EXECUTOR", "thread")
 
 from apptest_helpers import AppTest, button, save_run  # noqa: E402
 
-from argae_core import access, runs  # noqa: E402
+from argae_core import access, runs, storage  # noqa: E402
 from argae_core.access import NOBODY_SIGNED_IN, Viewer  # noqa: E402
 from argae_core.config import TrainConfig  # noqa: E402
 from argae_core.jobs import JobManager, ThreadExecutor  # noqa: E402
@@ -123,8 +124,9 @@ def class_runs(tmp_path_factory):
     ids = {}
     for name, seed in (("alice", 0), ("bob", 1)):
         run_id = save_run(TrainConfig(dataset="karate", model="gae", epochs=4, seed=seed), root)
-        status = runs._read_json(root / run_id / "status.json")
-        runs._atomic_write(root / run_id / "status.json", runs._to_json({**status, "owner": f"{name}@school.test"}))
+        status = json.loads((root / run_id / "status.json").read_text())
+        storage.atomic_write(root / run_id / "status.json",
+                             storage.json_bytes({**status, "owner": f"{name}@school.test"}))
         ids[name] = run_id
         time.sleep(1.1)   # run ids and start stamps are to the second: keep the order
     torch.set_num_threads(threads)

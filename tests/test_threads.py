@@ -49,3 +49,21 @@ def test_cli_chooses_unless_told(monkeypatch, argv, expected):
     finally:
         torch.set_num_threads(before)
     assert args.threads_note.startswith(f"{expected} thread(s)")
+
+
+def test_lower_priority_of_one_thread_leaves_the_others_alone():
+    import os
+    import threading
+
+    from argae_core.threads import lower_priority
+    seen = {}
+
+    def lowered():
+        lower_priority(3, this_thread=True)
+        seen["thread"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    worker = threading.Thread(target=lowered)
+    worker.start()
+    worker.join()
+    assert seen["thread"] == min(before + 3, 19)
+    assert os.getpriority(os.PRIO_PROCESS, 0) == before

@@ -9,7 +9,9 @@ import traceback
 from ..config import TrainConfig
 from ..events import Done, Failed, Idle, Paused, Phase, Ready, Record, Started
 from ..status import Status
-from ..threads import choose_threads
+from ..threads import choose_threads, lower_priority
+
+WORKER_NICENESS = 3       # a worker's start (torch's import) and trainings yield to the pages
 
 
 def run_job(job_id: str, config_dict: dict, events, control, *, group: str | None = None,
@@ -104,6 +106,7 @@ def _describe(exc: BaseException) -> str:
 def _worker_main(tasks, events, control, slots: int, runs_root: str | None) -> None:
     """A warm worker process: imports the heavy libraries once, then runs tasks forever, each
     with the threads free when it starts (one of `slots` workers: `threads.choose_threads`)."""
+    lower_priority(WORKER_NICENESS)
     import torch
     from .. import data, runs, training  # noqa: F401  (warm the imports before the first task)
     events.put(Ready(os.getpid()))

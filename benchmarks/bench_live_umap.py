@@ -1,0 +1,96 @@
+"""Live UMAP while a Cora ARGVA run trains, as the Latent page does it (issue 16).
+
+    ARGAE_DATA_DIR=/work/shared/datasets PYTHONPATH=. python benchmarks/bench_live_umap.py [--epochs 200]
+
+Two trainings of the same config in the dashboard's own worker process (a `JobManager` on a
+`ProcessExecutor`, one slot): the first with nobody watching, the second with the Latent
+page's frame filler (pages.common.FrameFiller, a UMAP `Projector`) asked for the newest
+snapshot every 0.5 s, as the page's live refresh does. umap is warmed first (a server has
+done so by then: argae_core.warm). Prints the epochs per second of both, their ratio (target
+at least 0.8), and how long after a snapshot arrived its UMAP picture was ready (target 5 s).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from argae_core import projection, runs  # noqa: E402
+from argae_core.config import TrainConfig  # noqa: E402
+from argae_core.jobs import JobManager, ProcessExecutor  # noqa: E402
+
+OWNER = "bench"
+ASK_EVERY = 0.5   # the Latent page's live refresh
+
+
+def train(manager: JobManager, config: TrainConfig, root: str, watch: bool) -> dict:
+    from pages.common import FrameFiller
+    job_id = manager.submit(OWNER, config)
+    projector = projection.Projector("umap", config.seed)
+    filler = FrameFiller(projector, lambda epoch: runs.load_run(job.run_id, root).snapshot(epoch)[0])
+    seen: dict[int, float] = {}
+    ready: dict[int, float] = {}
+    first_row = last_row = None
+    rows = 0
+    last_ask = 0.0
+    while True:
+        manager.touch(OWNER)   # a page's heartbeat: jobs of gone sessions stop
+        job = manager.get(job_id, OWNER)
+        now = time.perf_counter()
+        if len(job.rows) != rows:
+            rows = len(job.rows)
+            first_row = first_row or now
+            last_row = now
+        for epoch in job.snapshot_epochs:
+            seen.setdefault(epoch, now)
+        for epoch in list(projector.frames):
+            ready.setdefault(epoch, now)
+        if watch and job.snapshot_epochs and job.run_id and now - last_ask >= ASK_EVERY:
+            filler.ask(job.snapshot_epochs[-1], list(job.snapshot_epochs))
+            last_ask = now
+        if not job.active:
+            break
+        time.sleep(0.05)
+    if job.state != "finished":
+        sys.exit(f"the training ended {job.state}: {job.message}")
+    newest_lags = [ready[e] - seen[e] for e in ready if e in seen]
+    return {"epochs_per_s": (rows - 1) / (last_row - first_row), "lags": newest_lags,
+            "snapshots": len(seen), "pictures": len(ready)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--snapshot-interval", type=int, default=10)
+    args = parser.parse_args()
+    config = TrainConfig(dataset="cora", model="argva", epochs=args.epochs, seed=0,
+                         snapshot_interval=args.snapshot_interval).validate()
+    projection.warm_up(background=False)
+    with tempfile.TemporaryDirectory(prefix="bench-live-umap-") as root:
+        manager = JobManager(ProcessExecutor(1, runs_root=root))
+        try:
+            alone = train(manager, config, root, watch=False)
+            watched = train(manager, config, root, watch=True)
+        finally:
+            manager.shutdown()
+    lags = watched["lags"]
+    ratio = watched["epochs_per_s"] / alone["epochs_per_s"]
+    print(f"Cora ARGVA, {args.epochs} epochs, a snapshot every {args.snapshot_interval}; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f" training alone:                  {alone['epochs_per_s']:.1f} epochs/s")
+    print(f" with the Latent page's live UMAP: {watched['epochs_per_s']:.1f} epochs/s "
+          f"({ratio:.2f} of alone; target 0.80 -> {'met' if ratio >= 0.8 else 'MISSED'})")
+    if lags:
+        print(f" snapshot -> its UMAP picture: median {statistics.median(lags):.1f} s, max {max(lags):.1f} s "
+              f"({watched['pictures']} pictures of {watched['snapshots']} snapshots; target 5 s -> "
+              f"{'met' if max(lags) <= 5 else 'MISSED'})")
+
+
+if __name__ == "__main__":
+    main()
