@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="print one JSON object (metrics + config) on stdout instead of a table")
     train.add_argument("--no-save", action="store_true", help="do not save the run under runs/")
     add_threads_flag(train)
+    add_steer_flag(train)
     add_config_flags(train)
     train.set_defaults(handler=cmd_train)
 
@@ -172,20 +173,36 @@ def load_or_fail(config: TrainConfig) -> Graph:
         raise CliError(str(exc), EXIT_DATASET) from None
 
 
-def make_trainer(config: TrainConfig, graph: Graph, split=None):
+def make_trainer(config: TrainConfig, graph: Graph, split=None, plan=None):
     from .training import Trainer
     try:
-        return Trainer(config, graph=graph, split=split)
+        return Trainer(config, graph=graph, split=split, plan=plan)
     except DatasetUnavailable as exc:  # e.g. too few edges to split
         raise CliError(str(exc), EXIT_DATASET) from None
     except RuntimeError as exc:  # e.g. device cuda without a GPU
         raise CliError(f"{flag('device')}: {exc}", EXIT_CONFIG) from None
 
 
+def add_steer_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--steer", action="append", default=[], metavar="EPOCH:KNOB=VALUE[,...]",
+                        help="change the game from EPOCH on (repeatable), e.g. 120:reg_weight=1 or "
+                             "50:adversary=off,encoder_lr=0.001; knobs: reg_weight, encoder_lr, "
+                             "discriminator_lr, discriminator_steps, adversary (on/off)")
+
+
+def steer_plan(config: TrainConfig, items: list[str]) -> list[dict]:
+    from .steering import SteeringError, plan_history
+    try:
+        return plan_history(config, items)
+    except SteeringError as exc:
+        raise CliError(f"--steer {exc}", EXIT_CONFIG) from None
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    plan = steer_plan(config, args.steer)
     graph = load_or_fail(config)
-    trainer = make_trainer(config, graph)
+    trainer = make_trainer(config, graph, plan=plan)
     writer = None if args.no_save else _run_writer(config, graph)
     records = iter(trainer) if writer is None else _record_run(trainer, writer)
     bar = tqdm(total=config.epochs, desc=f"{graph.name} {config.model.upper()} [{args.threads_note}]",
@@ -203,7 +220,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     metrics = _saved_metrics(writer) if writer else trainer.final_metrics()
     run_dir = str(writer.path) if writer else None
     if args.json:
-        print(json.dumps(train_json(metrics, config, run_dir), default=_plain))
+        print(json.dumps(dict(train_json(metrics, config, run_dir), steering=trainer.steering), default=_plain))
     else:
         print(metrics_table(metrics, config, graph))
         if run_dir:

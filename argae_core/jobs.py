@@ -41,7 +41,9 @@ ACTIVE = ("queued", "starting", "running", "paused")
 def run_job(job_id: str, config_dict: dict, events, control, *, runs_root: str | None = None) -> None:
     """Train one config, sending ("started"|"record"|"done"|"error", job_id, payload) events.
 
-    Runs in a worker (process or thread). Control messages: pause, resume, step, stop."""
+    Runs in a worker (process or thread). Control messages: pause, resume, step, stop, and
+    {"steer": change} (applied when the next epoch starts; the record of the epoch it took
+    effect at carries the history entry as "steered")."""
     from .data import load_graph, summary
     from .runs import RunWriter, record_run
     from .training import Trainer
@@ -60,7 +62,9 @@ def run_job(job_id: str, config_dict: dict, events, control, *, runs_root: str |
     records = record_run(trainer, writer)
     try:
         for record in records:
-            events.put(("record", job_id, {"row": record.row(), "z": record.z, "d_score": record.d_score}))
+            steered = trainer.steering[-1] if trainer.steering and trainer.steering[-1]["epoch"] == record.epoch else None
+            events.put(("record", job_id, {"row": record.row(), "z": record.z, "d_score": record.d_score,
+                                           "steered": steered}))
             paused, steps_allowed = _obey(control, trainer, paused, steps_allowed, events, job_id)
     except Exception as exc:
         events.put(("error", job_id, _describe(exc)))
@@ -81,7 +85,10 @@ def _obey(control, trainer, paused: bool, steps_allowed: int, events, job_id) ->
             if paused and steps_allowed == 0:
                 continue
             return paused, steps_allowed
-        if command == "stop":
+        if isinstance(command, dict) and "steer" in command:
+            trainer.steer(command["steer"])  # checked by the manager already; queued for the next epoch
+            events.put(("steer_queued", job_id, trainer.epoch + 1))
+        elif command == "stop":
             trainer.stop()
             return False, 0
         if command == "pause":
@@ -280,6 +287,9 @@ class Job:
     message: str | None = None
     slot: int | None = None
     stop_requested: bool = False
+    steering: list[dict] = field(default_factory=list)   # changes applied (steering.py entries)
+    steer_pending: dict = field(default_factory=dict)    # sent, not yet in effect (next epoch)
+    steer_from: int | None = None                        # the epoch the pending change applies at
 
     @property
     def active(self) -> bool:
@@ -301,7 +311,8 @@ class Job:
     def copy(self) -> "Job":
         """A copy that later events do not change (safe to send to another process)."""
         return dataclasses.replace(self, rows=list(self.rows), snapshots=dict(self.snapshots),
-                                   snapshot_epochs=list(self.snapshot_epochs), phases=list(self.phases))
+                                   snapshot_epochs=list(self.snapshot_epochs), phases=list(self.phases),
+                                   steering=list(self.steering), steer_pending=dict(self.steer_pending))
 
     def latest_snapshot(self):
         if not self.snapshot_epochs:
@@ -393,6 +404,19 @@ class JobManager:
             if job.slot is not None:
                 self.executor.control(job.slot, command)
 
+    def steer(self, job_id: str, owner: str, change: dict) -> dict:
+        """Change the game of a running or paused job from its next epoch on (steering.py);
+        returns the change as checked. SteeringError for a bad change or a job not training."""
+        from .steering import SteeringError, check_change
+        with self._lock:
+            job = self.get(job_id, owner)
+            if job is None or job.state not in ("running", "paused") or job.slot is None:
+                raise SteeringError("only a run that is training or paused can be steered")
+            checked = check_change(job.config, change)
+            job.steer_pending.update(checked)
+            self.executor.control(job.slot, {"steer": checked})
+            return checked
+
     def touch(self, owner: str) -> None:
         with self._lock:
             self._seen[owner] = time.time()
@@ -476,12 +500,18 @@ class JobManager:
             job.run_id, job.graph = payload["run_id"], payload["graph"]
         elif kind == "record":
             job.rows.append(payload["row"])
+            if payload.get("steered"):
+                job.steering.append(payload["steered"])
+            if job.steer_from is not None and payload["row"]["epoch"] >= job.steer_from:
+                job.steer_pending, job.steer_from = {}, None
             if payload["z"] is not None:
                 epoch = payload["row"]["epoch"]
                 job.snapshot_epochs.append(epoch)
                 job.snapshots[epoch] = (payload["z"], payload["d_score"])
                 for old in job.snapshot_epochs[:-SNAPSHOTS_IN_MEMORY]:
                     job.snapshots.pop(old, None)
+        elif kind == "steer_queued":
+            job.steer_from = payload
         elif kind == "paused":
             job.state = "paused" if payload else "running"
         elif kind == "phase":

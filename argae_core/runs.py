@@ -8,6 +8,7 @@
         snapshots/epoch_00010.npz  Z (and D(z) per node) at snapshot epochs
         embedding.npz        Z at the best-validation epoch, the one the final metrics score
         metrics.json         final metrics
+        steering.json        changes made while it trained (argae_core/steering.py), if any
         model.pt             torch.save(state_dict), read back with weights_only=True
 
 Every file is written to a temporary file in the same folder, fsynced and renamed over
@@ -331,6 +332,11 @@ class RunWriter:
         if snapshot or time.monotonic() - self._last_flush >= FLUSH_SECONDS:
             self.flush()
 
+    def save_steering(self, history: list[dict]) -> None:
+        """Rewrite steering.json with the run's steering history so far."""
+        from .steering import to_json
+        _atomic_write(self.path / "steering.json", to_json(history))
+
     def flush(self) -> None:
         """Rewrite records.csv with every row so far, then the status heartbeat."""
         header = _csv_line(self._header) if self._header else ""
@@ -385,6 +391,8 @@ def record_run(trainer: Trainer, writer: RunWriter) -> Iterator[EpochRecord]:
     try:
         for record in trainer:
             writer.add(record)
+            if trainer.steering and trainer.steering[-1]["epoch"] == record.epoch:
+                writer.save_steering(trainer.steering)
             yield record
     except GeneratorExit:
         _finish(trainer, writer, "stopped")
@@ -446,6 +454,7 @@ class RunSummary:
     source: str | None = None
     message: str | None = None
     graph_name: str | None = None   # the graph's own name: an upload's file name
+    steered_at: str = ""            # epochs at which it was steered ("120, 300"), '' if never
 
     @property
     def dataset_label(self) -> str:
@@ -494,6 +503,7 @@ class Run:
     graph: GraphInfo
     snapshot_epochs: list[int]
     warnings: list[str] = field(default_factory=list)
+    steering: list[dict] = field(default_factory=list)   # steering.json: changes made while it trained
 
     def snapshot(self, epoch: int) -> tuple[np.ndarray, np.ndarray | None]:
         """(Z, D(z) per node or None) saved at `epoch`."""
@@ -601,8 +611,21 @@ def _summary(path: Path) -> tuple[RunSummary, list[str]]:
         epochs_done=epochs if effective in ("running", "incomplete") else int(status.get("epochs_done") or epochs),
         epochs_planned=status.get("epochs_planned"), status=effective,
         group=status.get("group"), source=status.get("source"), message=status.get("message"),
-        graph_name=(status.get("graph") or {}).get("name"),
+        graph_name=(status.get("graph") or {}).get("name"), steered_at=_steered_at(path, warnings),
         **{k: _number(metrics.get(k)) for k in SUMMARY_METRICS}), warnings
+
+
+def _steered_at(path: Path, warnings: list[str]) -> str:
+    """The epochs a run was steered at, read from its steering.json (not checked against the
+    config: the listing reads no config; `load_run` checks the whole file)."""
+    from .steering import steered_epochs
+    if not (path / "steering.json").exists():
+        return ""
+    try:
+        return steered_epochs(json.loads((path / "steering.json").read_text(encoding="utf-8"))["changes"])
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        warnings.append(f"{path.name}: steering.json is not readable; not shown")
+        return ""
 
 
 def _number(value: Any) -> float | None:
@@ -678,9 +701,14 @@ def load_run(run_id: str, root: Path | str | None = None) -> Run:
     except OSError as exc:
         raise RunError(f"run {run_id} cannot be read ({exc})") from None
     records, warnings = read_records(path / "records.csv")
+    from .steering import SteeringError, load as load_steering
+    try:
+        steering = load_steering(path, config)
+    except SteeringError as exc:
+        steering, warnings = [], warnings + [f"run {run_id}: {exc}; steering not shown"]
     return Run(run_id=run_id, path=path, config=config, status=_effective_status(status), info=status,
                records=records, metrics=metrics, graph=graph, snapshot_epochs=snapshot_epochs,
-               warnings=warnings)
+               warnings=warnings, steering=steering)
 
 
 def _read_graph(path: Path) -> GraphInfo:
