@@ -2,6 +2,8 @@
 
     python -m argae_core train --dataset cora --model argva --epochs 200 --seed 0 [--json]
     python -m argae_core reproduce --seeds 5 [--epochs N] [--datasets cora,citeseer,pubmed]
+    python -m argae_core train --epochs 300 --steer 120:reg_weight=1 --steer 200:adversary=off
+    python -m argae_core export-script RUN_ID -o retrain.py
 
 Every TrainConfig field is also a flag (`--encoder-lr 0.01`, `--kl-weight ""` for the
 default). Bad input ends with one line on stderr and an exit code, never a traceback:
@@ -126,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_threads_flag(reproduce)
     add_config_flags(reproduce, skip=PER_RUN_FIELDS)
     reproduce.set_defaults(handler=cmd_reproduce)
+    add_export_script_command(commands)
     return parser
 
 
@@ -163,6 +166,37 @@ def set_threads(args: argparse.Namespace) -> None:
     else:
         args.threads_note = f"{args.threads} thread(s): --threads"
     torch.set_num_threads(args.threads)
+
+
+# ------------------------------------------------------- export-script (issue 17)
+def add_export_script_command(commands) -> None:
+    export = commands.add_parser(
+        "export-script", help="write one standalone Python script that retrains a saved run",
+        description="Write a script that needs only torch and torch_geometric and retrains the saved run "
+                    "RUN_ID (same split, knobs and steering), printing its test AUC / AP.")
+    export.add_argument("run_id", metavar="RUN_ID", help="a run under runs/ (ARGAE_RUNS_DIR)")
+    export.add_argument("-o", "--output", default=None, metavar="FILE", help="write here [stdout]")
+    add_threads_flag(export)
+    export.set_defaults(handler=cmd_export_script)
+
+
+def cmd_export_script(args: argparse.Namespace) -> int:
+    from .export_script import ExportError, export_script
+    from .runs import RunError
+    try:
+        script = export_script(args.run_id)
+    except (ExportError, RunError) as exc:
+        raise CliError(str(exc), EXIT_FAILED) from None
+    if args.output is None:
+        sys.stdout.write(script.decode())
+    else:
+        try:
+            with open(args.output, "wb") as handle:
+                handle.write(script)
+        except OSError as exc:
+            raise CliError(f"cannot write {args.output} ({exc.strerror or exc})", EXIT_FAILED) from None
+        print(f"wrote {args.output}: python {args.output} retrains run {args.run_id}", file=sys.stderr)
+    return 0
 
 
 # -------------------------------------------------------------------- train

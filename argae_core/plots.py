@@ -28,6 +28,21 @@ COLOUR_MODES = {"cloud": "Real (prior) vs fake (Z)", "label": "Z by class label"
                 "score": "Z by the discriminator's D(z)", "degree": "Z by node degree"}
 
 
+STEER_COLOUR = "#6a4c93"
+Markers = Sequence[tuple[int, str]]   # (epoch, label): changes steered into a run (steering.markers)
+
+
+def _add_markers(fig: go.Figure, markers: Markers) -> go.Figure:
+    """A dashed vertical line per steering change, labelled along the line (labels of nearby
+    changes then sit side by side instead of on top of each other)."""
+    for epoch, label in markers:
+        fig.add_vline(x=epoch, line=dict(color=STEER_COLOUR, dash="dash", width=1.2),
+                      annotation=dict(text=label, textangle=-90, font=dict(size=10, color=STEER_COLOUR),
+                                      xanchor="right", yanchor="top"),
+                      annotation_position="top left")
+    return fig
+
+
 def _layout(fig: go.Figure, title: str, ytitle: str, revision: str, height: int = 330) -> go.Figure:
     # Legend under the x axis: beside the title it wraps upward into it in a narrow column.
     fig.update_layout(title=dict(text=title, x=0, font=dict(size=15)), height=height,
@@ -56,7 +71,7 @@ def has_series(runs: Mapping[str, Rows], key: str) -> bool:
     return any(_series(rows, key)[0] for rows in runs.values())
 
 
-def discriminator_loss_figure(runs: Mapping[str, Rows], revision: str = "d-loss") -> go.Figure:
+def discriminator_loss_figure(runs: Mapping[str, Rows], revision: str = "d-loss", markers: Markers = ()) -> go.Figure:
     fig = go.Figure()
     for i, (label, rows) in enumerate(runs.items()):
         xs, ys = _series(rows, "discriminator_loss")
@@ -64,10 +79,10 @@ def discriminator_loss_figure(runs: Mapping[str, Rows], revision: str = "d-loss"
     # A judge that cannot tell real from fake sits at 2 ln 2 (0.5 / 0.5 on both halves).
     fig.add_hline(y=2 * math.log(2), line=dict(color="#999", dash="dot"),
                   annotation_text="2 ln 2: D is guessing", annotation_position="top left")
-    return _layout(fig, "Discriminator loss", "loss", revision)
+    return _layout(_add_markers(fig, markers), "Discriminator loss", "loss", revision)
 
 
-def encoder_loss_figure(runs: Mapping[str, Rows], revision: str = "e-loss") -> go.Figure:
+def encoder_loss_figure(runs: Mapping[str, Rows], revision: str = "e-loss", markers: Markers = ()) -> go.Figure:
     fig = go.Figure()
     for i, (label, rows) in enumerate(runs.items()):
         for part, dash in PART_DASH.items():
@@ -78,10 +93,11 @@ def encoder_loss_figure(runs: Mapping[str, Rows], revision: str = "e-loss") -> g
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=name, legendgroup=label,
                                      line=dict(color=_colour(i), dash=dash,
                                                width=2.5 if part == "encoder_loss" else 1.5)))
-    return _layout(fig, "Encoder loss and its parts", "loss", revision)
+    return _layout(_add_markers(fig, markers), "Encoder loss and its parts", "loss", revision)
 
 
-def discriminator_verdict_figure(runs: Mapping[str, Rows], revision: str = "d-verdict") -> go.Figure:
+def discriminator_verdict_figure(runs: Mapping[str, Rows], revision: str = "d-verdict",
+                                 markers: Markers = ()) -> go.Figure:
     """Mean D(prior sample) and mean D(z): 0.5 / 0.5 is the game's equilibrium."""
     fig = go.Figure()
     for i, (label, rows) in enumerate(runs.items()):
@@ -95,11 +111,11 @@ def discriminator_verdict_figure(runs: Mapping[str, Rows], revision: str = "d-ve
     fig.add_hline(y=0.5, line=dict(color="#999", dash="dot"), annotation_text="equilibrium 0.5",
                   annotation_position="bottom left")
     fig.update_yaxes(range=[0, 1])
-    return _layout(fig, "Discriminator's verdict", "probability of 'real'", revision)
+    return _layout(_add_markers(fig, markers), "Discriminator's verdict", "probability of 'real'", revision)
 
 
 def validation_figure(runs: Mapping[str, Rows], revision: str = "val",
-                      references: Mapping[str, float] | None = None) -> go.Figure:
+                      references: Mapping[str, float] | None = None, markers: Markers = ()) -> go.Figure:
     """Validation AUC / AP per run; `references` (label -> AUC) are drawn as dotted lines in
     the run's colour (the paper's test AUC, for instance)."""
     fig = go.Figure()
@@ -114,7 +130,7 @@ def validation_figure(runs: Mapping[str, Rows], revision: str = "val",
             fig.add_hline(y=references[label], line=dict(color=_colour(i), dash="dot", width=1.5),
                           annotation_text=f"paper {label} AUC {references[label]:.3f}",
                           annotation_position="bottom right", annotation_font_size=11)
-    return _layout(fig, "Validation link prediction", "score", revision)
+    return _layout(_add_markers(fig, markers), "Validation link prediction", "score", revision)
 
 
 def metrics_table_rows(metrics: Mapping[str, Mapping]) -> list[dict]:

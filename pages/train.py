@@ -17,7 +17,7 @@ import pandas as pd  # noqa: E402
 
 from argae_core import metrics, plots, runs, uploads  # noqa: E402
 from argae_core.config import FIELDS, ConfigError, TrainConfig  # noqa: E402
-from pages import common  # noqa: E402
+from pages import common, steer  # noqa: E402
 
 if loading is not None:
     loading.empty()
@@ -39,6 +39,7 @@ class SavedRun:
     state: str
     metrics: dict | None
     message: str | None
+    steering: tuple = ()             # changes steered into it (steering.json), for markers and the banner
     active: ClassVar[bool] = False   # nothing of it can be paused or stopped from here
 
     @property
@@ -57,7 +58,7 @@ class SavedRun:
         records = run.records.astype(object).where(run.records.notna(), None)
         dataset = runs.dataset_label(run.config.dataset, run.graph.name)
         return cls(run.run_id, f"{run.config.model.upper()} on {dataset}", run.config,
-                   records.to_dict("records"), run.status, run.metrics, run.info.get("message"))
+                   records.to_dict("records"), run.status, run.metrics, run.info.get("message"), tuple(run.steering))
 
 
 def viewed_run() -> SavedRun | None:
@@ -237,6 +238,7 @@ def run_banner(run: SavedRun) -> None:
     st.info(f"Showing the saved run `{run.run_id}`, **read-only**: the sidebar and the line below show "
             "its own settings, and this page's link reopens it. Your own training, if any, goes on in "
             "the background.", icon=":material/folder_open:")
+    steer.steered_note(list(run.steering))
     row = st.container(horizontal=True)
     if row.button("Train a new run from these settings", icon=":material/restart_alt:", width="content",
                   help="Copy this run's settings into the sidebar, editable; nothing starts until you press Start."):
@@ -313,6 +315,7 @@ if buttons.button("Step", icon=":material/skip_next:", width="content",
     manager.control(job.job_id, owner, "step")
 if buttons.button("Stop", icon=":material/stop:", width="content", disabled=not active):
     manager.control(job.job_id, owner, "stop")
+steer.panel(manager, job, owner)
 
 
 def step_mode(job) -> None:
@@ -404,20 +407,24 @@ def _loss(value) -> str:
     return f"{value:.3f}" if abs(value) < 1000 else f"{value:.3g}"
 
 
+def _probability(value) -> str:
+    return "-" if value is None else f"{value:.2f}"   # None: the adversary was steered off
+
+
 def metric_cards(rows: list[dict], adversarial: bool) -> None:
     last = rows[-1]
     val = next((r for r in reversed(rows) if r.get("val_auc") is not None), {})
     cards = [("Epoch", f"{last['epoch']}"), ("Encoder loss", _loss(last["encoder_loss"]))]
     if adversarial:
         cards += [("Discriminator loss", _loss(last["discriminator_loss"])),
-                  ("D(prior sample)", f"{last['d_real']:.2f}"), ("D(z)", f"{last['d_fake']:.2f}")]
+                  ("D(prior sample)", _probability(last["d_real"])), ("D(z)", _probability(last["d_fake"]))]
     cards.append(("Validation AUC", f"{val['val_auc']:.3f}" if val else "-"))
     row = st.container(horizontal=True, gap="medium")  # wraps on a narrow screen instead of cutting
     for label, value in cards:
         row.metric(label, value, width="content")
 
 
-def charts(config: TrainConfig, curves: dict[str, list[dict]]) -> None:
+def charts(config: TrainConfig, curves: dict[str, list[dict]], markers=()) -> None:
     """The live charts of one run. Before a run (`curves` empty) the same charts stand empty,
     under the same keys: the reader sees what will be drawn, the page does not jump when
     training starts, and the browser has loaded its plotting code by then (measured: the
@@ -430,15 +437,15 @@ def charts(config: TrainConfig, curves: dict[str, list[dict]]) -> None:
         column.plotly_chart(figure, key=key)
     left, right = st.columns(2)
     if config.adversarial:
-        draw(left, plots.discriminator_loss_figure(curves), "chart_d_loss")
-        draw(right, plots.discriminator_verdict_figure(curves), "chart_d_verdict")
+        draw(left, plots.discriminator_loss_figure(curves, markers=markers), "chart_d_loss")
+        draw(right, plots.discriminator_verdict_figure(curves, markers=markers), "chart_d_verdict")
     elif curves:
         st.info(f"{config.model.upper()} has no discriminator: it trains on reconstruction"
                 f"{' and KL' if config.variational else ''} only, so there is no adversarial game "
                 "to draw. Pick ARGA or ARGVA to see both players.", icon=":material/info:")
     left, right = st.columns(2)
-    draw(left, plots.encoder_loss_figure(curves), "chart_e_loss")
-    validation = plots.validation_figure(curves)
+    draw(left, plots.encoder_loss_figure(curves, markers=markers), "chart_e_loss")
+    validation = plots.validation_figure(curves, markers=markers)
     draw(right, validation if curves else validation.update_yaxes(range=[0, 1]), "chart_val")
 
 
@@ -497,10 +504,11 @@ def live() -> None:
         charts(config, {})
         return
     progress(job)
+    steer.pending_note(job)
     rows = list(job.rows)
     if rows:
         metric_cards(rows, job.config.adversarial)
-        charts(job.config, {job.label: rows})
+        charts(job.config, {job.label: rows}, steer.markers(job))
     if not job.active:
         outcome(job)
     if not viewing and buttons_state(job) != drawn_buttons:
