@@ -39,7 +39,7 @@ DATA_NAMES = ("IDENTITY_FEATURE_LIMIT", "FEATURE_NOTES", "DatasetUnavailable",
               "Graph", "Split", "_from_pyg", "_clean_edges", "apply_features", "degree_features")
 DATA_IMPORTS = ("from dataclasses import dataclass, field", "import torch", "from torch_geometric.data import Data",
                 "from torch_geometric.utils import coalesce, degree, remove_self_loops, to_undirected")
-EMBED_LIMIT_BYTES = 8 * 2**20   # an embedded graph (planted, upload) of at most this, compressed
+EMBED_LIMIT_BYTES = 16 * 2**20  # tensors carried in a script (split; planted / uploaded graph), before compression
 
 
 class ExportError(RuntimeError):
@@ -112,6 +112,22 @@ def engine_source() -> str:
 
 
 # ------------------------------------------------------------------ the run
+def is_builtin(dataset: str) -> bool:
+    return dataset == "karate" or dataset in PLANETOID
+
+
+def size_problem(dataset: str, nodes: int, edges: int, features: int) -> str | None:
+    """Why a run's script would be too big to carry its tensors, or None. The split's edge
+    lists always travel (int64: about 4 x 16 bytes per undirected edge); a planted or uploaded
+    graph also carries its features (float32) and edges."""
+    size = 4 * 16 * edges + (0 if is_builtin(dataset) else 4 * nodes * features + 2 * 16 * edges)
+    if size <= EMBED_LIMIT_BYTES:
+        return None
+    return (f"a script for this graph ({nodes:,} nodes, {edges:,} edges, {features:,} features) would carry "
+            f"{size / 2**20:.0f} MB of tensors, over the {EMBED_LIMIT_BYTES // 2**20} MB limit; download the "
+            "run's files (zip) instead")
+
+
 def _blob(tensors: dict[str, torch.Tensor]) -> str:
     buffer = io.BytesIO()
     torch.save(tensors, buffer)
@@ -125,17 +141,16 @@ def _wrapped(text: str, width: int = 100) -> str:
 def run_spec(config: TrainConfig, history: list[dict], metrics: dict | None, run_id: str) -> tuple[dict, str]:
     """(RUN, the embedded blob): what the script needs to know about the run."""
     graph = load_graph(config)
+    too_big = size_problem(config.dataset, graph.num_nodes, graph.num_edges, graph.num_features)
+    if too_big:
+        raise ExportError(too_big)
     split = split_edges(graph, config.seed)
     tensors = {"train_edge_index": split.train_edge_index, "val_pos": split.val_pos, "val_neg": split.val_neg,
                "test_pos": split.test_pos, "test_neg": split.test_neg}
-    builtin = config.dataset == "karate" or config.dataset in PLANETOID
+    builtin = is_builtin(config.dataset)
     if not builtin:   # planted partition or upload: the graph travels in the script
         tensors.update({"x": graph.x, "edge_index": graph.edge_index}, **({"y": graph.y} if graph.y is not None else {}))
     blob = _blob(tensors)
-    if len(blob) > EMBED_LIMIT_BYTES:
-        raise ExportError(f"{graph.name} ({graph.num_nodes:,} nodes, {graph.num_edges:,} edges) would make a "
-                          f"script of {len(blob) / 2**20:.0f} MB, over the {EMBED_LIMIT_BYTES // 2**20} MB limit; "
-                          "export its files (zip) instead")
     raw_config = config.to_dict()
     if not builtin:   # the embedded graph already holds its features
         raw_config["features"] = "raw"
@@ -153,6 +168,16 @@ def build_script(config: TrainConfig, history: list[dict], metrics: dict | None 
                                   if history else "not steered"))
     return (head + engine_source() + "\n\n" + f"RUN = json.loads({json.dumps(json.dumps(spec))})\n"
             + f"SPLIT = {_wrapped(blob)}\n" + MAIN)
+
+
+def script_or_reason(run_id: str, root=None) -> bytes:
+    """For a download button (its file is built when clicked, too late for a message on the
+    page): the script, or a script that only says why there is none."""
+    from .runs import RunError
+    try:
+        return export_script(run_id, root)
+    except (ExportError, RunError) as exc:
+        return f"raise SystemExit({f'No script for run {run_id}: {exc}'!r})\n".encode()
 
 
 def export_script(run_id: str, root=None) -> bytes:

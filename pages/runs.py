@@ -15,7 +15,8 @@ from streamlit.errors import StreamlitAPIException  # noqa: E402
 
 from argae_core import metrics, plots, runs  # noqa: E402
 from argae_core.config import DEFAULT_REG_WEIGHT, TrainConfig  # noqa: E402
-from pages import common  # noqa: E402
+from argae_core import export_script, steering  # noqa: E402
+from pages import common, steer  # noqa: E402
 
 TABLE_KEY = "runs_table"
 LATENT_PAGE = runs.PROJECT_DIR / "pages" / "latent.py"
@@ -32,7 +33,8 @@ def runs_table(summaries: list[runs.RunSummary]) -> pd.DataFrame:
         "dataset": s.dataset_label, "model": common.MODEL_LABELS.get(s.model, s.model), "seed": s.seed,
         "started": s.started, "epochs": s.epochs_done, "planned": s.epochs_planned,
         **{name: getattr(s, key) for key, name in METRIC_COLUMNS.items()},
-        "status": s.status, "source": s.source, "group": s.group, "run": s.run_id} for s in summaries])
+        "status": s.status, "steered at": s.steered_at or None, "source": s.source, "group": s.group,
+        "run": s.run_id} for s in summaries])
     # Stored in UTC; shown as naive UTC so every viewer of a shared server reads the same time.
     table["started"] = pd.to_datetime(table["started"], utc=True, errors="coerce").dt.tz_localize(None)
     return table
@@ -75,6 +77,8 @@ def draw_table(table: pd.DataFrame) -> None:
                        "started": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
                        "epochs": st.column_config.NumberColumn("epochs", help="epochs done"),
                        "planned": st.column_config.NumberColumn("of", help="epochs planned"),
+                       "steered at": st.column_config.TextColumn("steered at", help="epochs at which the game "
+                                                                 "was changed while it trained"),
                        "run": st.column_config.TextColumn("run id")})
 
 
@@ -132,6 +136,7 @@ def header(run: runs.Run, summary: runs.RunSummary) -> None:
     details += [f"group {summary.group}"] if summary.group else []
     st.caption(" · ".join(details))
     STATUS_BOX.get(run.status, st.info)(status_text(run))
+    steer.steered_note(run.steering)
     for warning in run.warnings:
         st.warning(warning, icon=":material/report:")
 
@@ -194,13 +199,24 @@ def downloads(run: runs.Run) -> None:
              ("Embeddings (CSV)", functools.partial(runs.export_embeddings, fmt="csv"), "embeddings.csv",
               "text/csv", has_embedding),
              ("Everything (zip)", runs.export_zip, "zip", "application/zip", True)]
+    too_big = export_script.size_problem(run.config.dataset, run.graph.nodes, run.graph.edges, run.graph.features)
+    files.append(("Script to retrain (Python)", export_script.script_or_reason, "retrain.py", "text/x-python",
+                  run.status != "running" and not too_big))   # issue 17: torch + torch_geometric only
     row = st.container(horizontal=True)
     for label, export, suffix, mime, available in files:
         row.download_button(
             label, data=functools.partial(export, run_id), file_name=f"{run_id}.{suffix}"
             if suffix == "zip" else f"{run_id}-{suffix}", mime=mime, disabled=not available,
             on_click="ignore", icon=":material/download:",
-            help=None if available else "This run saved no embedding yet.", key=f"runs_download_{suffix}")
+            help=script_help(run, too_big) if suffix == "retrain.py" else None if available
+            else "This run saved no embedding yet.", key=f"runs_download_{suffix}")
+
+
+def script_help(run: runs.Run, too_big: str | None) -> str:
+    if too_big or run.status == "running":
+        return f"No script: {too_big}." if too_big else "Ready once the run has stopped training."
+    return ("One Python file that needs only torch and torch_geometric: it retrains this run (same edge split, "
+            "settings and steering) and prints its test AUC / AP.")
 
 
 def final_metrics(run: runs.Run) -> None:
@@ -227,7 +243,8 @@ def curves(run: runs.Run) -> None:
         figures = [plots.discriminator_loss_figure, plots.discriminator_verdict_figure, *figures]
     for first in range(0, len(figures), 2):
         for column, figure in zip(st.columns(2), figures[first:first + 2]):
-            column.plotly_chart(figure(series, revision=f"{run.run_id}-{figure.__name__}"),
+            column.plotly_chart(figure(series, revision=f"{run.run_id}-{figure.__name__}",
+                                       markers=steering.markers(run.steering)),
                                 key=f"runs_chart_{figure.__name__}")
 
 

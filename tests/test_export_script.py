@@ -18,7 +18,7 @@ import pytest
 
 from argae_core import cli, runs
 from argae_core.config import TrainConfig
-from argae_core.export_script import EMBED_LIMIT_BYTES, ExportError, export_script
+from argae_core.export_script import ExportError, export_script, script_or_reason, size_problem
 from argae_core.training import Trainer
 
 EPOCHS = 24
@@ -87,10 +87,14 @@ def test_a_planted_graph_travels_in_the_script_and_a_big_one_is_refused(tmp_path
     path.write_bytes(export_script(run_id))
     out = run_script(path, tmp_path)
     assert out["test_auc"] == pytest.approx(runs.load_run(run_id).metrics["test_auc"], abs=1e-9)
+    assert size_problem("pubmed", 19_717, 44_324, 500) is None   # the biggest built-in travels
     monkeypatch.setattr("argae_core.export_script.EMBED_LIMIT_BYTES", 1000)
-    with pytest.raises(ExportError, match="over the 0 MB limit|export its files"):
+    with pytest.raises(ExportError, match="over the 0 MB limit; download the run's files"):
         export_script(run_id)
-    assert EMBED_LIMIT_BYTES >= 2**20
+    refusal = script_or_reason(run_id)     # what the Runs page's button hands out then
+    done = subprocess.run([sys.executable, "-c", refusal.decode()], capture_output=True, text=True)
+    assert done.returncode == 1 and "over the 0 MB limit" in done.stderr and "Traceback" not in done.stderr
+
 
 
 def test_the_cli_writes_the_script_or_says_why_not(tmp_path, capsys):

@@ -8,6 +8,7 @@ import json
 from apptest_helpers import AppTest, button, open_page, run_until
 
 from argae_core import runs
+from argae_core.config import TrainConfig
 
 
 def epochs_shown(at: AppTest) -> int:
@@ -74,3 +75,23 @@ def test_the_panel_refuses_what_the_model_cannot_change():
     assert "encoder learning rate 0.005 -> 0.01" in marker_lines(at.get("plotly_chart")[0])[0][1]
     button(at, "Stop").click()
     run_until(at, lambda a: not button(a, "Start").disabled)
+
+
+def test_the_runs_page_shows_where_a_run_was_steered(tmp_path, monkeypatch):
+    from argae_core.training import Trainer
+    monkeypatch.setenv("ARGAE_RUNS_DIR", str(tmp_path))
+    config = TrainConfig(epochs=10)
+    trainer = Trainer(config)
+    writer = runs.RunWriter(config, trainer.graph, source="test")
+    for record in runs.record_run(trainer, writer):
+        if record.epoch in (3, 6):
+            trainer.steer({"reg_weight": record.epoch / 3})
+    at = open_page("pages/runs.py")
+    table = next(d.value for d in at.dataframe if "steered at" in d.value.columns)
+    assert table["steered at"].tolist() == ["4, 7"]
+    assert any("**Steered** at epochs 4, 7: epoch 4: regulariser weight 0.25 -> 1 · "
+               "epoch 7: regulariser weight 1 -> 2" in w.value for w in at.warning)
+    charts = at.get("plotly_chart")
+    assert len(charts) == 4 and all([x for x, _ in marker_lines(c)] == [4, 7] for c in charts)
+    script = next(b for b in at.get("download_button") if b.label == "Script to retrain (Python)")
+    assert not script.disabled
