@@ -32,9 +32,13 @@ STEER_COLOUR = "#6a4c93"
 Markers = Sequence[tuple[int, str]]   # (epoch, label): changes steered into a run (steering.markers)
 
 
-def _add_markers(fig: go.Figure, markers: Markers) -> go.Figure:
+def _add_markers(fig: go.Figure, markers: Markers, runs: Mapping[str, Rows] | None = None) -> go.Figure:
     """A dashed vertical line per steering change, labelled along the line (labels of nearby
-    changes then sit side by side instead of on top of each other)."""
+    changes then sit side by side instead of on top of each other). With `runs`, the x axis
+    spans all their epochs: a series that stops (the adversary steered off) does not end it."""
+    epochs = [row["epoch"] for rows in (runs or {}).values() for row in rows]
+    if markers and epochs:
+        fig.update_xaxes(range=[min(epochs) - 0.5, max(epochs) + 0.5])
     for epoch, label in markers:
         fig.add_vline(x=epoch, line=dict(color=STEER_COLOUR, dash="dash", width=1.2),
                       annotation=dict(text=label, textangle=-90, font=dict(size=10, color=STEER_COLOUR),
@@ -79,7 +83,7 @@ def discriminator_loss_figure(runs: Mapping[str, Rows], revision: str = "d-loss"
     # A judge that cannot tell real from fake sits at 2 ln 2 (0.5 / 0.5 on both halves).
     fig.add_hline(y=2 * math.log(2), line=dict(color="#999", dash="dot"),
                   annotation_text="2 ln 2: D is guessing", annotation_position="top left")
-    return _layout(_add_markers(fig, markers), "Discriminator loss", "loss", revision)
+    return _layout(_add_markers(fig, markers, runs), "Discriminator loss", "loss", revision)
 
 
 def encoder_loss_figure(runs: Mapping[str, Rows], revision: str = "e-loss", markers: Markers = ()) -> go.Figure:
@@ -111,7 +115,7 @@ def discriminator_verdict_figure(runs: Mapping[str, Rows], revision: str = "d-ve
     fig.add_hline(y=0.5, line=dict(color="#999", dash="dot"), annotation_text="equilibrium 0.5",
                   annotation_position="bottom left")
     fig.update_yaxes(range=[0, 1])
-    return _layout(_add_markers(fig, markers), "Discriminator's verdict", "probability of 'real'", revision)
+    return _layout(_add_markers(fig, markers, runs), "Discriminator's verdict", "probability of 'real'", revision)
 
 
 def validation_figure(runs: Mapping[str, Rows], revision: str = "val",

@@ -15,6 +15,7 @@ from argae_core.config import FIELDS
 from argae_core.steering import STEERABLE, SteeringError
 from pages import common
 
+WIDGET_WIDTH = 190   # px: four knobs in a row at 1440 px, two rows at 1024
 PANEL_HELP = ("GAN Lab style: change the game while it is played. A change takes effect when the next "
               "epoch starts and is drawn as a dashed line on every chart.")
 
@@ -35,9 +36,8 @@ def panel(manager, job, owner: str) -> None:
     with st.expander("Steer the game", expanded=True, icon=":material/tune:"):
         st.caption(PANEL_HELP)
         with st.form(f"steer_{job.job_id}", border=False):
-            columns = st.columns(len(knobs))
-            values = {knob: _widget(column, knob, settings[knob], job.job_id)
-                      for column, knob in zip(columns, knobs)}
+            row = st.container(horizontal=True, vertical_alignment="bottom")  # wraps on a narrow screen
+            values = {knob: _widget(row, knob, settings[knob], job.job_id) for knob in knobs}
             sent = st.form_submit_button("Apply from the next epoch", icon=":material/call_split:")
         if sent:
             change = {knob: value for knob, value in values.items() if value != settings[knob]}
@@ -57,16 +57,16 @@ def _widget(column, knob: str, value, job_id: str):
     key = f"steer_{job_id}_{knob}"
     label = STEERABLE[knob].capitalize()
     if knob == "adversary":
-        return column.toggle("Adversary on", value=bool(value), key=key,
+        return column.toggle("Adversary on", value=bool(value), key=key, width="content",
                              help="Off: no discriminator updates and no regulariser term; D keeps its "
                                   "weights until it is switched on again.")
     meta = FIELDS[knob].metadata
     if knob == "discriminator_steps":
         return column.number_input(label, min_value=meta["min"], max_value=meta["max"], value=int(value),
-                                   step=1, key=key, help=meta["help"])
+                                   step=1, key=key, help=meta["help"], width=WIDGET_WIDTH)
     return column.number_input(label, min_value=float(meta["min"]), max_value=float(meta["max"]),
                                value=float(value), format="%.6g", step=common._step(float(value) or 1.0),
-                               key=key, help=meta["help"])
+                               key=key, help=meta["help"], width=WIDGET_WIDTH)
 
 
 def pending_note(job) -> None:
@@ -84,5 +84,5 @@ def markers(job) -> list[tuple[int, str]]:
 def steered_note(history: list[dict]) -> None:
     """For a saved run's page (its shareable link): that it was steered, where, and how."""
     if history:
-        st.warning(f"**Steered** at epoch{'s' if len(history) > 1 else ''} {steering.steered_epochs(history)}: " + " · ".join(map(steering.describe, history))
+        st.warning("**Steered** while it trained: " + " · ".join(map(steering.describe, history))
                    + ". The dashed lines on the charts mark the changes.", icon=":material/call_split:")

@@ -57,7 +57,7 @@ def test_a_change_mid_run_applies_from_the_next_epoch_and_leaves_a_marker():
     assert run.records["discriminator_loss"].notna().tolist()[:held + 1] == [True] * held + [False]
 
     shared = open_page("pages/train.py", {"run": summary.run_id})   # the run's shareable link
-    assert any(f"**Steered** at epoch {held + 1}: {label}" in w.value for w in shared.warning)
+    assert any(f"**Steered** while it trained: {label}." in w.value for w in shared.warning)
     assert all(marker_lines(c) == [(held + 1, label)] for c in shared.get("plotly_chart"))
 
 
@@ -89,7 +89,7 @@ def test_the_runs_page_shows_where_a_run_was_steered(tmp_path, monkeypatch):
     at = open_page("pages/runs.py")
     table = next(d.value for d in at.dataframe if "steered at" in d.value.columns)
     assert table["steered at"].tolist() == ["4, 7"]
-    assert any("**Steered** at epochs 4, 7: epoch 4: regulariser weight 0.25 -> 1 · "
+    assert any("**Steered** while it trained: epoch 4: regulariser weight 0.25 -> 1 · "
                "epoch 7: regulariser weight 1 -> 2" in w.value for w in at.warning)
     charts = at.get("plotly_chart")
     assert len(charts) == 4 and all([x for x, _ in marker_lines(c)] == [4, 7] for c in charts)
