@@ -3,6 +3,8 @@
     argae train --dataset cora --model argva --epochs 200 --seed 0 [--json]
     argae reproduce --seeds 5 [--epochs N] [--datasets cora,citeseer,pubmed]
     argae export-tensorboard RUN_ID [--out tensorboard/RUN_ID] [--replace]
+    argae train --epochs 300 --steer 120:reg_weight=1 --steer 200:adversary=off
+    argae export-script RUN_ID -o retrain.py
     argae warm      # once after installing: umap compiled into numba's disk cache
 
 `argae` is the console script `pip install .` puts on the PATH; `python -m argae_core ...` is
@@ -113,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="print one JSON object (metrics + config) on stdout instead of a table")
     train.add_argument("--no-save", action="store_true", help="do not save the run under runs/")
     add_threads_flag(train)
+    add_steer_flag(train)
     add_config_flags(train)
     train.set_defaults(handler=cmd_train)
 
@@ -147,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     warm = commands.add_parser("warm", help="compile umap into numba's disk cache once (after installing), "
                                             "so the first UMAP picture takes seconds")
     warm.add_argument("--nice", type=int, default=0, help="lower this process's priority by N [0]")
+
+    add_export_script_command(commands)
     return parser
 
 
@@ -194,6 +199,37 @@ def set_threads(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
 
 
+# ------------------------------------------------------- export-script (issue 17)
+def add_export_script_command(commands) -> None:
+    export = commands.add_parser(
+        "export-script", help="write one standalone Python script that retrains a saved run",
+        description="Write a script that needs only torch and torch_geometric and retrains the saved run "
+                    "RUN_ID (same split, knobs and steering), printing its test AUC / AP.")
+    export.add_argument("run_id", metavar="RUN_ID", help="a run under runs/ (ARGAE_RUNS_DIR)")
+    export.add_argument("-o", "--output", default=None, metavar="FILE", help="write here [stdout]")
+    add_threads_flag(export)
+    export.set_defaults(handler=cmd_export_script)
+
+
+def cmd_export_script(args: argparse.Namespace) -> int:
+    from .export_script import ExportError, export_script
+    from .runs import RunError
+    try:
+        script = export_script(args.run_id)
+    except (ExportError, RunError) as exc:
+        raise CliError(str(exc), EXIT_FAILED) from None
+    if args.output is None:
+        sys.stdout.write(script.decode())
+    else:
+        try:
+            with open(args.output, "wb") as handle:
+                handle.write(script)
+        except OSError as exc:
+            raise CliError(f"cannot write {args.output} ({exc.strerror or exc})", EXIT_FAILED) from None
+        print(f"wrote {args.output}: python {args.output} retrains run {args.run_id}", file=sys.stderr)
+    return 0
+
+
 # -------------------------------------------------------------------- train
 def load_or_fail(config: TrainConfig) -> Graph:
     try:
@@ -202,20 +238,36 @@ def load_or_fail(config: TrainConfig) -> Graph:
         raise CliError(str(exc), EXIT_DATASET) from None
 
 
-def make_trainer(config: TrainConfig, graph: Graph, split=None):
+def make_trainer(config: TrainConfig, graph: Graph, split=None, plan=None):
     from .training import Trainer
     try:
-        return Trainer(config, graph=graph, split=split)
+        return Trainer(config, graph=graph, split=split, plan=plan)
     except DatasetUnavailable as exc:  # e.g. too few edges to split
         raise CliError(str(exc), EXIT_DATASET) from None
     except RuntimeError as exc:  # e.g. device cuda without a GPU
         raise CliError(f"{flag('device')}: {exc}", EXIT_CONFIG) from None
 
 
+def add_steer_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--steer", action="append", default=[], metavar="EPOCH:KNOB=VALUE[,...]",
+                        help="change the game from EPOCH on (repeatable), e.g. 120:reg_weight=1 or "
+                             "50:adversary=off,encoder_lr=0.001; knobs: reg_weight, encoder_lr, "
+                             "discriminator_lr, discriminator_steps, adversary (on/off)")
+
+
+def steer_plan(config: TrainConfig, items: list[str]) -> list[dict]:
+    from .steering import SteeringError, plan_history
+    try:
+        return plan_history(config, items)
+    except SteeringError as exc:
+        raise CliError(f"--steer {exc}", EXIT_CONFIG) from None
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    plan = steer_plan(config, args.steer)
     graph = load_or_fail(config)
-    trainer = make_trainer(config, graph)
+    trainer = make_trainer(config, graph, plan=plan)
     writer = None if args.no_save else _run_writer(config, graph)
     records = iter(trainer) if writer is None else _record_run(trainer, writer)
     bar = tqdm(total=config.epochs, desc=f"{graph.name} {config.model.upper()} [{args.threads_note}]",
@@ -233,7 +285,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     metrics = _saved_metrics(writer) if writer else trainer.final_metrics()
     run_dir = str(writer.path) if writer else None
     if args.json:
-        print(json.dumps(train_json(metrics, config, run_dir), default=plain))
+        print(json.dumps(dict(train_json(metrics, config, run_dir), steering=trainer.steering), default=plain))
     else:
         print(metrics_table(metrics, config, graph))
         if run_dir:

@@ -33,6 +33,14 @@ class Record:
     row: dict
     z: np.ndarray | None = None
     d_score: np.ndarray | None = None
+    steered: dict | None = None      # the steering entry that took effect at this epoch (steering.py)
+
+
+@dataclass(frozen=True)
+class SteerQueued:
+    """A steering change was received; it applies from epoch `epoch` on."""
+    job_id: str
+    epoch: int
 
 
 @dataclass(frozen=True)
@@ -68,4 +76,4 @@ class Idle:
     worker: int
 
 
-Event = Ready | Started | Record | Paused | Phase | Done | Failed | Idle
+Event = Ready | Started | Record | SteerQueued | Paused | Phase | Done | Failed | Idle

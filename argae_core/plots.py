@@ -28,6 +28,25 @@ COLOUR_MODES = {"cloud": "Real (prior) vs fake (Z)", "label": "Z by class label"
                 "score": "Z by the discriminator's D(z)", "degree": "Z by node degree"}
 
 
+STEER_COLOUR = "#6a4c93"
+Markers = Sequence[tuple[int, str]]   # (epoch, label): changes steered into a run (steering.markers)
+
+
+def _add_markers(fig: go.Figure, markers: Markers, runs: Mapping[str, Rows] | None = None) -> go.Figure:
+    """A dashed vertical line per steering change, labelled along the line (labels of nearby
+    changes then sit side by side instead of on top of each other). With `runs`, the x axis
+    spans all their epochs: a series that stops (the adversary steered off) does not end it."""
+    epochs = [row["epoch"] for rows in (runs or {}).values() for row in rows]
+    if markers and epochs:
+        fig.update_xaxes(range=[min(epochs) - 0.5, max(epochs) + 0.5])
+    for epoch, label in markers:
+        fig.add_vline(x=epoch, line=dict(color=STEER_COLOUR, dash="dash", width=1.2),
+                      annotation=dict(text=label, textangle=-90, font=dict(size=10, color=STEER_COLOUR),
+                                      xanchor="right", yanchor="top"),
+                      annotation_position="top left")
+    return fig
+
+
 def _layout(fig: go.Figure, title: str, ytitle: str, revision: str, height: int = 330, *,
             legend_below: bool = False, drop_empty: bool = False, note: str | None = None,
             x_range: Sequence[float] | None = None, y_range: Sequence[float] | None = None) -> go.Figure:
@@ -69,7 +88,8 @@ def _colour(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
-def discriminator_loss_figure(runs: Mapping[str, Rows], revision: str = "d-loss", **options) -> go.Figure:
+def discriminator_loss_figure(runs: Mapping[str, Rows], revision: str = "d-loss", markers: Markers = (),
+                              **options) -> go.Figure:
     fig = go.Figure()
     for i, (label, rows) in enumerate(runs.items()):
         xs, ys = _series(rows, "discriminator_loss")
@@ -77,10 +97,11 @@ def discriminator_loss_figure(runs: Mapping[str, Rows], revision: str = "d-loss"
     # A judge that cannot tell real from fake sits at 2 ln 2 (0.5 / 0.5 on both halves).
     fig.add_hline(y=2 * math.log(2), line=dict(color="#999", dash="dot"),
                   annotation_text="2 ln 2: D is guessing", annotation_position="top left")
-    return _layout(fig, "Discriminator loss", "loss", revision, **options)
+    return _layout(_add_markers(fig, markers, runs), "Discriminator loss", "loss", revision, **options)
 
 
-def encoder_loss_figure(runs: Mapping[str, Rows], revision: str = "e-loss", **options) -> go.Figure:
+def encoder_loss_figure(runs: Mapping[str, Rows], revision: str = "e-loss", markers: Markers = (),
+                        **options) -> go.Figure:
     fig = go.Figure()
     for i, (label, rows) in enumerate(runs.items()):
         for part, dash in PART_DASH.items():
@@ -91,7 +112,7 @@ def encoder_loss_figure(runs: Mapping[str, Rows], revision: str = "e-loss", **op
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=name, legendgroup=label,
                                      line=dict(color=_colour(i), dash=dash,
                                                width=2.5 if part == "encoder_loss" else 1.5)))
-    return _layout(fig, "Encoder loss and its parts", "loss", revision, **options)
+    return _layout(_add_markers(fig, markers), "Encoder loss and its parts", "loss", revision, **options)
 
 
 def reconstruction_figure(runs: Mapping[str, Rows], revision: str = "recon", **options) -> go.Figure:
@@ -105,7 +126,8 @@ def reconstruction_figure(runs: Mapping[str, Rows], revision: str = "recon", **o
     return _layout(fig, "Reconstruction loss (the term every model has)", "loss", revision, **options)
 
 
-def discriminator_verdict_figure(runs: Mapping[str, Rows], revision: str = "d-verdict", **options) -> go.Figure:
+def discriminator_verdict_figure(runs: Mapping[str, Rows], revision: str = "d-verdict",
+                                 markers: Markers = (), **options) -> go.Figure:
     """Mean D(prior sample) and mean D(z): 0.5 / 0.5 is the game's equilibrium."""
     fig = go.Figure()
     for i, (label, rows) in enumerate(runs.items()):
@@ -119,11 +141,13 @@ def discriminator_verdict_figure(runs: Mapping[str, Rows], revision: str = "d-ve
     fig.add_hline(y=0.5, line=dict(color="#999", dash="dot"), annotation_text="equilibrium 0.5",
                   annotation_position="bottom left")
     fig.update_yaxes(range=[0, 1])
-    return _layout(fig, "Discriminator's verdict", "probability of 'real'", revision, **options)
+    return _layout(_add_markers(fig, markers, runs), "Discriminator's verdict", "probability of 'real'", revision,
+                   **options)
 
 
 def validation_figure(runs: Mapping[str, Rows], revision: str = "val",
-                      references: Mapping[str, float] | None = None, **options) -> go.Figure:
+                      references: Mapping[str, float] | None = None, markers: Markers = (),
+                      **options) -> go.Figure:
     """Validation AUC / AP per run; `references` (label -> AUC) are drawn as dotted lines in
     the run's colour (the paper's test AUC, for instance)."""
     fig = go.Figure()
@@ -138,7 +162,7 @@ def validation_figure(runs: Mapping[str, Rows], revision: str = "val",
             fig.add_hline(y=references[label], line=dict(color=_colour(i), dash="dot", width=1.5),
                           annotation_text=f"paper {label} AUC {references[label]:.3f}",
                           annotation_position="bottom right", annotation_font_size=11)
-    return _layout(fig, "Validation link prediction", "score", revision, **options)
+    return _layout(_add_markers(fig, markers), "Validation link prediction", "score", revision, **options)
 
 
 METRICS_TABLE = (("test_auc", "AUC"), ("test_ap", "AP"), ("test_edges", "test edges"), ("acc", "ACC"),

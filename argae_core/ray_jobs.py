@@ -177,6 +177,14 @@ class JobService:
     def stop_run(self, run_id):
         return self._manager.stop_run(run_id)
 
+    def steer(self, job_id, owner, change):
+        """(the change as checked, None), or (None, why not): as `submit`, the refusal is a message."""
+        from .steering import SteeringError
+        try:
+            return self._manager.steer(job_id, owner, change), None
+        except SteeringError as exc:
+            return None, str(exc)
+
     def report(self, verdicts: dict[str, bool]) -> None:
         for owner, alive in verdicts.items():
             self._liveness.report(owner, alive)
@@ -281,6 +289,13 @@ class ClusterJobManager:
 
     def stop_run(self, run_id: str) -> bool:
         return ray.get(self._service.stop_run.remote(run_id))
+
+    def steer(self, job_id, owner, change):
+        from .steering import SteeringError
+        checked, refusal = ray.get(self._service.steer.remote(job_id, owner, change))
+        if refusal:
+            raise SteeringError(refusal)
+        return checked
 
     def touch(self, owner):
         self._owners.add(owner)

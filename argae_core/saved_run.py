@@ -1,7 +1,9 @@
 """A saved run seen as the Train page sees a job: read-only, typed, nothing to control."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import ClassVar
 
 from . import runs
@@ -21,7 +23,10 @@ class SavedRun:
     message: str | None
     owner: str | None = None        # the signed-in email that started it (access.py)
     shared: bool = False            # a teacher shared it with the class
+    steering: tuple = ()            # changes steered into it (steering.json), for markers and the banner
     active: ClassVar[bool] = False
+    steer_pending: ClassVar[Mapping] = MappingProxyType({})   # nothing can be steered into a saved run
+    steer_from: ClassVar[int | None] = None
     phases: ClassVar[tuple] = ()     # single updates are a live training's, never saved
 
     @property
@@ -44,7 +49,7 @@ class SavedRun:
         dataset = runs.dataset_label(run.config.dataset, run.graph.name)
         return cls(run.run_id, f"{run.config.model.upper()} on {dataset}", run.config,
                    tuple(records.to_dict("records")), run.status, run.metrics, run.info.get("message"),
-                   run.info.get("owner"), runs.is_shared(run.path))
+                   run.info.get("owner"), runs.is_shared(run.path), tuple(run.steering))
 
     def reread(self, root=None) -> "SavedRun":
         """The run as it is on disk now while it is written; itself once over or deleted."""

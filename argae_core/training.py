@@ -18,7 +18,7 @@ import time
 import numpy as np
 import torch
 
-from . import metrics
+from . import metrics, steering
 from .config import TrainConfig
 from .data import load_graph
 from .graph import Graph, Split, split_edges
@@ -69,7 +69,8 @@ class Trainer:
     """Trains one config. Iterate for records; `stop()` ends the iteration after the
     current epoch; `final_metrics()` evaluates the epoch with the best validation AUC."""
 
-    def __init__(self, config: TrainConfig, graph: Graph | None = None, split: Split | None = None):
+    def __init__(self, config: TrainConfig, graph: Graph | None = None, split: Split | None = None,
+                 plan: list[dict] | None = None):
         self.config = config.validate()
         self.device = pick_device(config.device)
         torch.manual_seed(config.seed)
@@ -102,6 +103,12 @@ class Trainer:
         self._phases = None  # the epoch in progress, when step mode has begun one
         self._ready: EpochRecord | None = None  # an epoch step mode finished, not yet yielded
         self.history: list[dict] = []
+        # steering (argae_core/steering.py): the settings in effect, changes queued for the
+        # next epoch, changes planned at given epochs (a replayed history), changes applied
+        self.settings = steering.initial_settings(config)
+        self._pending: dict = {}
+        self._plan = steering.schedule_of(plan or [])
+        self.steering: list[dict] = []
 
     # ------------------------------------------------------------ iteration
     def __iter__(self):
@@ -116,6 +123,11 @@ class Trainer:
 
     def stop(self) -> None:
         self._stop = True
+
+    def steer(self, change: dict) -> None:
+        """Queue a change of the game (knobs: `steering.STEERABLE`), checked now and put into
+        effect when the next epoch starts."""
+        self._pending.update(steering.check_change(self.config, change))
 
     # ---------------------------------------------------------------- steps
     def encode(self) -> torch.Tensor:
@@ -161,6 +173,10 @@ class Trainer:
         finally:
             discriminator.requires_grad_(True)
 
+    @property
+    def model_is_adversarial(self) -> bool:
+        return self.config.adversarial and self.settings["adversary"]  # steering can switch it off
+
     def step(self) -> EpochRecord:
         """Train one epoch (or what is left of one begun by `advance`) and return its record."""
         if self._ready is not None:  # an epoch `advance` completed: iteration still sees it
@@ -193,11 +209,15 @@ class Trainer:
         encoder update, then the epoch's `EpochRecord` (never raises on divergence)."""
         start = time.perf_counter()
         self.epoch += 1
+        entry = steering.apply(self, {**self._plan.pop(self.epoch, {}), **self._pending})
+        self._pending = {}
+        if entry:
+            self.steering.append(entry)
         self.model.train()
         z = self.encode()
         d_losses, d_real, d_fake = [], None, None
-        if self.config.adversarial:
-            for update in range(1, self.config.discriminator_steps + 1):
+        if self.model_is_adversarial:
+            for update in range(1, self.settings["discriminator_steps"] + 1):
                 loss, d_real, d_fake = self.discriminator_step(z)
                 d_losses.append(loss)
                 yield {"phase": "discriminator", "epoch": self.epoch, "update": update,

@@ -131,17 +131,15 @@ st.caption("Train several models on the same graph, edge split and seed with the
            "and see what the regulariser buys (a Z closer to N(0, I)) against what it costs (test scores).")
 if st.session_state.get("compare_note"):
     st.info(st.session_state["compare_note"], icon=":material/school:")
-# The graph's summary comes from a helper process (no torch in this one), as on the Train page.
-graph_state, graph = common.graph_summary_for(base) if "dataset" not in problems else ("none", None)
+graph_state, graph = common.graph_summary_for(base) if "dataset" not in problems else ("none", None)  # no torch
 graph_error = graph if graph_state == "error" else None
 if graph_error:
     st.error(graph_error, icon=":material/error:")
 elif graph_state == "pending":
     st.caption("Reading the graph (on a server's first visit the engine loads first: a few seconds)...")
 elif graph_state == "ready":
-    st.markdown(common.graph_caption(graph) + (
-        " On the planted partition each seed also draws a new graph." if base.dataset == "planted" and repeats > 1
-        else ""))
+    st.markdown(common.graph_caption(graph) + (" On the planted partition each seed also draws a new graph."
+                                                if base.dataset == "planted" and repeats > 1 else ""))
 for name, message in problems.items():
     st.error(f"**{name.replace('_', ' ')}**: {message}", icon=":material/block:")
 if "compare_error" in st.session_state:

@@ -27,7 +27,7 @@ def runs_table(summaries: list[runs.RunSummary]) -> pd.DataFrame:
         "dataset": s.dataset_label, "model": MODEL_LABELS.get(s.model, s.model), "seed": s.seed,
         "started": s.started, "epochs": s.epochs_done, "planned": s.epochs_planned,
         **{name: getattr(s, key) for key, name in METRIC_COLUMNS.items()},
-        "status": s.status, "source": s.source, "group": s.group,
+        "status": s.status, "steered at": s.steered_at or None, "source": s.source, "group": s.group,
         **({"shared": s.shared} if viewer.signed_in else {}), "run": s.run_id} for s in summaries])
     # Stored in UTC; shown as naive UTC so every viewer of a shared server reads the same time.
     table["started"] = pd.to_datetime(table["started"], utc=True, errors="coerce").dt.tz_localize(None)
@@ -72,6 +72,8 @@ def draw_table(table: pd.DataFrame) -> None:
                        "started": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
                        "epochs": st.column_config.NumberColumn("epochs", help="epochs done"),
                        "planned": st.column_config.NumberColumn("of", help="epochs planned"),
+                       "steered at": st.column_config.TextColumn("steered at", help="epochs at which the game "
+                                                                 "was changed while it trained"),
                        "run": st.column_config.TextColumn("run id")})
 
 

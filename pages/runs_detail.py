@@ -2,16 +2,15 @@
 curves; open it in another page or delete it."""
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from argae_core import access, metrics, plots, runs
+from argae_core import access, metrics, plots, runs, steering
 from argae_core.config import DEFAULT_REG_WEIGHT, TrainConfig, unused_settings
-from pages import common, runs_access, signin
+from pages import common, runs_access, runs_downloads, signin, steer
 from pages.knobs import MODEL_LABELS
 
 LATENT_PAGE = Path(__file__).resolve().parent / "latent.py"
@@ -69,6 +68,7 @@ def header(run: runs.Run, summary: runs.RunSummary) -> None:
         if signin.viewer().signed_in else []
     st.caption(" · ".join(details))
     STATUS_BOX.get(run.status, st.info)(status_text(run))
+    steer.steered_note(list(run.steering))
     for warning in run.warnings:
         st.warning(warning, icon=":material/report:")
 
@@ -124,26 +124,6 @@ def delete(run_id: str) -> None:
     st.rerun()
 
 
-def downloads(run: runs.Run) -> None:
-    """Download buttons whose files are built only when clicked (Streamlit calls `data` then)."""
-    run_id = run.run_id
-    has_embedding = (run.path / "embedding.npz").exists() or bool(run.snapshot_epochs)
-    files = [("Metrics per epoch (CSV)", runs.export_records_csv, "records.csv", "text/csv", True),
-             ("Config (JSON)", runs.export_config_json, "config.json", "application/json", True),
-             ("Embeddings (npz)", functools.partial(runs.export_embeddings, fmt="npz"), "embeddings.npz",
-              "application/octet-stream", has_embedding),
-             ("Embeddings (CSV)", functools.partial(runs.export_embeddings, fmt="csv"), "embeddings.csv",
-              "text/csv", has_embedding),
-             ("Everything (zip)", runs.export_zip, "zip", "application/zip", True)]
-    row = st.container(horizontal=True)
-    for label, export, suffix, mime, available in files:
-        row.download_button(
-            label, data=functools.partial(export, run_id), file_name=f"{run_id}.{suffix}"
-            if suffix == "zip" else f"{run_id}-{suffix}", mime=mime, disabled=not available,
-            on_click="ignore", icon=":material/download:",
-            help=None if available else "This run saved no embedding yet.", key=f"runs_download_{suffix}")
-
-
 def final_metrics(run: runs.Run) -> None:
     if not run.metrics or "test_auc" not in run.metrics:
         st.caption("No test metrics: the run did not reach its final evaluation.")
@@ -165,7 +145,8 @@ def curves(run: runs.Run) -> None:
         figures = [plots.discriminator_loss_figure, plots.discriminator_verdict_figure, *figures]
     for first in range(0, len(figures), 2):
         for column, figure in zip(st.columns(2), figures[first:first + 2]):
-            column.plotly_chart(figure(series, revision=f"{run.run_id}-{figure.__name__}"),
+            column.plotly_chart(figure(series, revision=f"{run.run_id}-{figure.__name__}",
+                                       markers=steering.markers(run.steering)),
                                 key=f"runs_chart_{figure.__name__}")
 
 
@@ -177,7 +158,7 @@ def run_details(run_id: str, summary: runs.RunSummary) -> None:
         return
     header(run, summary)
     actions(run)
-    downloads(run)
+    runs_downloads.downloads(run)
     left, right = st.columns([3, 2])
     with left:
         final_metrics(run)

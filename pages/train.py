@@ -12,7 +12,7 @@ loading = engine_loading_note()
 
 from argae_core import runs  # noqa: E402
 from argae_core.config import FIELDS, ConfigError, TrainConfig  # noqa: E402
-from pages import common, knobs, signin, train_link, train_live, train_upload  # noqa: E402
+from pages import common, knobs, signin, steer, train_link, train_live, train_upload  # noqa: E402
 from pages.knobs import LOGGING, PLANTED, Section  # noqa: E402
 
 if loading is not None:
@@ -146,6 +146,7 @@ if buttons.button("Step", icon=":material/skip_next:", width="content",
     manager.control(job.job_id, owner, "step")
 if buttons.button("Stop", icon=":material/stop:", width="content", disabled=not active):
     manager.control(job.job_id, owner, "stop")
+steer.panel(manager, job, owner)
 
 
 if active and job.config.adversarial and job.state != "queued":
@@ -172,10 +173,11 @@ def live() -> None:
         train_live.charts(config, {})
         return
     train_live.progress(job)
+    steer.pending_note(job)
     rows = list(job.rows)
     if rows:
         train_live.metric_cards(rows, job.config.adversarial)
-        train_live.charts(job.config, {job.label: rows})
+        train_live.charts(job.config, {job.label: rows}, steer.markers(job))
     if not job.active:
         train_live.outcome(job)
     if not viewing and buttons_state(job) != drawn_buttons:

@@ -6,7 +6,7 @@ import streamlit as st
 from argae_core import access, runs
 from argae_core.config import ConfigError, TrainConfig
 from argae_core.saved_run import SavedRun
-from pages import knobs, signin
+from pages import knobs, signin, steer
 
 RUN_PARAM = "run"   # ?run=<id>: the link of a saved run shown read-only
 
@@ -57,6 +57,7 @@ def run_banner(run: SavedRun) -> None:
     st.info(f"Showing the saved run `{run.run_id}`, **read-only**: the sidebar and the line below show "
             "its own settings, and this page's link reopens it. Your own training, if any, goes on in "
             "the background.", icon=":material/folder_open:")
+    steer.steered_note(list(run.steering))
     row = st.container(horizontal=True)
     if row.button("Train a new run from these settings", icon=":material/restart_alt:", width="content",
                   help="Copy this run's settings into the sidebar, editable; nothing starts until you press Start."):

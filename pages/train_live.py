@@ -90,20 +90,24 @@ def _loss(value) -> str:
     return f"{value:.3f}" if abs(value) < 1000 else f"{value:.3g}"
 
 
+def _probability(value) -> str:
+    return "-" if value is None else f"{value:.2f}"   # None: the adversary was steered off
+
+
 def metric_cards(rows: list[dict], adversarial: bool) -> None:
     last = rows[-1]
     val = next((r for r in reversed(rows) if r.get("val_auc") is not None), {})
     cards = [("Epoch", f"{last['epoch']}"), ("Encoder loss", _loss(last["encoder_loss"]))]
     if adversarial:
         cards += [("Discriminator loss", _loss(last["discriminator_loss"])),
-                  ("D(prior sample)", f"{last['d_real']:.2f}"), ("D(z)", f"{last['d_fake']:.2f}")]
+                  ("D(prior sample)", _probability(last["d_real"])), ("D(z)", _probability(last["d_fake"]))]
     cards.append(("Validation AUC", f"{val['val_auc']:.3f}" if val else "-"))
     row = st.container(horizontal=True, gap="medium")  # wraps on a narrow screen instead of cutting
     for label, value in cards:
         row.metric(label, value, width="content")
 
 
-def charts(config: TrainConfig, curves: dict[str, list[dict]]) -> None:
+def charts(config: TrainConfig, curves: dict[str, list[dict]], markers=()) -> None:
     """The live charts of one run. Before a run (`curves` empty) the same charts stand empty,
     under the same keys: the reader sees what will be drawn, the page does not jump when
     training starts, and the browser has loaded its plotting code by then (measured: the
@@ -111,15 +115,15 @@ def charts(config: TrainConfig, curves: dict[str, list[dict]]) -> None:
     empty = {} if curves else {"note": "drawn live once you press Start", "x_range": (0, config.epochs)}
     left, right = st.columns(2)
     if config.adversarial:
-        left.plotly_chart(plots.discriminator_loss_figure(curves, **empty), key="chart_d_loss")
-        right.plotly_chart(plots.discriminator_verdict_figure(curves, **empty), key="chart_d_verdict")
+        left.plotly_chart(plots.discriminator_loss_figure(curves, markers=markers, **empty), key="chart_d_loss")
+        right.plotly_chart(plots.discriminator_verdict_figure(curves, markers=markers, **empty), key="chart_d_verdict")
     elif curves:
         st.info(f"{config.model.upper()} has no discriminator: it trains on reconstruction"
                 f"{' and KL' if config.variational else ''} only, so there is no adversarial game "
                 "to draw. Pick ARGA or ARGVA to see both players.", icon=":material/info:")
     left, right = st.columns(2)
-    left.plotly_chart(plots.encoder_loss_figure(curves, **empty), key="chart_e_loss")
-    right.plotly_chart(plots.validation_figure(curves, **empty, y_range=None if curves else (0, 1)), key="chart_val")
+    left.plotly_chart(plots.encoder_loss_figure(curves, markers=markers, **empty), key="chart_e_loss")
+    right.plotly_chart(plots.validation_figure(curves, markers=markers, **empty, y_range=None if curves else (0, 1)), key="chart_val")
 
 
 def stopped_text(job) -> str:

@@ -120,7 +120,7 @@ def test_selecting_a_run_shows_its_curves_metrics_and_downloads(runs_dir, saved)
     assert dict(zip(config["setting"], config["value"]))["epochs"] == "12"
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["Metrics per epoch (CSV)", "Config (JSON)", "Embeddings (npz)", "Embeddings (CSV)",
-                      "Everything (zip)"]
+                      "Everything (zip)", "Script to retrain (Python)"]
     assert not any(b.disabled for b in at.get("download_button"))
 
 

@@ -76,6 +76,31 @@ def test_pause_step_resume_and_stop_reach_a_ray_task(manager):
     assert manager.get(job_id, "alice").state == "stopped"
 
 
+def test_steering_reaches_a_ray_task_and_a_replica_sees_it(service):
+    """Issue 17: a change sent through a replica applies from the next epoch in the Ray task."""
+    from argae_core.steering import SteeringError
+    first, second = replicas(service, 2)
+    job_id = first.submit("alice", LONG)
+    wait(lambda: first.get(job_id, "alice").epochs_done >= 3)
+    first.control(job_id, "alice", "pause")
+    wait(lambda: first.get(job_id, "alice").state == "paused")
+    held = first.get(job_id, "alice").epochs_done
+    with pytest.raises(SteeringError, match="goes from"):
+        first.steer(job_id, "alice", {"reg_weight": 1000})
+    first.steer(job_id, "alice", {"adversary": "off"})
+    wait(lambda: first.get(job_id, "alice").steer_from == held + 1)
+    second.control(job_id, "alice", "step")
+    wait(lambda: second.get(job_id, "alice").epochs_done == held + 1)
+    job = second.get(job_id, "alice")
+    assert job.steering == [{"epoch": held + 1, "changes": {"adversary": [True, False]}}]
+    assert job.rows[held]["discriminator_loss"] is None and job.rows[held - 1]["discriminator_loss"] is not None
+    second.control(job_id, "alice", "stop")
+    wait(lambda: not second.get(job_id, "alice").active)
+    assert runs.load_run(job.run_id).steering == job.steering
+    for replica in (first, second):
+        replica.shutdown()
+
+
 def training_process(job_id: str) -> psutil.Process:
     """The Ray worker process running this job's task (Ray titles it after the task)."""
     for process in psutil.process_iter(["cmdline"]):

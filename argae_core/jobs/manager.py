@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..config import TrainConfig
-from ..events import Done, Event, Failed, Idle, Paused, Phase, Record, Started
+from ..events import Done, Event, Failed, Idle, Paused, Phase, Record, Started, SteerQueued
 from ..status import ACTIVE, Status
 from .executors import Executor
 
@@ -43,6 +43,9 @@ class Job:
     message: str | None = None
     slot: int | None = None
     stop_requested: bool = False
+    steering: list[dict] = field(default_factory=list)   # changes applied (steering.py entries)
+    steer_pending: dict = field(default_factory=dict)    # sent, not yet in effect (next epoch)
+    steer_from: int | None = None                        # the epoch the pending change applies at
     user: str | None = None        # signed-in email (access.py); `owner` is the browser session
 
     @property
@@ -65,7 +68,8 @@ class Job:
     def copy(self) -> "Job":
         """A copy that later events do not change (safe to send to another process)."""
         return dataclasses.replace(self, rows=list(self.rows), snapshots=dict(self.snapshots),
-                                   snapshot_epochs=list(self.snapshot_epochs), phases=list(self.phases))
+                                   snapshot_epochs=list(self.snapshot_epochs), phases=list(self.phases),
+                                   steering=list(self.steering), steer_pending=dict(self.steer_pending))
 
     def latest_snapshot(self):
         if not self.snapshot_epochs:
@@ -158,6 +162,19 @@ class JobManager:
             if job.slot is not None:
                 self.executor.control(job.slot, command)
 
+    def steer(self, job_id: str, owner: str, change: dict) -> dict:
+        """Change the game of a running or paused job from its next epoch on (steering.py);
+        returns the change as checked. SteeringError for a bad change or a job not training."""
+        from ..steering import SteeringError, check_change
+        with self._lock:
+            job = self.get(job_id, owner)
+            if job is None or job.state not in (Status.RUNNING, Status.PAUSED) or job.slot is None:
+                raise SteeringError("only a run that is training or paused can be steered")
+            checked = check_change(job.config, change)
+            job.steer_pending.update(checked)
+            self.executor.control(job.slot, {"steer": checked})
+            return checked
+
     def stop_run(self, run_id: str) -> bool:
         """Stop the training writing `run_id`, whoever's it is (the page asks access.may_stop
         first: a teacher, or its owner from another session); False when none is active."""
@@ -247,13 +264,19 @@ class JobManager:
         match event:
             case Started(run_id=run_id, graph=graph):
                 job.state, job.run_id, job.graph = Status.RUNNING, run_id, graph
-            case Record(row=row, z=z, d_score=d_score):
+            case Record(row=row, z=z, d_score=d_score, steered=steered):
                 job.rows.append(row)
+                if steered:
+                    job.steering.append(steered)
+                if job.steer_from is not None and row["epoch"] >= job.steer_from:
+                    job.steer_pending, job.steer_from = {}, None
                 if z is not None:
                     job.snapshot_epochs.append(row["epoch"])
                     job.snapshots[row["epoch"]] = (z, d_score)
                     for old in job.snapshot_epochs[:-SNAPSHOTS_IN_MEMORY]:
                         job.snapshots.pop(old, None)
+            case SteerQueued(epoch=epoch):
+                job.steer_from = epoch
             case Paused(paused=paused):
                 job.state = Status.PAUSED if paused else Status.RUNNING
             case Phase(phase=phase):

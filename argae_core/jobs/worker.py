@@ -7,7 +7,7 @@ import queue
 import traceback
 
 from ..config import TrainConfig
-from ..events import Done, Failed, Idle, Paused, Phase, Ready, Record, Started
+from ..events import Done, Failed, Idle, Paused, Phase, Ready, Record, Started, SteerQueued
 from ..status import Status
 from ..threads import choose_threads, lower_priority
 
@@ -20,7 +20,9 @@ def run_job(job_id: str, config_dict: dict, events, control, *, group: str | Non
     is saved under `runs_root` as part of comparison `group` (None: a single run), owned by
     the signed-in `user` (None: no sign-in).
 
-    Runs in a worker (process or thread). Control messages: pause, resume, step, update, stop."""
+    Runs in a worker (process or thread). Control messages: pause, resume, step, update, stop,
+    and {"steer": change} (applied when the next epoch starts; the Record of the epoch it took
+    effect at carries the history entry as `steered`)."""
     from ..data import load_graph
     from ..runs import RunWriter, record_run
     from ..training import Trainer
@@ -38,7 +40,8 @@ def run_job(job_id: str, config_dict: dict, events, control, *, group: str | Non
     records = record_run(trainer, writer)
     try:
         for record in records:
-            events.put(Record(job_id, record.row(), record.z, record.d_score))
+            steered = trainer.steering[-1] if trainer.steering and trainer.steering[-1]["epoch"] == record.epoch else None
+            events.put(Record(job_id, record.row(), record.z, record.d_score, steered))
             paused, steps_allowed = _obey(control, trainer, paused, steps_allowed, events, job_id)
     except Exception as exc:
         events.put(Failed(job_id, _describe(exc)))
@@ -59,7 +62,10 @@ def _obey(control, trainer, paused: bool, steps_allowed: int, events, job_id) ->
             if paused and steps_allowed == 0:
                 continue
             return paused, steps_allowed
-        if command == "stop":
+        if isinstance(command, dict) and "steer" in command:
+            trainer.steer(command["steer"])  # checked by the manager already; queued for the next epoch
+            events.put(SteerQueued(job_id, trainer.epoch + 1))
+        elif command == "stop":
             trainer.stop()
             return False, 0
         if command == "pause":

@@ -8,6 +8,7 @@
         snapshots/epoch_00010.npz  Z (and D(z) per node) at snapshot epochs
         embedding.npz        Z at the best-validation epoch, the one the final metrics score
         metrics.json         final metrics
+        steering.json        changes made while it trained (argae_core/steering.py), if any
         model.pt             torch.save(state_dict), read back with weights_only=True
 
 Every file is written to a temporary file in the same folder, fsynced and renamed over

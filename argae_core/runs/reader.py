@@ -148,6 +148,7 @@ class RunSummary:
     graph_name: str | None = None   # the graph's own name: an upload's file name
     owner: str | None = None        # signed-in email of whoever started it (access.py)
     shared: bool = False            # a teacher shared it with the class
+    steered_at: str = ""            # epochs at which it was steered ("120, 300"), '' if never
 
     @property
     def dataset_label(self) -> str:
@@ -196,6 +197,7 @@ class Run:
     graph: GraphInfo
     snapshot_epochs: list[int]
     warnings: list[str] = field(default_factory=list)
+    steering: list[dict] = field(default_factory=list)   # steering.json: changes made while it trained
 
     def snapshot(self, epoch: int) -> tuple[np.ndarray, np.ndarray | None]:
         """(Z, D(z) per node or None) saved at `epoch`."""
@@ -284,7 +286,21 @@ def _summary(path: Path) -> tuple[RunSummary, list[str]]:
         epochs_planned=status.get("epochs_planned"), status=effective,
         group=status.get("group"), source=status.get("source"), message=status.get("message"),
         graph_name=(status.get("graph") or {}).get("name"), owner=status.get("owner"), shared=is_shared(path),
+        steered_at=_steered_at(path, warnings),
         **{k: _number(metrics.get(k)) for k in SUMMARY_METRICS}), warnings
+
+
+def _steered_at(path: Path, warnings: list[str]) -> str:
+    """The epochs a run was steered at, read from its steering.json (not checked against the
+    config: the listing reads no config; `load_run` checks the whole file)."""
+    from ..steering import steered_epochs
+    if not (path / "steering.json").exists():
+        return ""
+    try:
+        return steered_epochs(json.loads((path / "steering.json").read_text(encoding="utf-8"))["changes"])
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        warnings.append(f"{path.name}: steering.json is not readable; not shown")
+        return ""
 
 
 def _number(value: Any) -> float | None:
@@ -360,9 +376,14 @@ def load_run(run_id: str, root: Path | str | None = None) -> Run:
     except OSError as exc:
         raise RunError(f"run {run_id} cannot be read ({exc})") from None
     records, warnings = read_records(path / "records.csv")
+    from ..steering import SteeringError, load as load_steering
+    try:
+        steering = load_steering(path, config)
+    except SteeringError as exc:
+        steering, warnings = [], warnings + [f"run {run_id}: {exc}; steering not shown"]
     return Run(run_id=run_id, path=path, config=config, status=_effective_status(status), info=status,
                records=records, metrics=metrics, graph=graph, snapshot_epochs=snapshot_epochs,
-               warnings=warnings)
+               warnings=warnings, steering=steering)
 
 
 def _read_graph(path: Path) -> GraphInfo:

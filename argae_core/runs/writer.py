@@ -114,6 +114,11 @@ class RunWriter:
         if snapshot or time.monotonic() - self._last_flush >= FLUSH_SECONDS:
             self.flush()
 
+    def save_steering(self, history: list[dict]) -> None:
+        """Rewrite steering.json with the run's steering history so far."""
+        from ..steering import to_json
+        atomic_write(self.path / "steering.json", to_json(history))
+
     def flush(self) -> None:
         """Rewrite records.csv with every row so far, then the status heartbeat."""
         header = _csv_line(self._header) if self._header else ""
@@ -163,6 +168,8 @@ def record_run(trainer: Trainer, writer: RunWriter) -> Iterator[EpochRecord]:
     try:
         for record in trainer:
             writer.add(record)
+            if trainer.steering and trainer.steering[-1]["epoch"] == record.epoch:
+                writer.save_steering(trainer.steering)
             yield record
     except GeneratorExit:
         _finish(trainer, writer, Status.STOPPED)

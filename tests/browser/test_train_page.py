@@ -81,7 +81,7 @@ def test_step_pauses_the_run_and_the_buttons_follow(page, app_url):
     open_train(page, app_url, "epochs=5000")
     start_button(page).click()
     wait_points(page, 3)
-    page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Step").click()
+    page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Step", exact=True).click()
     expect(page.get_by_role("button", name="Resume")).to_be_enabled(timeout=15_000)
     expect(page.get_by_text("· paused")).to_be_visible()
     held = epoch_shown(page)

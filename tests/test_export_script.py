@@ -1,0 +1,108 @@
+"""Take it home: a saved run exported as one script (torch + torch_geometric only) retrains
+that run and prints its test AUC / AP.
+
+Tolerance: none beyond float printing. The script is pasted from the engine's own source
+and carries the run's split, knobs and steering, so on this machine at one thread it repeats
+the run's epochs float for float; the test compares every epoch's encoder loss (1e-9) and
+the test scores (1e-9). KarateClub's test set is only 7 edges and 7 non-edges, so its AUC
+moves in steps of 1/49 and could match by luck: the losses are what catch a mismatch."""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from argae_core import cli, runs
+from argae_core.config import TrainConfig
+from argae_core.export_script import ExportError, export_script, script_or_reason, size_problem
+from argae_core.training import Trainer
+
+EPOCHS = 24
+ALLOWED_IMPORTS = set(sys.stdlib_module_names) | {"torch", "torch_geometric", "numpy"}
+
+
+def imported_packages(script: bytes) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(script)):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names.add("." if node.level else node.module.split(".")[0])
+    return names
+
+
+def run_script(path, cwd) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARGAE_", "PYTHON"))}
+    env["OMP_NUM_THREADS"] = "1"
+    done = subprocess.run([sys.executable, "-I", str(path), "--json", "--root", str(cwd / "data")], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+def saved_steered_run(config: TrainConfig) -> runs.Run:
+    trainer = Trainer(config)
+    writer = runs.RunWriter(config, trainer.graph, source="test")
+    for record in runs.record_run(trainer, writer):
+        if record.epoch == 8:
+            trainer.steer({"reg_weight": 1.0, "discriminator_steps": 3})
+        if record.epoch == 15:
+            trainer.steer({"adversary": "off", "encoder_lr": 0.01})
+    return runs.load_run(writer.run_id)
+
+
+@pytest.mark.parametrize("model", ["argva", "gae"])
+def test_the_exported_script_reproduces_its_run(tmp_path, model):
+    import torch
+    torch.set_num_threads(1)
+    config = TrainConfig(epochs=EPOCHS, model=model, discriminator_steps=2 if model == "argva" else 1)
+    run = saved_steered_run(config) if model == "argva" else runs.load_run(_plain_run(config))
+    script = export_script(run.run_id)
+    assert imported_packages(script) <= ALLOWED_IMPORTS, imported_packages(script) - ALLOWED_IMPORTS
+    path = tmp_path / "retrain.py"
+    path.write_bytes(script)
+    out = run_script(path, tmp_path)
+    assert out["encoder_loss"] == pytest.approx(run.records["encoder_loss"].tolist(), rel=1e-9, abs=1e-9)
+    assert out["test_auc"] == pytest.approx(run.metrics["test_auc"], abs=1e-9)
+    assert out["test_ap"] == pytest.approx(run.metrics["test_ap"], abs=1e-9)
+    assert out["best_epoch"] == run.metrics["best_epoch"]
+    assert out["steering"] == run.steering and (model == "gae") == (not run.steering)
+
+
+def _plain_run(config: TrainConfig) -> str:
+    trainer = Trainer(config)
+    writer = runs.RunWriter(config, trainer.graph, source="test")
+    list(runs.record_run(trainer, writer))
+    return writer.run_id
+
+
+def test_a_planted_graph_travels_in_the_script_and_a_big_one_is_refused(tmp_path, monkeypatch):
+    config = TrainConfig(dataset="planted", planted_nodes=120, epochs=3, features="degree")
+    run_id = _plain_run(config)
+    path = tmp_path / "planted.py"
+    path.write_bytes(export_script(run_id))
+    out = run_script(path, tmp_path)
+    assert out["test_auc"] == pytest.approx(runs.load_run(run_id).metrics["test_auc"], abs=1e-9)
+    assert size_problem("pubmed", 19_717, 44_324, 500) is None   # the biggest built-in travels
+    monkeypatch.setattr("argae_core.export_script.EMBED_LIMIT_BYTES", 1000)
+    with pytest.raises(ExportError, match="over the 0 MB limit; download the run's files"):
+        export_script(run_id)
+    refusal = script_or_reason(run_id)     # what the Runs page's button hands out then
+    done = subprocess.run([sys.executable, "-c", refusal.decode()], capture_output=True, text=True)
+    assert done.returncode == 1 and "over the 0 MB limit" in done.stderr and "Traceback" not in done.stderr
+
+
+
+def test_the_cli_writes_the_script_or_says_why_not(tmp_path, capsys):
+    run_id = _plain_run(TrainConfig(epochs=2))
+    target = tmp_path / "out.py"
+    assert cli.main(["export-script", run_id, "-o", str(target)]) == 0
+    assert "retrains run" in capsys.readouterr().err
+    compile(target.read_text(), str(target), "exec")
+    assert cli.main(["export-script", "no-such-run"]) == cli.EXIT_FAILED
+    err = capsys.readouterr().err
+    assert "no run 'no-such-run'" in err and len(err.strip().splitlines()) == 1
