@@ -82,8 +82,12 @@ def config_widget(name: str, value, *, label: str | None = None, prefix: str = "
                                help=meta["help"], key=key, disabled=disabled)
     return st.number_input(label, min_value=float(lo), max_value=float(hi), value=value, format="%.6g",
                            help=meta["help"], key=key, placeholder="default",
-                           step=None if value is None else float(f"{max(abs(value), 1e-6) / 10:.0e}"),
-                           disabled=disabled)
+                           step=None if value is None else step_for(value), disabled=disabled)
+
+
+def step_for(value: float) -> float:
+    """A number widget's +/- step: a tenth of the value's order of magnitude (0.005 -> 0.0005)."""
+    return float(f"{max(abs(value), 1e-6) / 10:.0e}")
 
 
 def default_label(name: str) -> str:

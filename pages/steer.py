@@ -13,7 +13,7 @@ import streamlit as st
 from argae_core import steering
 from argae_core.config import FIELDS
 from argae_core.steering import STEERABLE, SteeringError
-from pages import common
+from pages import knobs
 
 WIDGET_WIDTH = 190   # px: four knobs in a row at 1440 px, two rows at 1024
 PANEL_HELP = ("GAN Lab style: change the game while it is played. A change takes effect when the next "
@@ -65,7 +65,7 @@ def _widget(column, knob: str, value, job_id: str):
         return column.number_input(label, min_value=meta["min"], max_value=meta["max"], value=int(value),
                                    step=1, key=key, help=meta["help"], width=WIDGET_WIDTH)
     return column.number_input(label, min_value=float(meta["min"]), max_value=float(meta["max"]),
-                               value=float(value), format="%.6g", step=common._step(float(value) or 1.0),
+                               value=float(value), format="%.6g", step=knobs.step_for(float(value) or 1.0),
                                key=key, help=meta["help"], width=WIDGET_WIDTH)
 
 

@@ -41,10 +41,10 @@ class FakeManager:
     def __init__(self, room: int):
         self.room, self.submitted, self.stopped = room, [], []
 
-    def submit(self, owner, config, label, group):
+    def submit(self, owner, config, label, group, user=None):
         if len(self.submitted) >= self.room:
             raise RuntimeError("the queue is full")
-        self.submitted.append((owner, config, label, group))
+        self.submitted.append((owner, config, label, group, user))
         return f"job-{len(self.submitted)}"
 
     def control(self, job_id, owner, action):
@@ -54,10 +54,11 @@ class FakeManager:
 def test_a_comparison_starts_one_job_per_seed_and_model_under_one_group():
     manager = FakeManager(room=10)
     started = compare.start_comparison(manager, "me", TrainConfig(seed=3, reg_weight=2.0), ["gae", "argva"], 2,
-                                       label=lambda c: f"{c.model} {c.seed}")
+                                       label=lambda c: f"{c.model} {c.seed}", user="ada@school.test")
     assert started.jobs == ["job-1", "job-2", "job-3", "job-4"] and started.seeds == [3, 4]
     assert [s[2] for s in manager.submitted] == ["gae 3", "argva 3", "gae 4", "argva 4"]
     assert {s[3] for s in manager.submitted} == {started.group}
+    assert {s[4] for s in manager.submitted} == {"ada@school.test"}  # the signed-in owner of every run
     assert manager.submitted[0][1].reg_weight is None and manager.submitted[1][1].reg_weight == 2.0
     assert manager.stopped == []
 
@@ -71,10 +72,10 @@ def test_a_refused_comparison_stops_what_it_started_and_says_why():
 
 def test_a_comparison_refused_for_its_config_is_rolled_back_too():
     class Picky(FakeManager):
-        def submit(self, owner, config, label, group):
+        def submit(self, owner, config, label, group, user=None):
             if config.model == "vgae":
                 raise ConfigError({"model": "no"})
-            return super().submit(owner, config, label, group)
+            return super().submit(owner, config, label, group, user)
     manager = Picky(room=10)
     with pytest.raises(ConfigError):
         compare.start_comparison(manager, "me", TrainConfig(), ["gae", "vgae"], 1, label=str)
