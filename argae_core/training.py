@@ -149,7 +149,7 @@ class Trainer:
         recon = self.model.recon_loss(z, self.positive_edges, self.negative_edges())
         loss = recon
         parts = {"recon_loss": float(recon.detach())}
-        if self.config.adversarial:
+        if self.model_is_adversarial:  # steering can switch the adversary off
             reg = self.reg_weight * self._without_discriminator_grads(self.model.reg_loss, z)
             loss = loss + reg
             parts["reg_loss"] = float(reg.detach())
