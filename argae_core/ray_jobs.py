@@ -8,18 +8,17 @@
     ClusterJobManager  - what a replica's pages talk to: JobManager's page API, answered by
                          the JobService; it tells the service which of its sessions are there
 
-Imported only when ARGAE_RAY_ADDRESS is set: the plain app and the engine never import ray.
+Used only when ARGAE_RAY_ADDRESS is set; ray itself is imported on first use, so even importing
+this module never needs ray (tests/test_house.py checks it).
 """
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
 from pathlib import Path
 from typing import Callable
-
-import ray
-from ray.util.queue import Queue
 
 from .config import TrainConfig
 from .events import Idle
@@ -35,6 +34,29 @@ REPO_DIR = str(Path(__file__).resolve().parent.parent)
 FORWARDED_FOLDERS = ("ARGAE_DATA_DIR", "ARGAE_CACHE_DIR")
 LOCAL_OBJECT_STORE_BYTES = 256 * 2**20   # snapshots of a classroom's runs; fits CI's memory
 LIVENESS_FRESH_SECONDS = 10.0            # a replica reports every 2 s; older verdicts expire
+
+
+
+class _LazyRay:
+    """`ray`, imported on first use: importing this module costs nothing and never needs ray
+    (it is only used with ARGAE_RAY_ADDRESS set); the remote task and actor are made then too."""
+
+    def __getattr__(self, name: str):
+        import ray as module
+        return getattr(module, name)
+
+
+ray = _LazyRay()
+
+
+@functools.cache
+def _remote_train():
+    return ray.remote(num_cpus=1, max_retries=0)(_train)  # a retried training would start over as a new run
+
+
+@functools.cache
+def _remote_service():
+    return ray.remote(num_cpus=0, max_concurrency=8)(JobService)  # replicas' calls overlap; JobManager locks itself
 
 
 def connect(address: str, *, num_cpus: int | None = None) -> None:
@@ -75,7 +97,6 @@ def _in_lasting_thread(start: Callable[[], object]) -> None:
 
 
 # ======================================================================== executor
-@ray.remote(num_cpus=1, max_retries=0)  # a retried training would start over as a new run
 def _train(job_id: str, config_dict: dict, group: str | None, user: str | None, events, control,
            runs_root: str | None) -> None:
     import torch
@@ -94,13 +115,14 @@ class RayExecutor:
     def __init__(self, slots: int | None = None, runs_root: str | None = None):
         self.slots = slots or int(ray.cluster_resources().get("CPU", 1))
         self.runs_root = runs_root
+        from ray.util.queue import Queue
         self.events = Queue(actor_options={"num_cpus": 0})
         self._controls = [Queue(actor_options={"num_cpus": 0}) for _ in range(self.slots)]
         self._tasks: list[ray.ObjectRef | None] = [None] * self.slots
 
     def start(self, slot, job_id, config_dict, group=None, user=None):
         drain(self._controls[slot])
-        self._tasks[slot] = _train.options(name=f"argae-train-{job_id}").remote(
+        self._tasks[slot] = _remote_train().options(name=f"argae-train-{job_id}").remote(
             job_id, config_dict, group, user, self.events, self._controls[slot], self.runs_root)
 
     def control(self, slot, command):
@@ -145,7 +167,6 @@ class ReportedLiveness:
         return alive if time.monotonic() - when < self.fresh_for else None
 
 
-@ray.remote(num_cpus=0, max_concurrency=8)  # replicas' calls overlap; JobManager locks itself
 class JobService:
     """The cluster's one JobManager (fair queue, per-user cap, progress), reached by name."""
 
@@ -243,7 +264,7 @@ def job_service(*, slots: int | None = None, owner_timeout: float = 30.0, name: 
     same actor; their arguments are ignored). Detached: it outlives any one replica."""
     env = {"PYTHONPATH": REPO_DIR, "ARGAE_RUNS_DIR": str(runs_dir().resolve()),
            **{k: str(Path(os.environ[k]).resolve()) for k in FORWARDED_FOLDERS if k in os.environ}}
-    return JobService.options(name=name, namespace=NAMESPACE, lifetime="detached", get_if_exists=True,
+    return _remote_service().options(name=name, namespace=NAMESPACE, lifetime="detached", get_if_exists=True,
                               runtime_env={"env_vars": env}).remote(slots, env["ARGAE_RUNS_DIR"], owner_timeout)
 
 

@@ -155,3 +155,18 @@ def test_events_survive_pickling_as_queues_send_them():
         back = pickle.loads(pickle.dumps(event))
         assert type(back) is type(event) and back.job_id == event.job_id
     assert np.array_equal(pickle.loads(pickle.dumps(sent[2])).z, np.ones((3, 2)))
+
+
+def test_importing_every_engine_module_needs_no_ray():
+    """ray is optional (requirements-cluster.txt): no engine module imports it at import time,
+    ray_jobs included (it imports ray on first use)."""
+    modules = sorted("argae_core." + ".".join(p.relative_to(PROJECT / "argae_core").with_suffix("").parts)
+                     for p in (PROJECT / "argae_core").rglob("*.py")
+                     if p.name not in ("__init__.py", "__main__.py"))
+    script = ("import importlib, sys\n"
+              f"for name in {modules!r}:\n    importlib.import_module(name)\n"
+              "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))")
+    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
