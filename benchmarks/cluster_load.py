@@ -41,6 +41,7 @@ from pathlib import Path
 from playwright.async_api import async_playwright, expect
 
 from argae_core import runs
+from argae_core.status import Status
 from benchmarks.classroom_load import (METRICS, RUN_ID_TEXT, TIMEOUT_MS, cpu_seconds, descendants, log, percentile,
                                        settle, timed_navigation, warm_up)
 from deploy.cluster import RAY_NODES, REPLICA_COOKIE, Deployment, free_port
@@ -168,20 +169,21 @@ class Result:
         return found
 
     def equal_alone(self, references: dict[int, dict]) -> tuple[int, int, float]:
-        """(runs whose metrics equal the run alone exactly, runs, largest |difference|)."""
+        """(runs on disk whose metrics equal the run alone of their seed exactly, runs on disk,
+        largest |difference|). Every run saved in the setup's runs folder counts, also one whose
+        tab gave up waiting for the page (a browser problem is not a lost training)."""
         equal = total = 0
         largest = 0.0
-        for student in self.students:
-            for seed, run_id in enumerate(student.run_ids):
-                total += 1
-                run = self.saved.get(run_id or "")
-                if run is None or run.test_auc is None:
-                    largest = float("inf")
-                    continue
-                differences = [abs(float(getattr(run, k)) - float(references[seed][k])) for k in METRICS
-                               if getattr(run, k) is not None and references[seed].get(k) is not None]
-                largest = max([largest, *differences])
-                equal += all(d == 0 for d in differences)
+        for run in self.saved.values():
+            total += 1
+            reference = references.get(run.seed if run.seed is not None else -1)
+            if reference is None or run.test_auc is None:
+                largest = float("inf")
+                continue
+            differences = [abs(float(getattr(run, k)) - float(reference[k])) for k in METRICS
+                           if getattr(run, k) is not None and reference.get(k) is not None]
+            largest = max([largest, *differences])
+            equal += all(d == 0 for d in differences)
         return equal, total, largest
 
     def rows(self, references) -> dict[str, float]:
@@ -189,7 +191,10 @@ class Result:
         settled = [x for s in self.students for x in s.settled]
         waits = self.waits()
         equal, total, largest = self.equal_alone(references)
-        return {"trainings": total, "total wall time (s)": self.wall,
+        started = sum(clicked == clicked for s in self.students for clicked in s.clicks)
+        return {"trainings started": started, "runs saved on disk": total,
+                "runs finished on disk": sum(r.status == Status.FINISHED for r in self.saved.values()),
+                "total wall time (s)": self.wall,
                 "queue wait p50 (s)": percentile(waits, .5), "queue wait p95 (s)": percentile(waits, .95),
                 "queue wait max (s)": max(waits, default=float("nan")),
                 "click -> page shown p50 (s)": percentile(shown, .5),
