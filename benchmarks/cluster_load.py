@@ -42,8 +42,8 @@ from playwright.async_api import async_playwright, expect
 
 from argae_core import runs
 from argae_core.status import Status
-from benchmarks.classroom_load import (METRICS, RUN_ID_TEXT, TIMEOUT_MS, cpu_seconds, descendants, log, percentile,
-                                       settle, timed_navigation, warm_up)
+from benchmarks.classroom_load import (METRICS, RUN_ID_TEXT, TIMEOUT_MS, cpu_seconds, descendants, largest_difference,
+                                       log, percentile, settle, timed_navigation, warm_up)
 from deploy.cluster import RAY_NODES, REPLICA_COOKIE, Deployment, free_port
 from tests.browser.harness import (APP_IDLE_JS, CHROMIUM, CHROMIUM_ARGS, REPO_DIR, TABLE_ROWS_JS, AppServer,
                                    browser_unavailable, rows_to_records)
@@ -172,18 +172,17 @@ class Result:
         """(runs on disk whose metrics equal the run alone of their seed exactly, runs on disk,
         largest |difference|). Every run saved in the setup's runs folder counts, also one whose
         tab gave up waiting for the page (a browser problem is not a lost training)."""
-        equal = total = 0
+        equal = 0
         largest = 0.0
         for run in self.saved.values():
-            total += 1
-            reference = references.get(run.seed if run.seed is not None else -1)
+            reference = references.get(run.seed)
             if reference is None or run.test_auc is None:
                 largest = float("inf")
                 continue
-            differences = [abs(float(getattr(run, k)) - float(reference[k])) for k in METRICS
-                           if getattr(run, k) is not None and reference.get(k) is not None]
-            largest = max([largest, *differences])
-            equal += all(d == 0 for d in differences)
+            difference, _ = largest_difference({k: getattr(run, k) for k in METRICS}, reference)
+            largest = max(largest, difference)
+            equal += difference == 0
+        total = len(self.saved)
         return equal, total, largest
 
     def rows(self, references) -> dict[str, float]:
