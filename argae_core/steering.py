@@ -127,6 +127,15 @@ def settings_at(config: TrainConfig, history: list[dict], epoch: int) -> dict:
     return settings
 
 
+def discriminator_updates_ahead(config: TrainConfig, history: list[dict], pending: dict | None = None) -> int:
+    """The discriminator updates of the next epoch to start: the steps in effect after
+    `history`, with the changes `pending` (sent, in effect from the next epoch) on top;
+    0 while the adversary is off (or the model has none)."""
+    settings = settings_at(config, history, math.inf)
+    settings.update(pending or {})
+    return int(settings["discriminator_steps"]) if config.adversarial and settings["adversary"] else 0
+
+
 # ------------------------------------------------------------------ words
 def show(knob: str, value) -> str:
     if knob == "adversary":

@@ -217,10 +217,11 @@ class Trainer:
         z = self.encode()
         d_losses, d_real, d_fake = [], None, None
         if self.model_is_adversarial:
-            for update in range(1, self.settings["discriminator_steps"] + 1):
+            updates = self.settings["discriminator_steps"]  # this epoch's, steered or not
+            for update in range(1, updates + 1):
                 loss, d_real, d_fake = self.discriminator_step(z)
                 d_losses.append(loss)
-                yield {"phase": "discriminator", "epoch": self.epoch, "update": update,
+                yield {"phase": "discriminator", "epoch": self.epoch, "update": update, "updates": updates,
                        "discriminator_loss": loss, "d_real": d_real, "d_fake": d_fake}
         parts = self.encoder_step(z)
         yield {"phase": "encoder", "epoch": self.epoch, **parts}

@@ -7,7 +7,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from argae_core import plots
+from argae_core import plots, steering
 from argae_core.config import TrainConfig
 from argae_core.saved_run import SavedRun
 from pages import common
@@ -15,15 +15,23 @@ from pages import common
 STEP_NUMBERS = {"d_real": "D(prior)", "d_fake": "D(z)", "discriminator_loss": "D loss", "encoder_loss": "E loss"}
 
 
+def next_update(job) -> tuple[int, str]:
+    """(discriminator updates per epoch, the update step mode makes next), with steering: an
+    epoch under way counts the updates it began with (its phases carry them), the next epoch
+    the steps in effect after the changes applied and sent (0 with the adversary off)."""
+    last = job.phases[-1] if job.phases else None
+    if last is not None and last["phase"] == "discriminator":
+        steps = int(last.get("updates", job.config.discriminator_steps))
+        return steps, (f"discriminator update {last['update'] + 1} of {steps}" if last["update"] < steps
+                       else "encoder update")
+    steps = steering.discriminator_updates_ahead(job.config, job.steering, job.steer_pending)
+    return steps, f"discriminator update 1 of {steps}" if steps else "encoder update"
+
+
 def step_mode(job) -> None:
     """GAN Lab style: one discriminator or encoder update at a time, and what it moved."""
-    steps = job.config.discriminator_steps
+    steps, upcoming = next_update(job)
     last = job.phases[-1] if job.phases else None
-    if last is None or last["phase"] == "encoder":
-        upcoming = "discriminator update 1 of {}".format(steps)
-    else:
-        upcoming = (f"discriminator update {last['update'] + 1} of {steps}" if last["update"] < steps
-                    else "encoder update")
     left, right = st.columns([1, 2])
     with left:
         st.caption(f"Each epoch: {common.plural(steps, 'discriminator update')} on prior samples vs Z, then "

@@ -183,6 +183,28 @@ def test_step_mode_makes_one_update_at_a_time():
     run_until(at, lambda a: not button(a, "Start").disabled)
 
 
+def test_step_mode_counts_the_steered_discriminator_steps():
+    """1 step per epoch, steered to 3 while paused after D's update: the encoder update ends
+    the epoch, then step mode counts "of 3" (the steered number, not the configured 1)."""
+    at = open_page("pages/train.py", {"epochs": "5000", "discriminator_steps": "1"})
+    button(at, "Start").click()
+    run_until(at, lambda a: epochs_shown(a) >= 1)
+    next(b for b in at.button if b.label == "One update").click()
+    at.run()
+    run_until(at, lambda a: any("Next: **encoder update**" in c.value for c in a.caption))
+    job_id = at.session_state["train_job"]
+    at.number_input(key=f"steer_{job_id}_discriminator_steps").set_value(3)
+    button(at, "Apply from the next epoch").click()
+    at.run()
+    for expected in ("discriminator update 1 of 3", "discriminator update 2 of 3"):
+        next(b for b in at.button if b.label == "One update").click()
+        at.run()
+        run_until(at, lambda a: any(f"Next: **{expected}**" in c.value for c in a.caption))
+    assert any(c.value.startswith("Each epoch: 3 discriminator updates on") for c in at.caption)
+    button(at, "Stop").click()
+    run_until(at, lambda a: not button(a, "Start").disabled)
+
+
 def test_plural_counts_one_and_many():
     assert plural(1, "discriminator update") == "1 discriminator update"
     assert [plural(n, "update") for n in (0, 2, 5)] == ["0 updates", "2 updates", "5 updates"]

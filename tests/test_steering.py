@@ -49,6 +49,30 @@ def test_discriminator_steps_change_the_number_of_updates_from_the_next_epoch():
     while isinstance(item := trainer.advance(), dict):   # then the epoch's record
         phases.append(item)
     assert [p["update"] for p in phases if p["phase"] == "discriminator"] == [1, 2, 3, 4]
+    assert {p["updates"] for p in phases if p["phase"] == "discriminator"} == {4}  # step mode's "of N"
+
+
+def test_a_change_sent_mid_epoch_leaves_that_epoch_s_count_alone():
+    """Step mode stopped after D update 1 of 2: a change of the steps counts from the next
+    epoch; the one under way still says "of 2"."""
+    trainer = Trainer(CONFIG.replace(epochs=4))
+    first = trainer.advance()
+    trainer.steer({"discriminator_steps": 3})
+    rest = []
+    while isinstance(item := trainer.advance(), dict):
+        rest.append(item)
+    assert [(p["update"], p["updates"]) for p in [first, *rest] if p["phase"] == "discriminator"] == [(1, 2), (2, 2)]
+    assert [(p["update"], p["updates"]) for p in trainer.epoch_phases() if isinstance(p, dict)
+            and p["phase"] == "discriminator"] == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_the_updates_ahead_follow_the_history_and_what_is_pending():
+    history = [{"epoch": 3, "changes": {"discriminator_steps": [2, 5]}}]
+    assert steering.discriminator_updates_ahead(CONFIG, []) == 2
+    assert steering.discriminator_updates_ahead(CONFIG, history) == 5
+    assert steering.discriminator_updates_ahead(CONFIG, history, {"discriminator_steps": 1}) == 1
+    assert steering.discriminator_updates_ahead(CONFIG, history, {"adversary": False}) == 0
+    assert steering.discriminator_updates_ahead(CONFIG.replace(model="gae"), []) == 0
 
 
 def test_a_replayed_history_trains_the_same_run():
