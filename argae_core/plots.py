@@ -199,7 +199,9 @@ def latent_figure(z_xy, prior_xy, *, d_score=None, title: str = "Z and prior sam
                   labels=None, class_names: Sequence[str] | None = None, degrees=None,
                   z_hover: Sequence[str] | None = None, show_z: bool = True,
                   show_prior: bool = True, node_rows=None, highlight: Sequence[int] = ()) -> go.Figure:
-    """Z ("fake") over samples of N(0, I) ("real") in one 2-D projection (WebGL scatter).
+    """Z ("fake") over samples of N(0, I) ("real") in one 2-D or 3-D projection (WebGL
+    scatter; `z_xy` / `prior_xy` with three columns draw a 3-D picture to turn, with the same
+    traces, colours, hover and rings).
 
     `colour` is one of COLOUR_MODES: "cloud" (the default without `d_score`), "score"
     (the default with it: Z coloured by D(z)), "label" (one trace per class of `labels`,
@@ -214,35 +216,48 @@ def latent_figure(z_xy, prior_xy, *, d_score=None, title: str = "Z and prior sam
         raise ValueError(f"unknown colour mode {colour!r}; choose one of {', '.join(COLOUR_MODES)}")
     if colour in needs and needs[colour] is None:
         raise ValueError(f"colour mode {colour!r} needs its values ({'labels' if colour == 'label' else colour})")
+    three_d = np.shape(z_xy)[-1] == 3 if show_z else np.shape(prior_xy)[-1] == 3
+    points = functools.partial(_points, three_d)
     fig = go.Figure()
     if show_prior:
         grey = colour in ("label", "degree") and show_z
-        fig.add_trace(go.Scattergl(
-            x=prior_xy[:, 0], y=prior_xy[:, 1], mode="markers", name="prior N(0, I): real",
-            hovertext="prior sample", hoverinfo="text",
-            marker=dict(size=4, color=PRIOR_GREY if grey else REAL_COLOUR, opacity=0.35)))
+        fig.add_trace(points(prior_xy, name="prior N(0, I): real", hovertext="prior sample", hoverinfo="text",
+                             marker=dict(size=4, color=PRIOR_GREY if grey else REAL_COLOUR, opacity=0.35)))
     if show_z:
         hover = list(z_hover) if z_hover is not None else None
         rows = np.arange(len(z_xy)) if node_rows is None else np.asarray(node_rows)
         if colour == "label":
-            _add_class_traces(fig, z_xy, np.asarray(labels), class_names, hover, rows)
+            _add_class_traces(fig, points, z_xy, np.asarray(labels), class_names, hover, rows)
         else:
-            fig.add_trace(go.Scattergl(x=z_xy[:, 0], y=z_xy[:, 1], mode="markers", name="Z: fake",
-                                       hovertext=hover, hoverinfo="text" if hover else None, customdata=rows,
-                                       marker=_z_marker(colour, d_score, degrees)))
+            fig.add_trace(points(z_xy, name="Z: fake", hovertext=hover, hoverinfo="text" if hover else None,
+                                 customdata=rows, marker=_z_marker(colour, d_score, degrees)))
         ringed = np.flatnonzero(np.isin(rows, list(highlight)))
         if len(ringed):
-            fig.add_trace(go.Scattergl(x=z_xy[ringed, 0], y=z_xy[ringed, 1], mode="markers", name="followed nodes",
-                                       customdata=rows[ringed], hoverinfo="skip",
-                                       marker=dict(size=13, color="rgba(0,0,0,0)", line=dict(color="#111", width=2))))
+            # 3-D markers have no outline of their own: an open circle is the ring there
+            ring = (dict(size=9, symbol="circle-open", color="#111", line=dict(width=2)) if three_d else
+                    dict(size=13, color="rgba(0,0,0,0)", line=dict(color="#111", width=2)))
+            fig.add_trace(points(z_xy[ringed], name="followed nodes", customdata=rows[ringed], hoverinfo="skip",
+                                 marker=ring))
     fig.update_layout(title=dict(text=title, x=0, font=dict(size=15)), height=height, uirevision=revision,
                       margin=dict(l=10, r=10, t=40, b=10), template="plotly_white",
                       hoverlabel=dict(bgcolor="white", font=dict(size=13, color="#222")),
                       # below the picture: above it, class names run into the title and the modebar
                       legend=dict(orientation="h", yanchor="top", y=-0.01, xanchor="left", x=0))
-    fig.update_xaxes(showticklabels=False, zeroline=False)
-    fig.update_yaxes(showticklabels=False, zeroline=False, scaleanchor="x")
+    if three_d:  # equal units on the three axes, as scaleanchor keeps them in 2-D; turned by dragging
+        axis = dict(showticklabels=False, zeroline=False, title="", showspikes=False)
+        fig.update_layout(scene=dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="data", dragmode="turntable"))
+    else:
+        fig.update_xaxes(showticklabels=False, zeroline=False)
+        fig.update_yaxes(showticklabels=False, zeroline=False, scaleanchor="x")
     return fig
+
+
+def _points(three_d: bool, xy, **options):
+    """One marker trace of the latent picture, flat (WebGL) or in 3-D."""
+    xy = np.asarray(xy)
+    if three_d:
+        return go.Scatter3d(x=xy[:, 0], y=xy[:, 1], z=xy[:, 2], mode="markers", **options)
+    return go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="markers", **options)
 
 
 def _z_marker(colour: str, d_score, degrees) -> dict:
@@ -262,13 +277,13 @@ def _z_marker(colour: str, d_score, degrees) -> dict:
     return marker
 
 
-def _add_class_traces(fig: go.Figure, z_xy, labels: np.ndarray, class_names, hover, node_rows) -> None:
+def _add_class_traces(fig: go.Figure, points, z_xy, labels: np.ndarray, class_names, hover, node_rows) -> None:
     """One trace per class, so the legend names the classes and a click hides one."""
     for i, label in enumerate(np.unique(labels)):
         rows = np.flatnonzero(labels == label)
         name = class_names[label] if class_names and 0 <= label < len(class_names) else str(label)
-        fig.add_trace(go.Scattergl(
-            x=z_xy[rows, 0], y=z_xy[rows, 1], mode="markers", name=f"Z: {name}", customdata=node_rows[rows],
+        fig.add_trace(points(
+            z_xy[rows], name=f"Z: {name}", customdata=node_rows[rows],
             hovertext=[hover[r] for r in rows] if hover else None, hoverinfo="text" if hover else None,
             marker=dict(size=5, color=CLASS_PALETTE[i % len(CLASS_PALETTE)], opacity=0.85)))
 

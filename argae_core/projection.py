@@ -1,4 +1,4 @@
-"""2-D pictures of the latent cloud Z together with samples of the N(0, I) prior.
+"""2-D (or 3-D) pictures of the latent cloud Z together with samples of the N(0, I) prior.
 
 Both clouds are projected jointly (one fit on the stacked array), so a distance on screen
 means the same thing inside Z, inside the prior and between them. Two methods:
@@ -45,6 +45,7 @@ from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 
 METHODS = ("umap", "pca")
+COMPONENTS = (2, 3)          # a flat picture, or one to turn (every frame is one or the other)
 DEFAULT_CAP = 5000           # points per cloud; larger clouds are projected as a seeded subsample
 UMAP_NEIGHBORS = 15          # umap's default
 UMAP_MIN_POINTS = 4          # umap's spectral start fails below this many points
@@ -58,8 +59,8 @@ CURVE_MMD_SAMPLE = 500       # points per cloud for the MMD curve: Cora Z 14 ms,
 
 @dataclass(frozen=True, eq=False)
 class Projection:
-    """One 2-D frame: rows of `z_xy` are the Z rows `z_index` (all rows when None), rows
-    of `prior_xy` the prior rows `prior_index`."""
+    """One 2-D or 3-D frame: rows of `z_xy` are the Z rows `z_index` (all rows when None),
+    rows of `prior_xy` the prior rows `prior_index`; a column per picture axis."""
     z_xy: np.ndarray
     prior_xy: np.ndarray
     z_index: np.ndarray | None
@@ -72,6 +73,11 @@ class Projection:
     def xy(self) -> np.ndarray:
         """Both clouds stacked, Z first: the layout a next frame starts from."""
         return np.vstack([self.z_xy, self.prior_xy])
+
+    @property
+    def components(self) -> int:
+        """2 or 3: the picture's axes."""
+        return self.z_xy.shape[1]
 
     @property
     def subsampled(self) -> bool:
@@ -119,15 +125,14 @@ def _take(array: np.ndarray, index: np.ndarray | None) -> np.ndarray:
 def project(z: np.ndarray, prior: np.ndarray, method: str = "umap",
             init: Projection | np.ndarray | None = None, seed: int = 0,
             n_epochs: int | None = None, cap: int = DEFAULT_CAP,
-            learning_rate: float | None = None) -> Projection:
-    """Project Z and prior samples jointly to 2-D.
+            learning_rate: float | None = None, components: int = 2) -> Projection:
+    """Project Z and prior samples jointly to `components` (2 or 3) dimensions.
 
     `init` is the previous frame (a `Projection`, or its stacked `xy`): UMAP starts from
     it, and either method's result is aligned onto it, so successive frames stay put.
     Its rows must be the same points (same sizes and `cap`, hence the same subsample).
     `n_epochs` / `learning_rate` default to the cold or warm-start settings above."""
-    if method not in METHODS:
-        raise ValueError(f"unknown projection method {method!r}; choose one of {', '.join(METHODS)}")
+    _check_choice(method, components)
     z, prior = _checked("Z", z, DIVERGED_HINT), _checked("the prior sample", prior)
     if z.shape[1] != prior.shape[1]:
         raise ValueError(f"Z has {z.shape[1]} dimensions but the prior sample has "
@@ -135,11 +140,11 @@ def project(z: np.ndarray, prior: np.ndarray, method: str = "umap",
     start = time.perf_counter()
     z_index, prior_index = subsample(len(z), cap, seed), subsample(len(prior), cap, seed)
     points = np.vstack([_take(z, z_index), _take(prior, prior_index)])
-    previous = _previous_layout(init, len(points))
+    previous = _previous_layout(init, len(points), components)
     if method == "pca":
-        xy = _pca(points)
+        xy = _pca(points, components)
     else:
-        xy = _umap(points, previous, seed, n_epochs, learning_rate)
+        xy = _umap(points, previous, seed, n_epochs, learning_rate, components)
     if previous is not None:
         xy = align(xy, previous)
     n_z = len(z) if z_index is None else len(z_index)
@@ -148,30 +153,38 @@ def project(z: np.ndarray, prior: np.ndarray, method: str = "umap",
                       seconds=time.perf_counter() - start)
 
 
-def _previous_layout(init: Projection | np.ndarray | None, rows: int) -> np.ndarray | None:
+def _check_choice(method: str, components: int) -> None:
+    if method not in METHODS:
+        raise ValueError(f"unknown projection method {method!r}; choose one of {', '.join(METHODS)}")
+    if components not in COMPONENTS:
+        raise ValueError(f"a picture has 2 or 3 dimensions, got {components!r}")
+
+
+def _previous_layout(init: Projection | np.ndarray | None, rows: int, components: int = 2) -> np.ndarray | None:
     if init is None:
         return None
     layout = init.xy if isinstance(init, Projection) else np.asarray(init, dtype=np.float32)
-    if layout.shape != (rows, 2):
+    if layout.shape != (rows, components):
         raise ValueError(f"the previous frame has shape {layout.shape} but this frame projects "
-                         f"{rows} points: frames of one sequence need the same Z size, prior "
-                         "size and cap")
+                         f"{rows} points to {components}-D: frames of one sequence need the same Z "
+                         "size, prior size, cap and number of dimensions")
     return layout
 
 
-def _pca(points: np.ndarray) -> np.ndarray:
-    """First two principal components; a latent size of 1 gives (value, 0). The solver
-    works on the small dim x dim covariance: under CPU contention a full SVD of the
-    stacked cloud took 0.2-0.9 s (threaded BLAS waiting for cores), this takes ~5 ms."""
-    components = min(2, points.shape[1])
-    xy = PCA(n_components=components, svd_solver="covariance_eigh").fit_transform(points)
-    if components < 2:
-        xy = np.hstack([xy, np.zeros_like(xy)])
+def _pca(points: np.ndarray, components: int = 2) -> np.ndarray:
+    """First two (or three) principal components; a latent size below that gives zeros in
+    the missing axes. The solver works on the small dim x dim covariance: under CPU
+    contention a full SVD of the stacked cloud took 0.2-0.9 s (threaded BLAS waiting for
+    cores), this takes ~5 ms."""
+    kept = min(components, points.shape[1])
+    xy = PCA(n_components=kept, svd_solver="covariance_eigh").fit_transform(points)
+    if kept < components:
+        xy = np.hstack([xy, np.zeros((len(xy), components - kept), dtype=xy.dtype)])
     return xy.astype(np.float32)
 
 
 def _umap(points: np.ndarray, previous: np.ndarray | None, seed: int,
-          n_epochs: int | None, learning_rate: float | None) -> np.ndarray:
+          n_epochs: int | None, learning_rate: float | None, components: int = 2) -> np.ndarray:
     if len(points) < UMAP_MIN_POINTS:
         raise ValueError(f"UMAP needs at least {UMAP_MIN_POINTS} points (Z and prior together), "
                          f"got {len(points)}: use PCA")
@@ -180,7 +193,7 @@ def _umap(points: np.ndarray, previous: np.ndarray | None, seed: int,
     distances, indices = NearestNeighbors(n_neighbors=neighbors).fit(points).kneighbors(points)
     warm = previous is not None
     reducer = umap.UMAP(
-        n_neighbors=neighbors, random_state=seed, n_jobs=1,
+        n_neighbors=neighbors, n_components=components, random_state=seed, n_jobs=1,
         n_epochs=n_epochs or (WARM_LAYOUT_EPOCHS if warm else COLD_LAYOUT_EPOCHS),
         learning_rate=learning_rate or (WARM_LEARNING_RATE if warm else 1.0),
         init=previous if warm else "spectral",
@@ -203,14 +216,15 @@ def align(current: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------ sequences
 class Projector:
-    """The frames of one run for one method: each frame starts from, and is aligned onto,
-    the frame of the nearest earlier epoch already computed. Feed epochs in order (`update`
-    does); the page keeps one per run and calls `update` as snapshots arrive. Thread-safe."""
+    """The frames of one run for one method and number of dimensions (a 2-D and a 3-D
+    picture are two projectors, so neither overwrites the other's frames): each frame starts
+    from, and is aligned onto, the frame of the nearest earlier epoch already computed. Feed
+    epochs in order (`update` does); the page keeps one per run and calls `update` as
+    snapshots arrive. Thread-safe."""
 
-    def __init__(self, method: str = "umap", seed: int = 0, cap: int = DEFAULT_CAP):
-        if method not in METHODS:
-            raise ValueError(f"unknown projection method {method!r}; choose one of {', '.join(METHODS)}")
-        self.method, self.seed, self.cap = method, seed, cap
+    def __init__(self, method: str = "umap", seed: int = 0, cap: int = DEFAULT_CAP, components: int = 2):
+        _check_choice(method, components)
+        self.method, self.seed, self.cap, self.components = method, seed, cap, components
         self.frames: dict[int, Projection] = {}
         self._prior: np.ndarray | None = None
         self._lock = threading.Lock()
@@ -232,7 +246,8 @@ class Projector:
                 previous = self.frames[max(earlier)] if earlier else None
             z = _checked("Z", z, DIVERGED_HINT)
             prior = self.prior(min(len(z), self.cap), z.shape[1])
-            projection = project(z, prior, self.method, init=previous, seed=self.seed, cap=self.cap)
+            projection = project(z, prior, self.method, init=previous, seed=self.seed, cap=self.cap,
+                                 components=self.components)
             self.frames[epoch] = projection
             return projection
 
@@ -244,9 +259,9 @@ class Projector:
 
 
 def project_sequence(snapshots: dict[int, np.ndarray], method: str = "umap", seed: int = 0,
-                     cap: int = DEFAULT_CAP) -> dict[int, Projection]:
+                     cap: int = DEFAULT_CAP, components: int = 2) -> dict[int, Projection]:
     """Frames of a finished run's snapshots {epoch: Z}, each aligned onto the one before."""
-    return Projector(method, seed, cap).update(snapshots)
+    return Projector(method, seed, cap, components).update(snapshots)
 
 
 # -------------------------------------------------------------------- warm-up

@@ -148,21 +148,24 @@ def metrics_table(metrics: dict[str, dict], key: str) -> None:
 
 
 # ------------------------------------------------------------------ pictures
-def pca_picture(z, seed: int, previous=None):
-    """Z and as many prior samples in one PCA projection (instant, for live pictures),
-    aligned onto `previous` when given so that successive pictures do not flip."""
+def pca_picture(z, seed: int, previous=None, components: int = 2):
+    """Z and as many prior samples in one PCA projection (instant, for live pictures) in 2-D
+    or 3-D, aligned onto `previous` when given so that successive pictures do not flip."""
     from argae_core import projection
     prior = projection.prior_samples(len(z), z.shape[1], seed)
-    same_points = previous is not None and len(previous.z_xy) == min(len(z), projection.DEFAULT_CAP)
-    return projection.project(z, prior, method="pca", seed=seed, init=previous if same_points else None)
+    same_points = (previous is not None and previous.components == components
+                   and len(previous.z_xy) == min(len(z), projection.DEFAULT_CAP))
+    return projection.project(z, prior, method="pca", seed=seed, init=previous if same_points else None,
+                              components=components)
 
 
 # ------------------------------------------------------------ latent frames
 @st.cache_resource(show_spinner=False, max_entries=16)
-def latent_projector(runs_root: str, run_id: str, method: str, seed: int, cap: int):
-    """(Projector, FrameFiller) of one run, method, seed and cap, shared by every session:
-    its frames are the cache that makes scrubbing back instant."""
+def latent_projector(runs_root: str, run_id: str, method: str, seed: int, cap: int, components: int = 2):
+    """(Projector, FrameFiller) of one run, method, seed, cap and number of dimensions (2-D
+    and 3-D pictures are cached apart), shared by every session: its frames are the cache
+    that makes scrubbing back instant."""
     from argae_core import projection, runs
     from argae_core.frames import FrameFiller
-    projector = projection.Projector(method, seed, cap)
+    projector = projection.Projector(method, seed, cap, components)
     return projector, FrameFiller(projector, lambda epoch: runs.load_run(run_id, runs_root).snapshot(epoch)[0])

@@ -20,7 +20,6 @@ REFRESH_SECONDS = 1.0     # up to 4 pictures and 4 charts per refresh: once a se
 STATE = "compare"         # the comparison: {"group", "jobs": [job ids], "models", "seeds"}
 SETTINGS = "compare_settings"   # the widgets' values, kept while the user visits other pages
 UPLOAD_LABEL = "Your uploaded graph (from the Train page)"
-PROJECTIONS = {"pca": "PCA (instant)", "umap": "UMAP (neighbourhoods; compiles once per install, 30-70 s)"}
 SHARED = ("epochs", "latent_size", "encoder_hidden", "encoder_lr", "discriminator_hidden", "discriminator_lr",
           "discriminator_steps", "reg_weight", "kl_weight")
 LABELS = {"reg_weight": "Regulariser weight (ARGA, ARGVA)", "kl_weight": "KL weight (VGAE, ARGVA)"}
@@ -158,9 +157,7 @@ if buttons.button("Stop", icon=":material/stop:", width="content", disabled=not 
                   help="Stop every run of this comparison."):
     stop(jobs)
     st.rerun()
-kept["method"] = buttons.radio(
-    "Latent pictures", list(PROJECTIONS), index=list(PROJECTIONS).index(kept["method"]),
-    format_func=PROJECTIONS.get, horizontal=True, key="cmp_projection", label_visibility="collapsed")
+kept["method"], kept["dims"] = compare_latent.controls(buttons, kept)
 
 
 def needs_refresh(jobs: list) -> bool:
@@ -190,7 +187,7 @@ def results() -> None:
     else:
         st.info("The table of test metrics and its reading appear when every run has finished.",
                 icon=":material/hourglass_top:")
-    compare_latent.latent_section(jobs, state["models"], state["seeds"][0], kept["method"])
+    compare_latent.latent_section(jobs, state["models"], state["seeds"][0], kept["method"], kept["dims"])
     compare_results.curves_section(jobs, state["models"])
     if refresh and not needs_refresh(jobs):
         st.rerun()  # the runs ended (or UMAP compiled) since the page was drawn: redraw it all

@@ -9,6 +9,20 @@ from argae_core import plots, projection, runs
 from pages import common
 from pages.knobs import MODEL_LABELS
 
+PROJECTIONS = {"pca": "PCA (instant)", "umap": "UMAP (neighbourhoods; compiles once per install, 30-70 s)"}
+DIMENSIONS = {2: "2-D", 3: "3-D"}
+PICK_IN_3D = "In 3-D, switch to 2-D to pick nodes; the followed ones stay ringed in every picture."
+
+
+def controls(row, kept: dict) -> tuple[str, int]:
+    """The latent pictures' projection and dimensions, in the row of the page's buttons."""
+    method = row.radio("Latent pictures", list(PROJECTIONS), index=list(PROJECTIONS).index(kept["method"]),
+                       format_func=PROJECTIONS.get, horizontal=True, key="cmp_projection", label_visibility="collapsed")
+    dims = row.radio("Latent picture dimensions", list(DIMENSIONS), index=list(DIMENSIONS).index(kept.get("dims", 2)),
+                     format_func=DIMENSIONS.get, horizontal=True, key="cmp_dims", label_visibility="collapsed",
+                     help="3-D: the same pictures with a third axis, to turn by dragging.")
+    return method, int(dims)
+
 
 def by_model(jobs: list, models: list[str]) -> dict[str, list]:
     return {m: [j for j in jobs if j.config.model == m] for m in models}
@@ -25,12 +39,14 @@ def final_embedding(run_id: str) -> tuple[int, object] | None:
 
 
 @st.cache_data(show_spinner="Drawing the UMAP picture...", max_entries=32)
-def umap_picture(run_id: str, seed: int) -> projection.Projection | None:
+def umap_picture(run_id: str, seed: int, components: int = 2) -> projection.Projection | None:
+    """The UMAP frame of a finished run's scored Z, cached per number of dimensions."""
     final = final_embedding(run_id)
     if final is None:
         return None
     z = final[1]
-    return projection.project(z, projection.prior_samples(len(z), z.shape[1], seed), "umap", seed=seed)
+    return projection.project(z, projection.prior_samples(len(z), z.shape[1], seed), "umap", seed=seed,
+                              components=components)
 
 
 def latent_of(job) -> tuple[int | None, object, bool]:
@@ -43,7 +59,7 @@ def latent_of(job) -> tuple[int | None, object, bool]:
     return epoch, z, False
 
 
-def picture(job, method: str, seed: int):
+def picture(job, method: str, seed: int, components: int = 2):
     """(projection, note): PCA aligned onto this job's previous frame, or UMAP of the final Z."""
     epoch, z, final = latent_of(job)
     if z is None:
@@ -51,15 +67,15 @@ def picture(job, method: str, seed: int):
     note = f"epoch {epoch}" + (" (best validation: the Z the table scores)" if final else " (training)")
     if method == "umap":
         if final and projection.is_warm():
-            frame = umap_picture(job.run_id, seed)
+            frame = umap_picture(job.run_id, seed, components)
             if frame is not None:
                 return frame, note + " · UMAP"
         projection.warm_up()
         note += " · PCA until " + ("UMAP has compiled" if not projection.is_warm() else "the run ends")
-    return pca_of(job, seed), note + ("" if method == "umap" else " · PCA")
+    return pca_of(job, seed, components), note + ("" if method == "umap" else " · PCA")
 
 
-def latent_section(jobs: list, models: list[str], seed: int, method: str) -> None:
+def latent_section(jobs: list, models: list[str], seed: int, method: str, components: int = 2) -> None:
     st.subheader("Latent clouds" + (f" (seed {seed})" if len({j.config.seed for j in jobs}) > 1 else ""))
     shown = {m: next((j for j in group if j.config.seed == seed), group[0]) for m, group in by_model(jobs, models).items()}
     followed = followed_nodes(models)
@@ -68,7 +84,7 @@ def latent_section(jobs: list, models: list[str], seed: int, method: str) -> Non
         label = MODEL_LABELS[model]
         with column:
             try:
-                frame, note = picture(job, method, seed)
+                frame, note = picture(job, method, seed, components)
             except ValueError as exc:  # e.g. a Z with NaN rows
                 st.warning(f"{label}: no picture ({exc}).")
                 continue
@@ -76,21 +92,26 @@ def latent_section(jobs: list, models: list[str], seed: int, method: str) -> Non
                 st.info(f"{label}: no picture yet" + (" (it ended before its first snapshot)."
                                                        if not job.active else "."), icon=":material/hourglass_top:")
                 continue
-            st.plotly_chart(plots.latent_figure(frame.z_xy, frame.prior_xy, title=label, height=360,
-                                                revision=f"cmp-latent-{model}", node_rows=node_rows(frame),
-                                                highlight=followed),
-                            key=f"cmp_latent_{model}", on_select="rerun", selection_mode=("points", "box", "lasso"))
+            figure = plots.latent_figure(frame.z_xy, frame.prior_xy, title=label, height=360,
+                                         revision=f"cmp-latent-{model}-{components}", node_rows=node_rows(frame),
+                                         highlight=followed)
+            if components == 3:  # plotly reports no selection in a 3-D scene
+                st.plotly_chart(figure, key=f"cmp_latent3d_{model}")
+            else:
+                st.plotly_chart(figure, key=f"cmp_latent_{model}", on_select="rerun",
+                                selection_mode=("points", "box", "lasso"))
             st.caption(note)
             clouds[label] = latent_of(job)[1]
             if frame.method == "umap":  # the scale UMAP discards, in the plane that keeps it
-                pca = pca_of(job, seed)
+                pca = pca_of(job, seed)  # the plane, in either view
                 st.plotly_chart(plots.latent_figure(pca.z_xy, pca.prior_xy, title=f"{label}: PCA plane (keeps scale)",
                                                     height=300, revision=f"cmp-pca-{model}", node_rows=node_rows(pca),
                                                     highlight=followed), key=f"cmp_pca_{model}")
     st.caption("Each model's Z (fake) with as many N(0, I) samples (real, the same draw for every model), "
                "projected together. Click or lasso nodes in one picture: they are ringed in every picture, so you "
-               f"see where each model puts the same nodes{f' ({len(followed)} followed)' if followed else ''}." + (" " + plots.UMAP_HIDES_SCALE if method == "umap" and
-                                        projection.is_warm() else ""))
+               f"see where each model puts the same nodes{f' ({len(followed)} followed)' if followed else ''}."
+               + (" " + PICK_IN_3D if components == 3 else "")
+               + (" " + plots.UMAP_HIDES_SCALE if method == "umap" and projection.is_warm() else ""))
     if clouds:
         z = next(iter(clouds.values()))
         prior = projection.prior_samples(len(z), z.shape[1], seed)
@@ -115,9 +136,10 @@ def followed_nodes(models: list[str]) -> list[int]:
     return st.session_state.get("compare_follow", [])
 
 
-def pca_of(job, seed: int):
-    """The job's PCA frame, aligned onto its previous one (kept per job in the session)."""
+def pca_of(job, seed: int, components: int = 2):
+    """The job's PCA frame, aligned onto its previous one (kept per job and number of
+    dimensions in the session: a 2-D and a 3-D frame never replace each other)."""
     frames = st.session_state.setdefault("compare_frames", {})
-    z = latent_of(job)[1]
-    frames[job.job_id] = common.pca_picture(z, seed, frames.get(job.job_id))
-    return frames[job.job_id]
+    z, key = latent_of(job)[1], (job.job_id, components)
+    frames[key] = common.pca_picture(z, seed, frames.get(key), components)
+    return frames[key]

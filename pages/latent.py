@@ -9,9 +9,9 @@ from pages import page_setup
 page_setup()  # first: see pages/__init__.py
 
 from argae_core import plots, projection  # noqa: E402
-from pages import common, latent_side, latent_views  # noqa: E402
+from pages import latent_side, latent_views  # noqa: E402
 from pages.latent_data import Source, graph_info, resolve, root, source_options  # noqa: E402
-from pages.latent_views import METHOD_LABELS, pending  # noqa: E402
+from pages.latent_views import DIMENSION_LABELS, METHOD_LABELS, pending, projector_of  # noqa: E402
 
 LIVE_SECONDS = 1.0               # refresh while snapshots may still arrive or a frame is computed
 PLAY_SECONDS = 0.8               # one epoch per tick while playing
@@ -39,6 +39,9 @@ def settings() -> dict:
         method = st.radio("Projection", list(METHOD_LABELS), format_func=METHOD_LABELS.get, key="latent_method",
                           help="UMAP keeps neighbourhoods; PCA is linear and instant. Both project Z and "
                                "the prior samples together, so distances compare.")
+        dims = st.radio("Dimensions", list(DIMENSION_LABELS), format_func=DIMENSION_LABELS.get, horizontal=True,
+                        key="latent_dims", help="3-D: the same picture with a third axis, to turn by dragging "
+                                                "(a 3-D UMAP is computed once per epoch, then kept).")
         colour = st.radio("Colour", list(plots.COLOUR_MODES), format_func=plots.COLOUR_MODES.get,
                           key="latent_colour")
         show_z = st.checkbox("Show Z (node embeddings)", value=True, key="latent_show_z")
@@ -50,7 +53,8 @@ def settings() -> dict:
                                        "(and as many prior samples).")
             seed = st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="latent_seed",
                                    help="Draws the prior samples and the subsample, and seeds UMAP.")
-    return dict(method=method, colour=colour, show_z=show_z, show_prior=show_prior, cap=int(cap), seed=int(seed))
+    return dict(method=method, dims=int(dims), colour=colour, show_z=show_z, show_prior=show_prior, cap=int(cap),
+                seed=int(seed))
 
 
 # ------------------------------------------------------------------ epoch & play
@@ -98,7 +102,7 @@ def advance(source: Source, view: dict) -> None:
         st.session_state["latent_playing"] = False
         return
     if pending(source, later[0], view):
-        _, filler = common.latent_projector(root(), source.run_id, "umap", view["seed"], view["cap"])
+        _, filler = projector_of(source, view, "umap")
         filler.ask(later[0], source.epochs)  # the frame ahead, even if the one on screen was ready
     else:
         st.session_state["latent_epoch"] = later[0]

@@ -11,18 +11,26 @@ from pages import common, follow
 from pages.latent_data import Source, root, snapshot
 
 METHOD_LABELS = {"umap": "UMAP", "pca": "PCA (instant)"}
+DIMENSION_LABELS = {2: "2-D", 3: "3-D"}
+PICK_IN_3D = "In 3-D, pick nodes in the Follow nodes box below or in the 2-D view; followed nodes stay ringed."
 
 
 # ------------------------------------------------------------------ frames
+def projector_of(source: Source, view: dict, method: str | None = None):
+    """(Projector, FrameFiller) of the source's run for the view (its number of dimensions)."""
+    return common.latent_projector(root(), source.run_id, method or view["method"], view["seed"], view["cap"],
+                                   view["dims"])
+
+
 def frame_for(source: Source, epoch: int, view: dict) -> tuple[projection.Projection | None, str | None]:
     """The frame to draw and a note: UMAP frames are computed in the background, and PCA
     (instant) stands in until the one asked for is ready."""
-    projector, filler = common.latent_projector(root(), source.run_id, view["method"], view["seed"], view["cap"])
+    projector, filler = projector_of(source, view)
     if epoch in filler.errors:
         return None, filler.errors[epoch]
     if epoch in projector.frames:
         return projector.frames[epoch], None
-    pca_projector, _ = common.latent_projector(root(), source.run_id, "pca", view["seed"], view["cap"])
+    pca_projector, _ = projector_of(source, view, "pca")
     try:
         stand_in = pca_frame(pca_projector, epoch, source)
     except (ValueError, runs.RunError) as exc:  # a diverged Z, a deleted run
@@ -46,7 +54,7 @@ def pending(source: Source, epoch: int, view: dict) -> bool:
     """Whether the UMAP frame on screen is still being computed."""
     if view["method"] != "umap":
         return False
-    _, filler = common.latent_projector(root(), source.run_id, "umap", view["seed"], view["cap"])
+    _, filler = projector_of(source, view, "umap")
     return filler.pending(epoch)
 
 
@@ -74,23 +82,29 @@ def scatter(source: Source, epoch: int, view: dict, graph: runs.GraphInfo) -> No
     hover = plots.node_hover([graph.node_label(int(i)) for i in rows],
                              [graph.label_name(int(i)) for i in rows] if labels is not None else None,
                              graph.degrees[rows], scores)
-    follow.take_selection(source.run_id, st.session_state.get("latent_scatter"))  # the last click / lasso
+    follow.take_selection(source.run_id, st.session_state.get("latent_scatter"))  # the last 2-D click / lasso
     chosen = follow.followed(source.run_id)
-    shown = METHOD_LABELS[frame.method].split(" ")[0]
+    three_d = frame.components == 3
+    shown = METHOD_LABELS[frame.method].split(" ")[0] + (", 3-D" if three_d else "")
     fig = plots.latent_figure(
         frame.z_xy, frame.prior_xy, d_score=scores, colour=colour, labels=labels,
         class_names=graph.class_names, degrees=graph.degrees[rows], z_hover=hover,
         show_z=view["show_z"], show_prior=view["show_prior"], height=560, node_rows=rows, highlight=chosen,
         title=f"Epoch {epoch}: Z and as many N(0, I) samples ({shown})",
-        revision=f"latent-{source.run_id}-{frame.method}-{view['cap']}-{view['seed']}")
-    st.plotly_chart(fig, key="latent_scatter", config={"displaylogo": False}, on_select="rerun",
-                    selection_mode=("points", "box", "lasso"))
+        revision=f"latent-{source.run_id}-{frame.method}-{frame.components}-{view['cap']}-{view['seed']}")
+    if three_d:  # plotly reports no click or lasso in a 3-D scene (Streamlit passes on 2-D selections only)
+        st.plotly_chart(fig, key="latent_scatter_3d", config={"displaylogo": False})
+        st.caption(PICK_IN_3D)
+    else:
+        st.plotly_chart(fig, key="latent_scatter", config={"displaylogo": False}, on_select="rerun",
+                        selection_mode=("points", "box", "lasso"))
     if notes:
         st.info("  \n".join(notes), icon=":material/hourglass_top:" if note else ":material/info:")
     caption = (f"{len(frame.z_xy):,} of {len(z):,} nodes and as many prior samples, a seeded subsample "
                f"(cap {view['cap']:,} per cloud, set in the sidebar)." if frame.subsampled
                else f"All {len(z):,} nodes and {len(frame.prior_xy):,} prior samples.")
     st.caption(caption + " Hover a point for its node id, label, degree and D(z); click a legend entry to hide it."
+               + (" Drag to turn the picture, scroll to zoom." if three_d else "")
                + (" " + plots.UMAP_HIDES_SCALE if frame.method == "umap" else ""))
     chosen = follow.picker(source.run_id, graph)
     scale_views(source, epoch, view, z, chosen)
@@ -143,7 +157,7 @@ def scale_views(source: Source, epoch: int, view: dict, z: np.ndarray, chosen: l
     umap_shown = view["method"] == "umap"
     columns = st.columns(2) if umap_shown else [st.container()]
     if umap_shown:
-        pca_projector, _ = common.latent_projector(root(), source.run_id, "pca", view["seed"], view["cap"])
+        pca_projector, _ = projector_of(source, {**view, "dims": 2}, "pca")  # a plane, in either view
         try:
             frame = pca_frame(pca_projector, epoch, source)
         except (ValueError, runs.RunError):

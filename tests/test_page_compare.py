@@ -2,7 +2,11 @@
 two seeds give mean ± std; no model selected shows an error and starts nothing; stop."""
 from __future__ import annotations
 
+import base64
+import json
 import os
+
+import numpy as np
 
 os.environ.setdefault("ARGAE_EXECUTOR", "thread")  # as in test_pages: no worker processes
 
@@ -71,6 +75,44 @@ def test_two_seeds_give_mean_and_std():
     assert len(table) == 2 and len(at.dataframe[1].value) == 2
     assert all("±" in str(v) for v in table["AUC"])
     assert "seed-to-seed std" in reading(at) and "One seed only" not in reading(at)
+
+
+def latent_chart(at: AppTest, key: str) -> dict:
+    return json.loads(next(c for c in at.get("plotly_chart") if c.proto.id.endswith(key)).proto.spec)
+
+
+def node_ids(trace: dict) -> list[int]:
+    """customdata: a list, or numpy's base64 typed-array form in plotly's JSON."""
+    data = trace["customdata"]
+    if isinstance(data, dict):
+        data = np.frombuffer(base64.b64decode(data["bdata"]), dtype=np.dtype(data["dtype"]))
+    return sorted(int(v) for v in data)
+
+
+def test_the_3d_option_turns_every_model_s_picture_with_the_followed_nodes_ringed():
+    at = open_page("pages/compare.py")
+    set_knobs(at, epochs=6)
+    button(at, "Compare").click()
+    at.run()
+    run_until(at, lambda a: has_table(a) and not button(a, "Compare").disabled)
+    at.session_state["compare_follow"] = [0, 33]   # as a click in a 2-D picture leaves it
+    at.radio(key="cmp_dims").set_value(3).run()
+    names = [t["name"] for t in latent_chart(at, "cmp_latent3d_gae")["data"]]
+    for model in ("gae", "argva"):
+        deep = latent_chart(at, f"cmp_latent3d_{model}")
+        assert {t["type"] for t in deep["data"]} == {"scatter3d"}
+        ring = next(t for t in deep["data"] if t["name"] == "followed nodes")
+        assert node_ids(ring) == [0, 33] and ring["marker"]["symbol"] == "circle-open"
+    assert any("In 3-D, switch to 2-D to pick nodes" in c.value for c in at.caption)
+    at.radio(key="cmp_projection").set_value("umap").run()    # a 3-D UMAP of each scored Z, on demand
+    run_until(at, lambda a: sum("· UMAP" in c.value for c in a.caption) == 2, timeout=300)
+    assert {t["type"] for t in latent_chart(at, "cmp_latent3d_argva")["data"]} == {"scatter3d"}
+    assert {t["type"] for t in latent_chart(at, "cmp_pca_argva")["data"]} == {"scattergl"}  # the plane stays flat
+    at.radio(key="cmp_dims").set_value(2).run()
+    flat = latent_chart(at, "cmp_latent_gae")
+    assert {t["type"] for t in flat["data"]} == {"scattergl"}
+    assert [t["name"] for t in flat["data"]] == names and node_ids(flat["data"][-1]) == [0, 33]
+    assert not any("In 3-D" in c.value for c in at.caption)
 
 
 def test_no_model_selected_shows_an_error_and_starts_nothing():

@@ -279,3 +279,58 @@ def test_following_nodes_rings_them_and_shows_their_neighbourhood_and_predicted_
     at.select_slider(key="latent_epoch").set_value(3).run()   # the selection survives the slider
     ringed = [t for t in figure(at)["data"] if t.get("name") == "followed nodes"]
     assert sorted(values(ringed[0]["customdata"])) == [0, 33]
+
+
+# ------------------------------------------------------------------ 3-D
+def test_the_3d_option_draws_the_same_picture_with_a_third_axis(runs_dir, saved):
+    """3-D: the 2-D picture's traces, colours and hover with a third axis, a line on how to
+    pick nodes there, the discriminator's plane as it was; 2-D and 3-D frames cached apart."""
+    from pages import common
+    from pages.latent_data import root
+    at = open_latent(saved[1], latent_dims=3, latent_colour="label")
+    deep = figure(at, "latent_scatter_3d")
+    assert {t["type"] for t in deep["data"]} == {"scatter3d"} and "3-D" in deep["layout"]["title"]["text"]
+    assert all(len(values(t["z"])) == len(values(t["x"])) for t in deep["data"])
+    assert any(c.value.startswith("In 3-D, pick nodes") for c in at.caption)
+    assert {t["type"] for t in figure(at, "latent_dmap")["data"]} >= {"heatmap", "contour"}  # still the plane
+    at.radio(key="latent_dims").set_value(2).run()
+    flat = figure(at, "latent_scatter")
+    assert {t["type"] for t in flat["data"]} == {"scattergl"}
+    assert [t["name"] for t in flat["data"]] == [t["name"] for t in deep["data"]]
+    for a, b in zip(flat["data"], deep["data"]):
+        assert a["marker"]["color"] == b["marker"]["color"] and a.get("hovertext") == b.get("hovertext")
+    assert not any(c.value.startswith("In 3-D") for c in at.caption)
+    frames = {d: common.latent_projector(root(), saved[1], "pca", 0, projection.DEFAULT_CAP, d)[0].frames
+              for d in (2, 3)}
+    assert frames[2][12].components == 2 and frames[3][12].components == 3
+
+
+def test_in_3d_the_slider_play_and_followed_nodes_work(runs_dir, saved):
+    at = open_latent(saved[1], latent_dims=3)
+    picker = next(m for m in at.multiselect if m.key and m.key.endswith("_picker"))
+    picker.set_value([0, 33]).run()
+    ring = next(t for t in figure(at, "latent_scatter_3d")["data"] if t["name"] == "followed nodes")
+    assert sorted(values(ring["customdata"])) == [0, 33] and ring["marker"]["symbol"] == "circle-open"
+    at.select_slider(key="latent_epoch").set_value(3).run()
+    deep = figure(at, "latent_scatter_3d")
+    assert "Epoch 3" in deep["layout"]["title"]["text"]
+    assert sorted(values(next(t for t in deep["data"] if t["name"] == "followed nodes")["customdata"])) == [0, 33]
+    next(b for b in at.button if b.key == "latent_play").click().run()
+    seen = [at.select_slider(key="latent_epoch").value]
+    for _ in range(len(SNAPSHOTS)):
+        at.run()
+        seen.append(at.select_slider(key="latent_epoch").value)
+    assert seen[:len(SNAPSHOTS) - 1] == SNAPSHOTS[1:] and seen[-1] == 12 and not at.session_state["latent_playing"]
+
+
+@pytest.mark.filterwarnings("ignore:precomputed_knn")
+def test_a_3d_umap_is_computed_on_demand_and_plays(runs_dir, saved):
+    at = open_latent(saved[1], method="umap", latent_dims=3)
+    run_latent_until(at, lambda a: "(UMAP, 3-D)" in figure(a, "latent_scatter_3d")["layout"]["title"]["text"],
+                     timeout=300)
+    assert len(values(traces(at)["Z: fake"]["z"])) == KARATE_NODES
+    at.select_slider(key="latent_epoch").set_value(1).run()
+    next(b for b in at.button if b.key == "latent_play").click().run()
+    run_latent_until(at, lambda a: not a.session_state["latent_playing"], timeout=300)
+    assert at.select_slider(key="latent_epoch").value == 12
+    assert "(UMAP, 3-D)" in figure(at, "latent_scatter_3d")["layout"]["title"]["text"]

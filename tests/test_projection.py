@@ -219,6 +219,59 @@ def test_projector_draws_only_as_many_prior_points_as_it_shows():
     assert frame.prior_index is None and len(frame.z_index) == 50
 
 
+# ------------------------------------------------------------------ 3-D pictures
+@pytest.mark.parametrize("method", P.METHODS)
+def test_a_3d_picture_has_three_axes_for_both_clouds(method, request):
+    if method == "umap":
+        request.getfixturevalue("umap_warm")
+    z, prior = clustered(90), P.prior_samples(60, 8, seed=1)
+    frame = P.project(z, prior, method, components=3)
+    assert frame.z_xy.shape == (90, 3) and frame.prior_xy.shape == (60, 3) and frame.components == 3
+    assert np.isfinite(frame.xy).all() and np.ptp(frame.xy, axis=0).min() > 0  # no flat axis
+    # a 3-D UMAP still keeps neighbourhoods: the three clusters stay apart (measured 0.9 of 10 neighbours)
+    assert neighbour_overlap(np.vstack([z, prior]), frame.xy) > 0.5
+
+
+def test_the_3d_pca_adds_the_third_component_to_the_2d_one():
+    """The same fit: the first two axes of the 3-D picture are the 2-D picture."""
+    z, prior = clustered(120), P.prior_samples(120, 8, seed=1)
+    flat, deep = P.project(z, prior, "pca"), P.project(z, prior, "pca", components=3)
+    assert np.allclose(deep.xy[:, :2], flat.xy, atol=1e-4)
+    low = P.project(z[:, :2], prior[:, :2], "pca", components=3)  # latent size 2: the plane, at height 0
+    assert np.allclose(low.xy[:, 2], 0) and np.allclose(low.xy[:, :2], P.project(z[:, :2], prior[:, :2], "pca").xy)
+
+
+def test_a_3d_umap_frame_warm_starts_from_the_3d_frame_before(umap_warm):
+    z, prior = clustered(150), P.prior_samples(150, 8, seed=1)
+    before = P.project(z, prior, "umap", components=3)
+    after = P.project(z + 0.01, prior, "umap", init=before, components=3)
+    assert after.warm_started and after.xy.shape == (300, 3)
+    assert moved(after.xy, before.xy) < 0.3
+    with pytest.raises(ValueError, match="to 2-D"):  # a 3-D frame cannot start a 2-D one
+        P.project(z, prior, "umap", init=before)
+
+
+@pytest.mark.parametrize("components", [1, 4, "3"])
+def test_only_2d_and_3d_pictures_are_drawn(components):
+    with pytest.raises(ValueError, match="2 or 3 dimensions"):
+        P.project(clustered(30), P.prior_samples(30, 8), "pca", components=components)
+    with pytest.raises(ValueError, match="2 or 3 dimensions"):
+        P.Projector("pca", components=components)
+
+
+def test_2d_and_3d_frames_of_one_run_are_kept_apart():
+    """One projector per number of dimensions: computing the 3-D frame of an epoch leaves
+    the 2-D frame of that epoch as it was, and each goes on from its own frames."""
+    snapshots = {1: clustered(100), 5: clustered(100, shift=0.3)}
+    flat, deep = P.Projector("pca", components=2), P.Projector("pca", components=3)
+    first = flat.frame(1, snapshots[1])
+    deep.update(snapshots)
+    flat.frame(5, snapshots[5])
+    assert flat.frames[1] is first and {f.components for f in flat.frames.values()} == {2}
+    assert {f.components for f in deep.frames.values()} == {3}
+    assert np.array_equal(flat.prior(100, 8), deep.prior(100, 8))  # the same prior draw in both
+
+
 def test_warm_up_is_done_once(umap_warm):
     assert P.warm_up() is None and P.is_warm()
 
