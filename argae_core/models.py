@@ -234,8 +234,6 @@ def build_model(config: TrainConfig, num_features: int) -> GAE:
 
 
 def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was asked for but no GPU is available; use auto or cpu")
-    return torch.device(name)
+    """The device a config names (argae_core.devices.resolve_device, kept under its old name)."""
+    from .devices import resolve_device
+    return resolve_device(name)
