@@ -33,12 +33,12 @@ def resolve_device(name: str = "auto") -> torch.device:
             build = torch.version.cuda
             why = (f"this torch ({torch.__version__}) is built for CUDA {build} but finds no GPU"
                    if build else f"this torch ({torch.__version__}) is built without CUDA")
-            raise DeviceError(f"device 'cuda' was asked for but no GPU is available: {why}; "
+            raise DeviceError(f"'cuda' was asked for but no GPU is available: {why}; "
                               "use auto or cpu")
         return torch.device("cuda")
     if choice == "mps":
         if not torch.backends.mps.is_available():
-            raise DeviceError("device 'mps' (Apple GPU) was asked for but no GPU is available here; "
+            raise DeviceError("'mps' (Apple GPU) was asked for but no GPU is available here; "
                               "use auto or cpu")
         return torch.device("mps")
     if choice in ("cpu", "meta"):

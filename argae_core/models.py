@@ -30,6 +30,7 @@ from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.nn.inits import zeros
 
 from .config import TrainConfig
+from .devices import resolve_device
 
 SPARSE_FEATURES_BELOW = 0.1  # feature density under which X W runs sparse (measured crossover 0.1-0.2)
 
@@ -233,7 +234,4 @@ def build_model(config: TrainConfig, num_features: int) -> GAE:
     return (ARGVA if config.variational else ARGA)(encoder, discriminator, ChunkedDecoder())
 
 
-def pick_device(name: str) -> torch.device:
-    """The device a config names (argae_core.devices.resolve_device, kept under its old name)."""
-    from .devices import resolve_device
-    return resolve_device(name)
+pick_device = resolve_device   # the device a config names, under its old name (argae_core/devices.py)

@@ -7,7 +7,7 @@ indices once per run (snapshot_nodes.npz); every reader maps a snapshot's rows b
 graph's nodes with them. The final (best-validation) Z is always saved whole.
 
 A 100k-node snapshot of the default ARGVA is 26 MB; 20,000 rows of it are 5.2 MB.
-Torch-free (numpy, scikit-learn): the run writer and the pages import it.
+Torch-free (numpy only): the run writer and the pages import it.
 """
 from __future__ import annotations
 
@@ -21,24 +21,27 @@ def subsample(num_nodes: int, limit: int, seed: int, labels: np.ndarray | None =
     """Sorted node indices a snapshot keeps, `limit` of `num_nodes` (None: all fit).
 
     Stratified by `labels` when given and there are at least two classes: each class keeps
-    its share of the nodes (scikit-learn's `resample` rounds the shares), so a small
-    community stays in the picture. Seeded: the same seed, graph and limit give the same nodes."""
+    its share of the `limit` (the shares rounded by largest remainder, ties drawn), so a small
+    community stays in the picture. Seeded: the same seed, graph and limit give the same nodes.
+    numpy only: the standalone retrain script (export_script) pastes this module."""
     if limit < 1:
         raise ValueError(f"a snapshot must keep at least one node, got {limit}")
     if num_nodes <= limit:
         return None
-    from sklearn.utils import resample
     rng = np.random.default_rng([seed, STREAM])
-    nodes = np.arange(num_nodes)
-    stratify = None
-    if labels is not None:
-        labels = np.asarray(labels)
-        if len(labels) != num_nodes:
-            raise ValueError(f"{len(labels):,} labels for {num_nodes:,} nodes")
-        stratify = labels if len(np.unique(labels)) > 1 else None
-    kept = resample(nodes, replace=False, n_samples=limit, stratify=stratify,
-                    random_state=int(rng.integers(2**31 - 1)))
-    return np.sort(kept).astype(np.int64)
+    if labels is None or len(np.unique(labels)) < 2:
+        return np.sort(rng.choice(num_nodes, limit, replace=False)).astype(np.int64)
+    labels = np.asarray(labels)
+    if len(labels) != num_nodes:
+        raise ValueError(f"{len(labels):,} labels for {num_nodes:,} nodes")
+    classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    share = counts * limit / num_nodes
+    quota = np.floor(share).astype(np.int64)
+    left = limit - int(quota.sum())
+    order = np.lexsort((rng.random(len(classes)), -(share - quota)))   # largest remainder first, ties drawn
+    quota[order[:left]] += 1
+    kept = [rng.choice(np.flatnonzero(inverse == c), quota[c], replace=False) for c in range(len(classes))]
+    return np.sort(np.concatenate(kept)).astype(np.int64)
 
 
 def rows_of(kept: np.ndarray | None, nodes: list[int] | np.ndarray) -> tuple[list[int], list[int]]:

@@ -28,7 +28,7 @@ def test_auto_takes_cuda_when_torch_sees_a_gpu_and_the_cpu_otherwise(monkeypatch
 def test_a_device_that_is_not_there_is_refused_with_a_reason(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    with pytest.raises(DeviceError, match=r"device: device 'cuda' was asked for but no GPU is available: "
+    with pytest.raises(DeviceError, match=r"device: 'cuda' was asked for but no GPU is available: "
                                           r"this torch \(.*\) is built .*; use auto or cpu") as caught:
         resolve_device("cuda")
     assert isinstance(caught.value, ConfigError) and isinstance(caught.value, RuntimeError)
