@@ -17,7 +17,7 @@ VARIATIONAL = ("vgae", "argva")
 ADVERSARIAL = ("arga", "argva")
 BUILTIN_DATASETS = ("karate", "planted", "cora", "citeseer", "pubmed")
 FEATURE_MODES = ("raw", "row_normalized", "identity", "degree")
-DEVICES = ("auto", "cpu", "cuda")
+DEVICES = ("auto", "cpu", "cuda", "mps")
 # The regulariser's weight when none is given. The tutorial's 1 lets D dominate the encoder
 # (ARGA on Cora fell to AUC ~0.907, AP ~0.903); 0.25 with one D step per encoder step keeps
 # ARGA and ARGVA above the paper's Cora rows (README: `python -m argae_core reproduce`).
@@ -102,8 +102,11 @@ class TrainConfig:
                                group="logging")
     snapshot_interval: int = _knob(10, "Epochs between copies of Z kept for the latent view.",
                                    1, 1000, group="logging")
-    device: str = _knob("auto", "auto uses a GPU when one is present.", choices=DEVICES,
-                        group="logging")
+    snapshot_nodes: int = _knob(20_000, "Nodes each copy of Z keeps: a bigger graph's snapshots keep a fixed "
+                                "seeded subsample of this many (stratified by label), the same nodes every "
+                                "epoch; the final Z is saved whole.", 100, 2_000_000, group="logging")
+    device: str = _knob("auto", "auto uses a GPU (CUDA) when one is present, else the CPU; mps (Apple) "
+                        "only when asked for.", choices=DEVICES, group="logging")
 
     # ----------------------------------------------------------------- derived
     @property

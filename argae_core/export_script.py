@@ -34,7 +34,7 @@ from .config import TrainConfig
 from .data import PLANETOID, load_graph, split_edges
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-PASTED_MODULES = ("config", "graph", "records", "steering", "models", "training")
+PASTED_MODULES = ("config", "devices", "snapshots", "graph", "records", "steering", "models", "training")
 DATA_NAMES = ("_from_pyg", "_clean_edges")
 DATA_IMPORTS = ("from dataclasses import dataclass, field", "import torch", "from torch_geometric.data import Data",
                 "from torch_geometric.utils import coalesce, degree, remove_self_loops, to_undirected")

@@ -30,6 +30,7 @@ from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.nn.inits import zeros
 
 from .config import TrainConfig
+from .devices import resolve_device
 
 SPARSE_FEATURES_BELOW = 0.1  # feature density under which X W runs sparse (measured crossover 0.1-0.2)
 
@@ -233,9 +234,4 @@ def build_model(config: TrainConfig, num_features: int) -> GAE:
     return (ARGVA if config.variational else ARGA)(encoder, discriminator, ChunkedDecoder())
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was asked for but no GPU is available; use auto or cpu")
-    return torch.device(name)
+pick_device = resolve_device   # the device a config names, under its old name (argae_core/devices.py)

@@ -55,9 +55,10 @@ def _summary_writer(folder: Path):
 
 
 def _metadata(run: Run, prior_count: int) -> list[list[str]]:
+    """One row per snapshot row (its node: all of them, or those a big graph's snapshots keep)."""
     graph = run.graph
     rows = [["z", graph.node_label(i), graph.label_name(i) or "-", str(int(graph.degrees[i]))]
-            for i in range(graph.nodes)]
+            for i in graph.snapshot_node(np.arange(graph.snapshot_size)).tolist()]
     return rows + [["prior", "-", "-", "-"]] * prior_count
 
 
@@ -101,12 +102,12 @@ def export_tensorboard(run_id: str, out_dir: Path | str, root: Path | str | None
             writer.add_text("run/final metrics", "    " + json.dumps(run.metrics, indent=2, default=str)
                             .replace("\n", "\n    "))
         rng = np.random.default_rng(PRIOR_SEED)
-        prior_count = min(run.graph.nodes, MAX_PRIOR_SAMPLES)
+        prior_count = min(run.graph.snapshot_size, MAX_PRIOR_SAMPLES)
         for epoch in run.snapshot_epochs:
             z, _ = run.snapshot(epoch)
-            if len(z) != run.graph.nodes:
+            if len(z) != run.graph.snapshot_size:
                 raise ExportError(f"the snapshot of epoch {epoch} has {len(z):,} rows for a graph "
-                                  f"of {run.graph.nodes:,} nodes")
+                                  f"of {run.graph.snapshot_size:,} nodes kept in snapshots")
             prior = rng.standard_normal((prior_count, z.shape[1])).astype(np.float32)
             metadata = [[_clean_cell(c) for c in row] for row in _metadata(run, prior_count)]
             writer.add_embedding(np.vstack([z.astype(np.float32), prior]), metadata=metadata,

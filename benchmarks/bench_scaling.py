@@ -1,7 +1,7 @@
 """How the engine scales: planted-partition graphs of 1k, 10k and 100k nodes.
 
     PYTHONPATH=. python benchmarks/bench_scaling.py [--sizes 1000,10000,100000] [--epochs 5]
-        [--degree 10] [--features 128] [--threads 1] [--no-umap]
+        [--degree 10] [--features 128] [--threads 1] [--no-umap] [--device cpu|cuda|auto]
 
 Each size runs in a fresh process (so peak memory is that size's own: `ru_maxrss`) with the
 default ARGVA config on a planted partition of 10 communities, average degree `--degree`
@@ -15,8 +15,15 @@ default ARGVA config on a planted partition of 10 communities, average degree `-
   validation edges), a snapshot (Z and D(z) as arrays), sending it through a
   multiprocessing queue as the job worker does, writing it as .npz as the run writer does;
   and once per run, `final_metrics` (test AUC / AP, KMeans clustering, MMD to the prior);
+- a saved snapshot as the run writer keeps it: on graphs above `snapshot_nodes` (default
+  20,000) only that seeded subsample of nodes (argae_core/snapshots.py), its size and .npz
+  write time beside the whole Z's;
 - time to a latent picture from a snapshot: PCA, and UMAP (after its warm-up, whose time is
   shown) on the projection's subsample cap.
+
+`--device` trains on that device (argae_core/devices.py; default cpu); on a GPU the table
+names it (torch.cuda.get_device_name) and adds its peak memory (torch.cuda.max_memory_allocated),
+and wall times wait for the GPU (torch.cuda.synchronize).
 """
 from __future__ import annotations
 
@@ -36,21 +43,26 @@ COMMUNITIES = 10
 INSIDE_SHARE = 0.8  # of each node's expected degree
 
 
-def planted_config(nodes: int, degree: float, features: int):
+def planted_config(nodes: int, degree: float, features: int, device: str = "cpu"):
     from argae_core.config import TrainConfig
     per_community = nodes / COMMUNITIES
     return TrainConfig(dataset="planted", model="argva", planted_nodes=nodes,
                        planted_communities=COMMUNITIES,
                        planted_p_in=INSIDE_SHARE * degree / per_community,
                        planted_p_out=(1 - INSIDE_SHARE) * degree / (nodes - per_community),
-                       planted_feature_dim=features, device="cpu", epochs=10_000,
+                       planted_feature_dim=features, device=device, epochs=10_000,
                        eval_interval=1000, snapshot_interval=1000)  # timed epochs stay plain
+
+
+SYNC = []   # torch.cuda.synchronize when the child trains on a GPU: wall times include its work
 
 
 def clock(fn, *args, **kwargs):
     """(result, wall seconds, CPU seconds)."""
     wall, cpu = time.perf_counter(), time.process_time()
     result = fn(*args, **kwargs)
+    for sync in SYNC:
+        sync()
     return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
@@ -59,13 +71,18 @@ def child(nodes: int, args) -> dict:
     import numpy as np
     import torch
 
-    from argae_core import projection
+    from argae_core import devices, projection
     from argae_core.data import load_graph, split_edges
+    from argae_core.storage import npz_bytes
     from argae_core.training import Trainer
     torch.set_num_threads(args.threads)
-    warm_up_process()
-    out = {"nodes": nodes, "rss_after_imports_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-    config = planted_config(nodes, args.degree, args.features)
+    device = devices.resolve_device(args.device)
+    if device.type == "cuda":
+        SYNC.append(torch.cuda.synchronize)
+    warm_up_process(args.device)
+    out = {"nodes": nodes, "rss_after_imports_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+           "device": devices.device_name(device)}
+    config = planted_config(nodes, args.degree, args.features, args.device)
     graph, out["graph_s"], _ = clock(load_graph, config)
     split, out["split_s"], _ = clock(split_edges, graph, config.seed)
     trainer, out["trainer_s"], _ = clock(Trainer, config, graph, split)
@@ -84,7 +101,16 @@ def child(nodes: int, args) -> dict:
     out["queue_ms"] = 1000 * queue_round_trip({"row": {}, "z": z_np, "d_score": d_score})
     with tempfile.TemporaryDirectory() as folder:
         _, wall, _ = clock(np.savez, Path(folder) / "epoch.npz", z=z_np, d_score=d_score)
-    out["npz_ms"] = 1000 * wall
+        out["npz_ms"] = 1000 * wall
+        # what the run writer saves per snapshot: the nodes it keeps (all on a small graph)
+        (kept_z, kept_score), wall, _ = clock(trainer.snapshot, z, subsample=True)
+        out["kept_snapshot_ms"] = 1000 * wall
+        out["kept_nodes"] = len(kept_z)
+        data, wall_bytes, _ = clock(npz_bytes, z=kept_z, d_score=kept_score)
+        _, wall_write, _ = clock((Path(folder) / "kept.npz").write_bytes, data)
+        out["kept_npz_ms"] = 1000 * (wall_bytes + wall_write)
+        out["kept_snapshot_mb"] = len(data) / 1e6
+        out["whole_npz_mb"] = (Path(folder) / "epoch.npz").stat().st_size / 1e6
     final, out["final_metrics_s"], _ = clock(trainer.final_metrics)
     out.update(final_metric_parts(z_np, graph, config.seed))
     out["test_auc"] = final.get("test_auc")
@@ -95,15 +121,16 @@ def child(nodes: int, args) -> dict:
         _, out["umap_warm_up_s"], _ = clock(projection.warm_up, False)
         _, out["umap_picture_s"], _ = clock(projection.project, z_np, prior, "umap")
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["gpu_peak_mb"] = devices.peak_memory_mb(device)
     return out
 
 
-def warm_up_process() -> None:
-    """Lazy imports and first-call costs (scikit-learn's metrics, autograd) on KarateClub, so
-    that the timings below are the graph's own."""
+def warm_up_process(device: str = "cpu") -> None:
+    """Lazy imports and first-call costs (scikit-learn's metrics, autograd, a GPU's context
+    and kernels) on KarateClub, so that the timings below are the graph's own."""
     from argae_core.config import TrainConfig
     from argae_core.training import Trainer
-    trainer = Trainer(TrainConfig(dataset="karate", epochs=2, eval_interval=1, device="cpu"))
+    trainer = Trainer(TrainConfig(dataset="karate", epochs=2, eval_interval=1, device=device))
     for _ in trainer:
         pass
     trainer.final_metrics()
@@ -157,7 +184,7 @@ def final_metric_parts(z, graph, seed: int) -> dict:
 def run_size(nodes: int, args) -> dict:
     command = [sys.executable, __file__, "--child", str(nodes), "--epochs", str(args.epochs),
                "--degree", str(args.degree), "--features", str(args.features),
-               "--threads", str(args.threads)] + ([] if args.umap else ["--no-umap"])
+               "--threads", str(args.threads), "--device", args.device] + ([] if args.umap else ["--no-umap"])
     done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout,
                           env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     if done.returncode != 0:
@@ -180,6 +207,9 @@ ROWS = [  # (label, key, format)
     ("snapshot size, MB", "snapshot_mb", "{:.2f}"),
     ("  through a mp queue, ms", "queue_ms", "{:.1f}"),
     ("  written as .npz, ms", "npz_ms", "{:.1f}"),
+    ("saved snapshot: nodes kept", "kept_nodes", "{:,.0f}"),
+    ("  its .npz, MB (whole Z's .npz)", None, "{:.2f} ({:.2f})"),
+    ("  cut + written, ms", None, "{:.1f}"),
     ("final_metrics, s", "final_metrics_s", "{:.2f}"),
     ("  KMeans clustering, s", "kmeans_s", "{:.2f}"),
     ("  prior match (MMD), s", "prior_match_s", "{:.2f}"),
@@ -188,6 +218,7 @@ ROWS = [  # (label, key, format)
     ("UMAP picture (warm), s", "umap_picture_s", "{:.2f}"),
     ("peak memory (maxrss), MB", "peak_rss_mb", "{:.0f}"),
     ("  of which after imports, MB", "rss_after_imports_mb", "{:.0f}"),
+    ("GPU peak memory allocated, MB", "gpu_peak_mb", "{:.0f}"),
     ("test AUC (after the timed epochs)", "test_auc", "{:.3f}"),
 ]
 
@@ -197,6 +228,10 @@ def cell(result: dict, label: str, key: str | None, fmt: str) -> str:
         value = result["graph_s"] + result["split_s"] + result["trainer_s"]
     elif label.strip().startswith("epoch CPU ms per 1k"):
         value = result["epoch_cpu_ms"] / (result["edges"] / 1000)
+    elif label.strip().startswith("its .npz"):
+        return fmt.format(result["kept_snapshot_mb"], result["whole_npz_mb"])
+    elif label.strip().startswith("cut + written"):
+        value = result["kept_snapshot_ms"] + result["kept_npz_ms"]
     else:
         value = result.get(key)
     return "-" if value is None else fmt.format(value)
@@ -211,18 +246,24 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-umap", dest="umap", action="store_false")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per size")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child, args)))
         return
+    from argae_core.devices import DeviceError, resolve_device
+    try:
+        resolve_device(args.device)   # refused here, with its reason, before any size runs
+    except DeviceError as exc:
+        raise SystemExit(str(exc)) from None
     sizes = [int(s) for s in args.sizes.split(",")]
     results = []
     for nodes in sizes:
         print(f"{nodes:,} nodes ...", file=sys.stderr, flush=True)
         results.append(run_size(nodes, args))
-    config = planted_config(sizes[0], args.degree, args.features)
-    print(f"planted partition, {COMMUNITIES} communities, degree ~{args.degree:g}, "
+    config = planted_config(sizes[0], args.degree, args.features, args.device)
+    print(f"device: {results[0]['device']}; planted partition, {COMMUNITIES} communities, degree ~{args.degree:g}, "
           f"{args.features} features; default ARGVA (latent {config.latent_size}, encoder hidden "
           f"{config.encoder_hidden}, {config.discriminator_steps} D step(s)); {args.threads} torch thread(s); "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")

@@ -27,6 +27,8 @@ def session_id() -> str:
 def job_manager() -> JobManager:
     """One per server: bounded workers shared by every session (ARGAE_MAX_JOBS). With
     ARGAE_RAY_ADDRESS set, the queue and trainings of a Ray cluster that every replica shares."""
+    from pages import signin
+    signin.adopt_disk_budgets()   # before any worker starts: they read the budgets from the environment
     address = os.environ.get("ARGAE_RAY_ADDRESS")
     if address:
         from argae_core.ray_jobs import cluster_job_manager   # only here: the plain app never imports ray

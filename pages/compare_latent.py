@@ -49,6 +49,15 @@ def umap_picture(run_id: str, seed: int, components: int = 2) -> projection.Proj
                               components=components)
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def snapshot_nodes(run_id: str | None):
+    """The nodes the run's snapshots keep (a big graph's seeded subsample; None: all)."""
+    try:
+        return runs.load_run(run_id).graph.snapshot_nodes if run_id else None
+    except runs.RunError:
+        return None
+
+
 def latent_of(job) -> tuple[int | None, object, bool]:
     """(epoch, Z, final?): the scored embedding once the run is over, else its newest snapshot."""
     if not job.active and job.run_id:
@@ -93,7 +102,7 @@ def latent_section(jobs: list, models: list[str], seed: int, method: str, compon
                                                        if not job.active else "."), icon=":material/hourglass_top:")
                 continue
             figure = plots.latent_figure(frame.z_xy, frame.prior_xy, title=label, height=360,
-                                         revision=f"cmp-latent-{model}-{components}", node_rows=node_rows(frame),
+                                         revision=f"cmp-latent-{model}-{components}", node_rows=node_rows(frame, job),
                                          highlight=followed)
             if components == 3:  # plotly reports no selection in a 3-D scene
                 st.plotly_chart(figure, key=f"cmp_latent3d_{model}")
@@ -105,7 +114,7 @@ def latent_section(jobs: list, models: list[str], seed: int, method: str, compon
             if frame.method == "umap":  # the scale UMAP discards, in the plane that keeps it
                 pca = pca_of(job, seed)  # the plane, in either view
                 st.plotly_chart(plots.latent_figure(pca.z_xy, pca.prior_xy, title=f"{label}: PCA plane (keeps scale)",
-                                                    height=300, revision=f"cmp-pca-{model}", node_rows=node_rows(pca),
+                                                    height=300, revision=f"cmp-pca-{model}", node_rows=node_rows(pca, job),
                                                     highlight=followed), key=f"cmp_pca_{model}")
     st.caption("Each model's Z (fake) with as many N(0, I) samples (real, the same draw for every model), "
                "projected together. Click or lasso nodes in one picture: they are ringed in every picture, so you "
@@ -120,8 +129,12 @@ def latent_section(jobs: list, models: list[str], seed: int, method: str, compon
                    "the latent size): a narrow cloud sits left of the prior, whatever a projection shows.")
 
 
-def node_rows(frame) -> np.ndarray:
-    return frame.z_index if frame.z_index is not None else np.arange(len(frame.z_xy))
+def node_rows(frame, job) -> np.ndarray:
+    """The graph's node of each point: a snapshot of a big graph keeps a subsample of nodes (the
+    same for every model of one seed), the scored final Z keeps them all."""
+    rows = frame.z_index if frame.z_index is not None else np.arange(len(frame.z_xy))
+    kept = None if latent_of(job)[2] else snapshot_nodes(job.run_id)
+    return rows if kept is None else kept[rows]
 
 
 def followed_nodes(models: list[str]) -> list[int]:

@@ -10,7 +10,7 @@ page_setup()  # first: see pages/__init__.py
 
 from argae_core import plots, projection  # noqa: E402
 from pages import latent_side, latent_views  # noqa: E402
-from pages.latent_data import Source, graph_info, resolve, root, source_options  # noqa: E402
+from pages.latent_data import Source, dropped_note, graph_info, resolve, root, source_options  # noqa: E402
 from pages.latent_views import DIMENSION_LABELS, METHOD_LABELS, pending, projector_of  # noqa: E402
 
 LIVE_SECONDS = 1.0               # refresh while snapshots may still arrive or a frame is computed
@@ -129,12 +129,14 @@ def latent_view() -> None:
         return
     poll = None
     if source.note or not source.epochs:
-        st.info(source.note or f"No snapshot of Z yet: one is saved every {source.config.snapshot_interval} "
-                "epochs.", icon=":material/hourglass_top:")
+        st.info(source.note or dropped_note(source) or f"No snapshot of Z yet: one is saved every "
+                f"{source.config.snapshot_interval} epochs.", icon=":material/hourglass_top:")
     else:
         st.caption(f"**{source.label}**, run {source.run_id}, latent size {source.config.latent_size}"
                    + (" · training: the newest snapshot appears on its own." if source.live else "."))
         epoch = epoch_picker(source, view)
+        if dropped_note(source):
+            st.caption(f":material/delete_sweep: {dropped_note(source)}")
         left, right = st.columns([3, 2])
         with left:
             latent_views.scatter(source, epoch, view, graph_info(root(), source.run_id))

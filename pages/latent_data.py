@@ -2,7 +2,7 @@
 the cached reads and measures of its snapshots, shared by its pictures."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -25,6 +25,7 @@ class Source:
     epochs: list[int]            # snapshot epochs so far
     live: bool                   # more snapshots may arrive
     note: str | None = None      # why there is nothing to show yet
+    dropped: dict = field(default_factory=dict)   # epoch -> marker of snapshots dropped for a disk budget
 
 
 # ------------------------------------------------------------------ data, cached
@@ -88,10 +89,24 @@ def resolve(choice: str) -> Source | str:
         if job is None:
             return "Your training is gone (the server restarted?). Pick a saved run."
         note = None if job.run_id else "Waiting for the training to start..."
-        return Source(job.run_id, job.label, job.config, list(job.snapshot_epochs), job.active, note)
+        dropped = runs.dropped_snapshots(job.run_id) if job.run_id else {}
+        return Source(job.run_id, job.label, job.config, [e for e in job.snapshot_epochs if e not in dropped],
+                      job.active, note, dropped)
     try:
         run = runs.load_run(choice)
     except runs.RunError as exc:
         return str(exc)
     label = f"{MODEL_LABELS.get(run.config.model, run.config.model)} on {run.config.dataset}"
-    return Source(run.run_id, label, run.config, run.snapshot_epochs, run.status == "running")
+    return Source(run.run_id, label, run.config, run.snapshot_epochs, run.status == "running",
+                  dropped=run.dropped_epochs)
+
+
+def dropped_note(source: Source) -> str | None:
+    """The slider's note on snapshots dropped to keep a disk budget (None: none dropped)."""
+    if not source.dropped:
+        return None
+    epochs = sorted(source.dropped)
+    shown = ", ".join(map(str, epochs[:8])) + (f" and {len(epochs) - 8} more" if len(epochs) > 8 else "")
+    return (f"{len(epochs)} snapshot(s) of this run (epoch {shown}) were "
+            f"{runs.budget.drop_note(source.dropped[epochs[-1]])}, the oldest first: the slider shows the "
+            f"{len(source.epochs)} kept. Its final Z, metrics and config are kept (Runs page).")

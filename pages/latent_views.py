@@ -70,7 +70,8 @@ def scatter(source: Source, epoch: int, view: dict, graph: runs.GraphInfo) -> No
     z, d_score = snapshot(root(), source.run_id, epoch)
     rows = frame.z_index if frame.z_index is not None else np.arange(len(z))
     scores = d_score[rows] if d_score is not None else None
-    labels = graph.labels[rows] if graph.labels is not None else None
+    shown_nodes = graph.snapshot_node(rows)   # a snapshot row's node (big graphs keep a subsample)
+    labels = graph.labels[shown_nodes] if graph.labels is not None else None
     colour = view["colour"]
     if colour == "score" and scores is None:
         notes.append(f"{source.config.model.upper()} has no discriminator, so there is no D(z) to colour by: "
@@ -79,17 +80,17 @@ def scatter(source: Source, epoch: int, view: dict, graph: runs.GraphInfo) -> No
     if colour == "label" and labels is None:
         notes.append("This graph has no class labels: Z is drawn as the fake cloud.")
         colour = "cloud"
-    hover = plots.node_hover([graph.node_label(int(i)) for i in rows],
-                             [graph.label_name(int(i)) for i in rows] if labels is not None else None,
-                             graph.degrees[rows], scores)
+    hover = plots.node_hover([graph.node_label(int(i)) for i in shown_nodes],
+                             [graph.label_name(int(i)) for i in shown_nodes] if labels is not None else None,
+                             graph.degrees[shown_nodes], scores)
     follow.take_selection(source.run_id, st.session_state.get("latent_scatter"))  # the last 2-D click / lasso
     chosen = follow.followed(source.run_id)
     three_d = frame.components == 3
     shown = METHOD_LABELS[frame.method].split(" ")[0] + (", 3-D" if three_d else "")
     fig = plots.latent_figure(
         frame.z_xy, frame.prior_xy, d_score=scores, colour=colour, labels=labels,
-        class_names=graph.class_names, degrees=graph.degrees[rows], z_hover=hover,
-        show_z=view["show_z"], show_prior=view["show_prior"], height=560, node_rows=rows, highlight=chosen,
+        class_names=graph.class_names, degrees=graph.degrees[shown_nodes], z_hover=hover,
+        show_z=view["show_z"], show_prior=view["show_prior"], height=560, node_rows=shown_nodes, highlight=chosen,
         title=f"Epoch {epoch}: Z and as many N(0, I) samples ({shown})",
         revision=f"latent-{source.run_id}-{frame.method}-{frame.components}-{view['cap']}-{view['seed']}")
     if three_d:  # plotly reports no click or lasso in a 3-D scene (Streamlit passes on 2-D selections only)
@@ -103,11 +104,14 @@ def scatter(source: Source, epoch: int, view: dict, graph: runs.GraphInfo) -> No
     caption = (f"{len(frame.z_xy):,} of {len(z):,} nodes and as many prior samples, a seeded subsample "
                f"(cap {view['cap']:,} per cloud, set in the sidebar)." if frame.subsampled
                else f"All {len(z):,} nodes and {len(frame.prior_xy):,} prior samples.")
+    if graph.snapshot_nodes is not None:
+        caption += (f" This run's snapshots keep the same seeded {len(z):,} of its {graph.nodes:,} nodes at every "
+                    "epoch (setting `snapshot nodes`); its final Z, in the downloads, has them all.")
     st.caption(caption + " Hover a point for its node id, label, degree and D(z); click a legend entry to hide it."
                + (" Drag to turn the picture, scroll to zoom." if three_d else "")
                + (" " + plots.UMAP_HIDES_SCALE if frame.method == "umap" else ""))
     chosen = follow.picker(source.run_id, graph)
-    scale_views(source, epoch, view, z, chosen)
+    scale_views(source, epoch, view, z, chosen, graph)
     if source.config.adversarial:
         discriminator_view(source, epoch, view, z)
     follow.panel(source, z, graph, chosen)
@@ -151,7 +155,8 @@ def discriminator_view(source: Source, epoch: int, view: dict, z: np.ndarray) ->
                   f"{source.config.latent_size}-dimensional latent space; off the plane D may say otherwise."))
 
 
-def scale_views(source: Source, epoch: int, view: dict, z: np.ndarray, chosen: list[int]) -> None:
+def scale_views(source: Source, epoch: int, view: dict, z: np.ndarray, chosen: list[int],
+                graph: runs.GraphInfo) -> None:
     """Pictures that keep distances and scale, under the neighbourhood picture: the joint PCA
     plane (when UMAP is on screen) and the norms of z against the prior's."""
     umap_shown = view["method"] == "umap"
@@ -165,7 +170,8 @@ def scale_views(source: Source, epoch: int, view: dict, z: np.ndarray, chosen: l
         if frame is not None:
             columns[0].plotly_chart(
                 plots.latent_figure(frame.z_xy, frame.prior_xy, title="PCA plane: keeps scale", height=320,
-                                    node_rows=frame.z_index if frame.z_index is not None else np.arange(len(z)),
+                                    node_rows=graph.snapshot_node(
+                                        frame.z_index if frame.z_index is not None else np.arange(len(z))),
                                     highlight=chosen,
                                     revision=f"latent-pca-{source.run_id}-{view['cap']}-{view['seed']}"),
                 key="latent_pca_scale", config={"displaylogo": False})

@@ -11,7 +11,7 @@ page_setup()  # first: see pages/__init__.py
 import pandas as pd  # noqa: E402
 
 from argae_core import access, runs  # noqa: E402
-from pages import runs_access, runs_detail, signin  # noqa: E402
+from pages import runs_access, runs_detail, runs_disk, signin  # noqa: E402
 from pages.knobs import MODEL_LABELS  # noqa: E402
 
 TABLE_KEY = "runs_table"
@@ -27,7 +27,8 @@ def runs_table(summaries: list[runs.RunSummary]) -> pd.DataFrame:
         "dataset": s.dataset_label, "model": MODEL_LABELS.get(s.model, s.model), "seed": s.seed,
         "started": s.started, "epochs": s.epochs_done, "planned": s.epochs_planned,
         **{name: getattr(s, key) for key, name in METRIC_COLUMNS.items()},
-        "status": s.status, "steered at": s.steered_at or None, "source": s.source, "group": s.group,
+        "status": s.status, "steered at": s.steered_at or None, "dropped": s.snapshots_dropped,
+        "MB": s.disk_bytes / runs_disk.MB, "source": s.source, "group": s.group,
         **({"shared": s.shared} if viewer.signed_in else {}), "run": s.run_id} for s in summaries])
     # Stored in UTC; shown as naive UTC so every viewer of a shared server reads the same time.
     table["started"] = pd.to_datetime(table["started"], utc=True, errors="coerce").dt.tz_localize(None)
@@ -74,6 +75,9 @@ def draw_table(table: pd.DataFrame) -> None:
                        "planned": st.column_config.NumberColumn("of", help="epochs planned"),
                        "steered at": st.column_config.TextColumn("steered at", help="epochs at which the game "
                                                                  "was changed while it trained"),
+                       "dropped": st.column_config.NumberColumn("dropped", help="snapshots dropped to keep the "
+                                                                "disk budgets (oldest first)"),
+                       "MB": st.column_config.NumberColumn("MB", format="%.1f", help="the run's size on disk"),
                        "run": st.column_config.TextColumn("run id")})
 
 
@@ -86,6 +90,7 @@ if "runs_notice" in st.session_state:
     (st.success if kind == "success" else st.error)(text)
 
 summaries, warnings = runs.list_runs()
+every_run = summaries   # the folder's size counts every run, seen by this viewer or not
 summaries = access.visible(viewer, summaries)
 if warnings and (not viewer.signed_in or viewer.teacher):   # folder names are runs too
     with st.expander(f"{len(warnings)} entries in the runs folder were skipped or partly read",
@@ -104,4 +109,5 @@ picked = selected_run(list(table["run"]))
 draw_table(table)
 st.caption(f"{len(table)} of {len(summaries)} runs. Click a row to see that run below; "
            "click a column header to sort.")
+runs_disk.folder_note(every_run)
 runs_detail.run_details(picked, next(s for s in summaries if s.run_id == picked))

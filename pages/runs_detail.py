@@ -10,7 +10,7 @@ from streamlit.errors import StreamlitAPIException
 
 from argae_core import access, metrics, plots, runs, steering
 from argae_core.config import DEFAULT_REG_WEIGHT, TrainConfig, unused_settings
-from pages import common, runs_access, runs_downloads, signin, steer
+from pages import common, runs_access, runs_disk, runs_downloads, signin, steer
 from pages.knobs import MODEL_LABELS
 
 LATENT_PAGE = Path(__file__).resolve().parent / "latent.py"
@@ -69,6 +69,7 @@ def header(run: runs.Run, summary: runs.RunSummary) -> None:
     st.caption(" · ".join(details))
     STATUS_BOX.get(run.status, st.info)(status_text(run))
     steer.steered_note(list(run.steering))
+    runs_disk.dropped_warning(run)
     for warning in run.warnings:
         st.warning(warning, icon=":material/report:")
 

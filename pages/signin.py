@@ -19,6 +19,14 @@ def _secrets_section(name: str) -> dict:
         return {}
 
 
+def adopt_disk_budgets() -> None:
+    """secrets.toml's [argae] run_disk_mb / runs_disk_mb into the environment where the
+    variables are unset: the run writers (argae_core.runs.budget), started later in worker
+    threads or processes, read the environment."""
+    from argae_core.runs import budget
+    budget.adopt_secrets(_secrets_section("argae"))
+
+
 def sign_in_configured() -> bool:
     """Streamlit's [auth] section is in secrets.toml (st.login then works)."""
     return bool(_secrets_section("auth"))

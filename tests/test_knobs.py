@@ -31,7 +31,8 @@ def drawn(**case):
 
 def test_a_model_widget_decides_the_knobs_after_it():
     at, names = drawn(model="gae")
-    assert names == {"features", "model", "latent_size", "epochs", *("eval_interval", "snapshot_interval", "device")}
+    assert names == {"features", "model", "latent_size", "epochs",
+                     *("eval_interval", "snapshot_interval", "snapshot_nodes", "device")}
     at.selectbox(key="w_model").set_value("argva").run()
     assert {"discriminator_hidden", "reg_weight", "kl_weight"} <= set(at.session_state["values"])
     assert at.number_input(key="w_reg_weight").label == "Regulariser weight"

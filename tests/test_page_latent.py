@@ -334,3 +334,44 @@ def test_a_3d_umap_is_computed_on_demand_and_plays(runs_dir, saved):
     run_latent_until(at, lambda a: not a.session_state["latent_playing"], timeout=300)
     assert at.select_slider(key="latent_epoch").value == 12
     assert "(UMAP, 3-D)" in figure(at, "latent_scatter_3d")["layout"]["title"]["text"]
+
+
+# ------------------------------------------------------------------ big graphs: kept nodes, dropped snapshots
+SUBSAMPLED = PLANTED.replace(epochs=6, snapshot_nodes=100)   # snapshots keep 100 of the 300 nodes
+
+
+@pytest.fixture
+def subsampled_run(tmp_path, monkeypatch) -> str:
+    """A planted run whose snapshots keep 100 nodes, its first snapshot dropped for a budget."""
+    root = tmp_path / "runs"
+    monkeypatch.setenv("ARGAE_RUNS_DIR", str(root))
+    run_id = save_run(SUBSAMPLED, root)
+    path = root / run_id / "snapshots" / "epoch_00001.npz"
+    runs.budget.drop_snapshot(path, 1, "the run within its 5 MB (ARGAE_RUN_DISK_MB)")
+    return run_id
+
+
+def test_a_subsampled_run_draws_its_kept_nodes_by_their_ids_and_says_what_was_dropped(subsampled_run):
+    run = runs.load_run(subsampled_run)
+    kept = run.graph.snapshot_nodes
+    assert len(kept) == 100
+    at = open_latent(subsampled_run)
+    z = traces(at)["Z: fake"]
+    assert sorted(values(z["customdata"]).tolist()) == kept.tolist()   # points carry the graph's node index
+    assert sorted(int(h.split("<b>")[1].split("</b>")[0]) for h in z["hovertext"]) == kept.tolist()
+    captions = " ".join(c.value for c in at.caption)
+    assert "snapshots keep the same seeded 100 of its 300 nodes" in captions
+    assert "1 snapshot(s) of this run (epoch 1) were dropped to keep the run within its 5 MB" in captions
+    assert at.select_slider(key="latent_epoch").options == ["3", "6"]
+    # follow a kept node and one that is not kept: the second is named, the first ringed
+    outside = next(n for n in range(300) if n not in set(kept.tolist()))
+    picker = next(m for m in at.multiselect if m.key and m.key.endswith("_picker"))
+    picker.set_value([int(kept[0]), outside]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    ringed = [t for t in figure(at)["data"] if t.get("name") == "followed nodes"]
+    assert values(ringed[0]["customdata"]).tolist() == [int(kept[0])]
+    assert f"({outside}) are not among the 100 of 300 nodes" in messages(at)
+    said = " ".join(m.value for m in at.markdown)
+    assert "Nearest in Z** among the 100 kept nodes" in said
+    nearest = next(d.value for d in at.dataframe if "distance" in d.value.columns)
+    assert set(nearest["node"].astype(int)) <= set(kept.tolist()) and len(nearest) == 10

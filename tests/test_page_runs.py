@@ -228,3 +228,33 @@ def test_a_capped_clustering_score_says_so_under_the_metrics(runs_dir, saved):
     metrics.write_text(json.dumps({**json.loads(metrics.read_text()), "clustering_capped": note}))
     at = open_page("pages/runs.py")
     assert any(note in c.value for c in at.caption), [c.value for c in at.caption]
+
+
+def test_the_runs_page_counts_dropped_snapshots_and_shows_the_folder_against_its_budget(runs_dir, saved, monkeypatch):
+    _, argva_id, gae_id = saved
+    monkeypatch.delenv(runs.budget.RUNS_ENV, raising=False)
+    monkeypatch.setenv(runs.budget.RUN_ENV, "512")
+    for epoch in (1, 5):   # as the writer does over a budget: the oldest go, a marker stays
+        path = runs_dir / argva_id / "snapshots" / f"epoch_{epoch:05d}.npz"
+        runs.budget.drop_snapshot(path, epoch, "the run within its 512 MB (ARGAE_RUN_DISK_MB)")
+    at = open_page("pages/runs.py")
+    rows = table(at).set_index("run")
+    assert rows.loc[argva_id, "dropped"] == 2 and rows.loc[gae_id, "dropped"] == 0
+    total_mb = runs.budget.total_bytes(runs_dir) / runs.budget.MB
+    assert abs(rows["MB"].sum() - total_mb) < 1e-6
+    note = " ".join(c.value for c in at.caption)
+    assert f"Runs folder: **{runs.budget.megabytes(total_mb)} MB of its 8,192 MB budget**" in note
+    assert "each run at most 512 MB" in note and "2 snapshot(s) of 1 run(s) were dropped" in note
+    select_row(at, 1)   # the ARGVA run: which epochs went, and what is kept
+    said = " ".join(w.value for w in at.warning)
+    assert "2 of this run's snapshots (epoch 1, 5) were dropped to keep the run within its 512 MB" in said
+    assert "final Z, metrics, config and records are all here" in said
+
+
+def test_a_runs_folder_over_its_budget_is_a_warning_and_a_bad_budget_is_named(runs_dir, monkeypatch):
+    monkeypatch.setenv(runs.budget.RUNS_ENV, "0.01")   # 10 KB: less than the two runs' newest snapshots
+    monkeypatch.setenv(runs.budget.RUN_ENV, "plenty")
+    at = open_page("pages/runs.py")
+    said = " ".join(w.value for w in at.warning)
+    assert "of its 0.01 MB budget" in said and "over its budget even so" in said and "delete runs" in said
+    assert "ARGAE_RUN_DISK_MB='plenty' is not a positive number of megabytes" in said

@@ -5,7 +5,9 @@
         config.json          the TrainConfig
         graph.json, graph.npz  graph summary, node ids, class names; labels and degrees (for exports)
         records.csv          one row per epoch (EpochRecord.row())
+        snapshot_nodes.npz   the nodes every snapshot keeps, on graphs above `snapshot_nodes` (none: all)
         snapshots/epoch_00010.npz  Z (and D(z) per node) at snapshot epochs
+        snapshots/epoch_00010.dropped.json  in its place once dropped to keep a disk budget (budget.py)
         embedding.npz        Z at the best-validation epoch, the one the final metrics score
         metrics.json         final metrics
         steering.json        changes made while it trained (argae_core/steering.py), if any
@@ -23,7 +25,8 @@ torch is imported only where weights are saved or loaded, so listing runs stays 
 
 One job a module: `folder` (where runs live, names, RunError), `writer` (RunWriter,
 record_run), `reader` (list_runs, load_run, records, snapshots), `liveness` (is the writer
-alive), `export` (CSV / JSON / npz / zip downloads, deletion). Files go through `storage`.
+alive), `export` (CSV / JSON / npz / zip downloads, deletion), `budget` (the per-run and the
+runs-folder disk budgets: the oldest snapshots dropped first, a marker left for each). Files go through `storage`.
 """
 from ..records import SUMMARY_METRICS
 from ..storage import PROJECT_DIR
@@ -32,13 +35,15 @@ from .export import (delete_run, export_config_json, export_embeddings, export_r
 from .folder import (DISCRIMINATOR_PREFIX, FINAL_STATUSES, LEFTOVER_SECONDS, RunError, check_run_id,
                      runs_dir)
 from .liveness import _now, _process_start
-from .reader import GraphInfo, Run, RunSummary, dataset_label, list_runs, load_run, read_records
+from . import budget
+from .reader import (GraphInfo, Run, RunSummary, dataset_label, dropped_snapshots, list_runs, load_run,
+                     read_records)
 from .sharing import SHARED_MARK, is_shared, set_shared
 from .writer import RunWriter, new_run_id, record_run
 
 __all__ = ["DISCRIMINATOR_PREFIX", "FINAL_STATUSES", "SHARED_MARK", "LEFTOVER_SECONDS", "PROJECT_DIR",
            "SUMMARY_METRICS", "GraphInfo", "Run", "RunError", "RunSummary", "RunWriter",
-           "_now", "_process_start", "check_run_id", "dataset_label", "delete_run",
+           "_now", "_process_start", "budget", "check_run_id", "dataset_label", "delete_run", "dropped_snapshots",
            "export_config_json", "export_embeddings", "export_records_csv", "export_zip", "is_shared",
            "list_runs", "load_run", "new_run_id", "read_records", "record_run", "runs_dir", "set_shared",
            "spreadsheet_safe"]

@@ -53,28 +53,32 @@ def export_config_json(run_id: str, root: Path | str | None = None) -> bytes:
 
 def export_embeddings(run_id: str, root: Path | str | None = None, *, epoch: int | None = None,
                       fmt: str = "npz") -> bytes:
-    """Z with node ids, labels and degrees, as npz (plain arrays) or CSV
-    (node_id, label, degree, z0..z{d-1}). `epoch=None`: the final (best-validation)
-    embedding if saved, else the last snapshot."""
+    """Z with node ids, labels and degrees, as npz (plain arrays; `node_index`: each row's
+    node in the graph) or CSV (node_id, label, degree, z0..z{d-1}). `epoch=None`: the final
+    (best-validation) embedding if saved (every node), else the last snapshot (on a big
+    graph, the nodes its snapshots keep: each row names its node)."""
     if fmt not in ("npz", "csv"):
         raise RunError(f"embedding format must be npz or csv, got {fmt!r}")
     run = load_run(run_id, root)
-    epoch, z, d_score = _embedding_at(run, epoch)
+    epoch, z, d_score, whole = _embedding_at(run, epoch)
     graph = run.graph
-    if len(z) != len(graph.degrees):
-        raise RunError(f"run {run_id}: Z has {len(z)} rows but the graph {len(graph.degrees)} nodes")
-    node_ids = [graph.node_label(i) for i in range(len(z))]
+    expected = graph.nodes if whole else graph.snapshot_size
+    if len(z) != expected:
+        raise RunError(f"run {run_id}: Z has {len(z)} rows but the graph {expected} nodes"
+                       + ("" if whole else " kept in its snapshots"))
+    rows = np.arange(len(z)) if whole else graph.snapshot_node(np.arange(len(z)))  # a row's node
+    node_ids = [graph.node_label(int(i)) for i in rows]
     if fmt == "npz":
-        arrays = {"z": z, "node_id": np.array(node_ids, dtype=str), "degree": graph.degrees,
-                  "epoch": np.int64(epoch)}
+        arrays = {"z": z, "node_id": np.array(node_ids, dtype=str), "node_index": rows.astype(np.int64),
+                  "degree": graph.degrees[rows], "epoch": np.int64(epoch)}
         if graph.labels is not None:
-            arrays["label"] = graph.labels
+            arrays["label"] = graph.labels[rows]
         if d_score is not None:
             arrays["d_score"] = d_score
         return npz_bytes(**arrays)
     frame = pd.DataFrame(z, columns=[f"z{i}" for i in range(z.shape[1])])
-    frame.insert(0, "degree", graph.degrees)
-    frame.insert(0, "label", [graph.label_name(i) for i in range(len(z))])
+    frame.insert(0, "degree", graph.degrees[rows])
+    frame.insert(0, "label", [graph.label_name(int(i)) for i in rows])
     frame.insert(0, "node_id", node_ids)
     return _csv_bytes(frame)
 
@@ -97,16 +101,18 @@ def _csv_bytes(frame: pd.DataFrame) -> bytes:
     return safe.to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC).encode()
 
 
-def _embedding_at(run: Run, epoch: int | None) -> tuple[int, np.ndarray, np.ndarray | None]:
+def _embedding_at(run: Run, epoch: int | None) -> tuple[int, np.ndarray, np.ndarray | None, bool]:
+    """(epoch, Z, D(z), whole?): whole is the final Z (every node); a snapshot keeps
+    `run.graph.snapshot_nodes` on a big graph."""
     if epoch is not None:
-        return (epoch, *run.snapshot(epoch))
+        return (epoch, *run.snapshot(epoch), run.graph.snapshot_nodes is None)
     final = run.final_embedding()
     if final is not None:
-        return final
+        return (*final, True)
     if not run.snapshot_epochs:
         raise RunError(f"run {run.run_id} saved no embedding yet")
     last = run.snapshot_epochs[-1]
-    return (last, *run.snapshot(last))
+    return (last, *run.snapshot(last), run.graph.snapshot_nodes is None)
 
 
 def export_zip(run_id: str, root: Path | str | None = None) -> bytes:

@@ -16,10 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import snapshots
 from ..config import ConfigError, TrainConfig
 from ..records import ROW_FIELDS, SUMMARY_METRICS
 from ..status import Status
 from ..storage import HIDDEN_PREFIX, read_npz
+from . import budget
 from .folder import (DISCRIMINATOR_PREFIX, KNOWN_STATUSES, LEFTOVER_PREFIXES, LEFTOVER_SECONDS,
                      RUN_ID_PATTERN, SNAPSHOT_PATTERN, RunError, _run_path, runs_dir)
 from .liveness import _effective_status
@@ -149,6 +151,8 @@ class RunSummary:
     owner: str | None = None        # signed-in email of whoever started it (access.py)
     shared: bool = False            # a teacher shared it with the class
     steered_at: str = ""            # epochs at which it was steered ("120, 300"), '' if never
+    snapshots_dropped: int = 0      # snapshots dropped to keep the disk budgets (runs/budget.py)
+    disk_bytes: int = 0             # the run folder's size
 
     @property
     def dataset_label(self) -> str:
@@ -173,6 +177,16 @@ class GraphInfo:
     labels: np.ndarray | None = None
     node_ids: list[str] | None = None
     class_names: list[str] | None = None
+    snapshot_nodes: np.ndarray | None = None   # the nodes each snapshot keeps, sorted (None: all)
+
+    def snapshot_node(self, rows) -> np.ndarray:
+        """The node index of each row of a snapshot (a row of the final Z is its node)."""
+        return snapshots.node_of(self.snapshot_nodes, rows)
+
+    @property
+    def snapshot_size(self) -> int:
+        """Rows of each snapshot."""
+        return self.nodes if self.snapshot_nodes is None else len(self.snapshot_nodes)
 
     def node_label(self, i: int) -> str:
         return self.node_ids[i] if self.node_ids else str(i)
@@ -198,15 +212,28 @@ class Run:
     snapshot_epochs: list[int]
     warnings: list[str] = field(default_factory=list)
     steering: list[dict] = field(default_factory=list)   # steering.json: changes made while it trained
+    dropped_epochs: dict[int, dict] = field(default_factory=dict)   # snapshots dropped (budget.py): marker
 
     def snapshot(self, epoch: int) -> tuple[np.ndarray, np.ndarray | None]:
         """(Z, D(z) per node or None) saved at `epoch`."""
+        dropped = self.dropped_epochs.get(epoch)
+        if dropped is None and epoch in self.snapshot_epochs and not self._snapshot_path(epoch).exists():
+            dropped = budget.dropped(self.path).get(epoch)   # dropped since the run was loaded
+        if dropped is not None:
+            raise RunError(f"the snapshot of epoch {epoch} of run {self.run_id} was "
+                           f"{budget.drop_note(dropped)}; its final Z, metrics and config are kept")
         if epoch not in self.snapshot_epochs:
             raise RunError(f"run {self.run_id} has no snapshot at epoch {epoch}; "
                            f"it has {', '.join(map(str, self.snapshot_epochs)) or 'none'}")
         arrays = _read_npz(self.path / "snapshots" / f"epoch_{epoch:05d}.npz")
         z = _z_of(arrays, self.run_id)
+        if self.graph.snapshot_nodes is not None and len(z) != self.graph.snapshot_size:
+            raise RunError(f"the snapshot of epoch {epoch} of run {self.run_id} has {len(z):,} rows, "
+                           f"not the {self.graph.snapshot_size:,} nodes its snapshots keep")
         return z, _d_score_of(arrays, z)
+
+    def _snapshot_path(self, epoch: int) -> Path:
+        return self.path / "snapshots" / f"epoch_{epoch:05d}.npz"
 
     def discriminator_weights(self, epoch: int) -> dict[str, np.ndarray] | None:
         """D's parameters saved with the snapshot of `epoch` (None: no discriminator, or a run
@@ -286,7 +313,8 @@ def _summary(path: Path) -> tuple[RunSummary, list[str]]:
         epochs_planned=status.get("epochs_planned"), status=effective,
         group=status.get("group"), source=status.get("source"), message=status.get("message"),
         graph_name=(status.get("graph") or {}).get("name"), owner=status.get("owner"), shared=is_shared(path),
-        steered_at=_steered_at(path, warnings),
+        steered_at=_steered_at(path, warnings), snapshots_dropped=len(budget.dropped(path)),
+        disk_bytes=budget.folder_bytes(path),
         **{k: _number(metrics.get(k)) for k in SUMMARY_METRICS}), warnings
 
 
@@ -383,7 +411,16 @@ def load_run(run_id: str, root: Path | str | None = None) -> Run:
         steering, warnings = [], warnings + [f"run {run_id}: {exc}; steering not shown"]
     return Run(run_id=run_id, path=path, config=config, status=_effective_status(status), info=status,
                records=records, metrics=metrics, graph=graph, snapshot_epochs=snapshot_epochs,
-               warnings=warnings, steering=steering)
+               warnings=warnings, steering=steering, dropped_epochs=budget.dropped(path))
+
+
+def dropped_snapshots(run_id: str, root: Path | str | None = None) -> dict[int, dict]:
+    """The epochs of the run whose snapshot was dropped to keep a disk budget, with their
+    markers ({} when none, or when the run is not there)."""
+    try:
+        return budget.dropped(_run_path(run_id, root))
+    except (RunError, OSError):
+        return {}
 
 
 def _read_graph(path: Path) -> GraphInfo:
@@ -399,7 +436,18 @@ def _read_graph(path: Path) -> GraphInfo:
     return GraphInfo(name=_text(meta, "name", "graph.json") or "", nodes=nodes, **counts,
                      degrees=degrees, labels=_integers(arrays, "y", "graph.npz", nodes),
                      node_ids=_texts(meta.get("node_ids"), "node ids", "graph.json", nodes),
-                     class_names=_texts(meta.get("class_names"), "class names", "graph.json"))
+                     class_names=_texts(meta.get("class_names"), "class names", "graph.json"),
+                     snapshot_nodes=_snapshot_nodes(path, nodes))
+
+
+def _snapshot_nodes(path: Path, nodes: int) -> np.ndarray | None:
+    """snapshot_nodes.npz: the sorted, distinct node indices each snapshot keeps (None: no file)."""
+    if not (path / snapshots.FILE).exists():
+        return None
+    kept = _integers(_read_npz(path / snapshots.FILE), "nodes", snapshots.FILE)
+    if kept is None or not len(kept) or (np.diff(kept) <= 0).any() or kept[-1] >= nodes:
+        raise RunError(f"{snapshots.FILE} does not hold distinct sorted node indices below {nodes:,}")
+    return kept
 
 
 def _snapshot_epochs(path: Path) -> list[int]:

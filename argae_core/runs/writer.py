@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
+from .. import snapshots
 from ..config import TrainConfig
 from ..records import EpochRecord
 from ..status import Status
 from ..storage import HIDDEN_PREFIX, atomic_write, json_bytes, npz_bytes
+from . import budget
 from .folder import DISCRIMINATOR_PREFIX, FINAL_STATUSES, RunError, runs_dir
 from .liveness import _now, _process_start
 
@@ -66,7 +68,17 @@ class RunWriter:
             "dataset": config.dataset, "model": config.model, "seed": config.seed,
             "group": group, "source": source, "message": None, "graph": graph.summary(notes=False),
             "owner": owner}   # the signed-in email that started it (None: no sign-in): access.py
+        # the nodes each snapshot keeps (argae_core/snapshots.py), the same rule as the Trainer's
+        self.snapshot_nodes = snapshots.subsample(
+            graph.num_nodes, config.snapshot_nodes, config.seed,
+            graph.y.numpy() if graph.y is not None else None)
+        self._snapshot_rows = graph.num_nodes if self.snapshot_nodes is None else len(self.snapshot_nodes)
         self.run_id, self.path = self._create(graph)
+        # disk budgets (runs/budget.py): sizes tracked as files are written, measured when over
+        self.budget = budget.budgets()
+        self._run_bytes = budget.folder_bytes(self.path)
+        self._root_bytes = budget.total_bytes(self.root)
+        self.dropped: list[tuple[str, int]] = []   # (run id, epoch) of snapshots this writer dropped
 
     def _create(self, graph: Graph) -> tuple[str, Path]:
         """Fill a hidden folder, then rename it into place: the listing never sees half a run."""
@@ -80,6 +92,8 @@ class RunWriter:
             if graph.y is not None:
                 arrays["y"] = graph.y.numpy().astype(np.int64)
             atomic_write(staging / "graph.npz", npz_bytes(**arrays))
+            if self.snapshot_nodes is not None:
+                atomic_write(staging / snapshots.FILE, npz_bytes(nodes=self.snapshot_nodes))
             atomic_write(staging / "status.json", _to_json(self.info))
             while True:
                 run_id = new_run_id(self.config)
@@ -106,11 +120,18 @@ class RunWriter:
         snapshot = record.z is not None
         if snapshot:
             arrays = {"z": np.asarray(record.z)}
+            if len(arrays["z"]) != self._snapshot_rows:
+                raise RunError(f"a snapshot of {len(arrays['z']):,} rows for run {self.run_id}, whose "
+                               f"snapshots keep {self._snapshot_rows:,} nodes")
             if record.d_score is not None:
                 arrays["d_score"] = np.asarray(record.d_score)
             for name, value in (record.d_weights or {}).items():
                 arrays[DISCRIMINATOR_PREFIX + name] = np.asarray(value)
-            atomic_write(self.path / "snapshots" / f"epoch_{record.epoch:05d}.npz", npz_bytes(**arrays))
+            data = npz_bytes(**arrays)
+            atomic_write(self.path / "snapshots" / f"epoch_{record.epoch:05d}.npz", data)
+            self._run_bytes += len(data)
+            self._root_bytes += len(data)
+            self._keep_within_budgets()
         if snapshot or time.monotonic() - self._last_flush >= FLUSH_SECONDS:
             self.flush()
 
@@ -152,6 +173,21 @@ class RunWriter:
             atomic_write(self.path / "embedding.npz", npz_bytes(**arrays))
         self.info.update(status=status, message=message, finished_at=_now())
         atomic_write(self.path / "status.json", _to_json(self.info))
+        self._run_bytes = budget.folder_bytes(self.path)   # with the final Z and the weights
+        self._root_bytes = budget.total_bytes(self.root)
+        self._keep_within_budgets()
+
+    def _keep_within_budgets(self) -> None:
+        """Over a budget: drop the oldest snapshots (runs/budget.py), markers left in their place."""
+        try:
+            if self._run_bytes > self.budget.run_bytes:
+                self.dropped += [(self.run_id, e) for e in budget.enforce_run(self.path, self.budget)]
+                self._run_bytes = budget.folder_bytes(self.path)
+            if self._root_bytes > self.budget.runs_bytes:
+                self.dropped += budget.enforce_total(self.root, self.budget)
+                self._root_bytes = budget.total_bytes(self.root)
+        except OSError:
+            pass  # a budget that cannot be kept now is kept at the next snapshot; training goes on
 
 
 def _csv_line(values: list) -> str:
