@@ -112,8 +112,11 @@ class EdgeBatches:
                     nodes = torch.cat([nodes, picked])
             room = self.batch_nodes - nodes.numel()
             while room > 0:  # random nodes to fill up
-                drawn = torch.unique(torch.randint(self.num_nodes, (2 * room,), device=nodes.device))
-                drawn = drawn[~mark[drawn]]
+                if 4 * room > self.num_nodes - nodes.numel():  # most of what is left: pick among it
+                    drawn = (~mark).nonzero().view(-1)
+                else:
+                    drawn = torch.unique(torch.randint(self.num_nodes, (2 * room,), device=nodes.device))
+                    drawn = drawn[~mark[drawn]]
                 drawn = drawn[torch.randperm(drawn.numel(), device=drawn.device)][:room]
                 mark[drawn] = True
                 nodes = torch.cat([nodes, drawn])
