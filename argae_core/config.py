@@ -29,6 +29,11 @@ DEFAULT_REG_WEIGHT = 0.25
 # 3.0 M, of which 0.52 GB is the imports: about 0.35 KB per edge, 3 M edges per GB. 2 M edges
 # keep one run near 1.2 GB, so a server can hold its few training slots at once.
 PLANTED_EDGE_LIMIT = 2_000_000
+# Sampled training (argae_core/sampling.py) keeps nothing edge-sized but the graph itself, its
+# split and one CSR index: a planted partition may then draw up to 12 M edges (1M nodes at
+# degree 10 is 5 M; measured peak in README "Performance").
+PLANTED_SAMPLED_EDGE_LIMIT = 12_000_000
+SAMPLING_MODES = ("auto", "full", "sampled")
 QUOTE_CHARS = 40  # a value longer than this is cut short when a message quotes it
 
 
@@ -61,7 +66,8 @@ class TrainConfig:
                           "raw; with the tutorial's recipe about 0.67 against 0.91), "
                           "identity (one-hot node ids: no feature information) or degree.",
                           choices=FEATURE_MODES, group="data")
-    planted_nodes: int = _knob(300, "Planted partition: number of nodes.", 20, 200_000, group="planted")
+    planted_nodes: int = _knob(300, "Planted partition: number of nodes (up to a million; above "
+                               "the sample threshold training is sampled).", 20, 1_000_000, group="planted")
     planted_communities: int = _knob(4, "Planted partition: number of communities (the labels).",
                                      2, 50, group="planted")
     planted_p_in: float = _knob(0.08, "Planted partition: edge probability inside a community.",
@@ -107,6 +113,17 @@ class TrainConfig:
                                 "epoch; the final Z is saved whole.", 100, 2_000_000, group="logging")
     device: str = _knob("auto", "auto uses a GPU (CUDA) when one is present, else the CPU; mps (Apple) "
                         "only when asked for.", choices=DEVICES, group="logging")
+    # --- big graphs (argae_core/sampling.py)
+    sampling: str = _knob("auto", "full: every epoch trains on the whole graph at once (memory grows "
+                          "with the graph). sampled: each update trains on a subgraph of about "
+                          "`batch nodes` nodes, so memory is bounded by the sample; an epoch is one pass "
+                          "over the training edges. auto: sampled above the sample threshold.",
+                          choices=SAMPLING_MODES, group="big")
+    sample_threshold: int = _knob(50_000, "With sampling auto: graphs with more nodes than this "
+                                  "train sampled.", 1, 100_000_000, group="big")
+    batch_nodes: int = _knob(8192, "Sampled training: nodes per subgraph (the endpoints of a batch of "
+                             "training edges, their sampled neighbours, random nodes to fill up). Memory "
+                             "and time per update grow with it.", 64, 1_000_000, group="big")
 
     # ----------------------------------------------------------------- derived
     @property
@@ -116,6 +133,10 @@ class TrainConfig:
     @property
     def adversarial(self) -> bool:
         return self.model in ADVERSARIAL
+
+    def sampled_for(self, num_nodes: int) -> bool:
+        """Whether a graph of `num_nodes` nodes trains sampled under this config."""
+        return self.sampling == "sampled" or (self.sampling == "auto" and num_nodes > self.sample_threshold)
 
     def effective_reg_weight(self) -> float:
         if not self.adversarial:
@@ -150,9 +171,10 @@ class TrainConfig:
         planted_ok = not any(name.startswith("planted_") for name in out)
         if planted_ok and self.planted_communities > self.planted_nodes:
             out["planted_communities"] = "more communities than nodes"
-        elif planted_ok and self.dataset == "planted":
+        elif planted_ok and self.dataset == "planted" and "sampling" not in out and "sample_threshold" not in out:
             too_many = planted_size_problem(self.planted_nodes, self.planted_communities,
-                                            self.planted_p_in, self.planted_p_out)
+                                            self.planted_p_in, self.planted_p_out,
+                                            sampled=self.sampled_for(self.planted_nodes))
             if too_many:
                 out["planted_nodes"] = too_many
         return out
@@ -260,14 +282,22 @@ def planted_edge_estimate(nodes: int, communities: int, p_in: float, p_out: floa
     return p_in * inside + p_out * (nodes * (nodes - 1) // 2 - inside)
 
 
-def planted_size_problem(nodes: int, communities: int, p_in: float, p_out: float) -> str | None:
-    """Why a planted partition is too big to generate and train on, or None."""
+def planted_size_problem(nodes: int, communities: int, p_in: float, p_out: float,
+                         sampled: bool = True) -> str | None:
+    """Why a planted partition is too big to generate and train on, or None: over
+    PLANTED_EDGE_LIMIT edges for full-batch training, PLANTED_SAMPLED_EDGE_LIMIT for sampled
+    (the generator itself refuses only above the sampled limit)."""
     edges = planted_edge_estimate(nodes, communities, p_in, p_out)
-    if edges <= PLANTED_EDGE_LIMIT:
+    limit = PLANTED_SAMPLED_EDGE_LIMIT if sampled else PLANTED_EDGE_LIMIT
+    if edges <= limit:
         return None
+    if sampled or edges > PLANTED_SAMPLED_EDGE_LIMIT:
+        return (f"{nodes:,} nodes with p_in {p_in:g} and p_out {p_out:g} make about {edges:,.0f} "
+                f"edges, over the limit of {limit:,} (memory); lower the nodes, p_in or p_out")
     return (f"{nodes:,} nodes with p_in {p_in:g} and p_out {p_out:g} make about {edges:,.0f} "
-            f"edges, over the limit of {PLANTED_EDGE_LIMIT:,} (memory); lower the nodes, p_in "
-            "or p_out")
+            f"edges, over the limit of {limit:,} for full-batch training (memory); set sampling to "
+            f"sampled (or auto, with a sample threshold under {nodes:,} nodes: up to "
+            f"{PLANTED_SAMPLED_EDGE_LIMIT:,} edges), or lower the nodes, p_in or p_out")
 
 
 def _short(value: Any, quoted: bool = True) -> str:

@@ -23,6 +23,7 @@ from .graph import (FEATURE_NOTES, IDENTITY_FEATURE_LIMIT, MIN_SPLIT_EDGES, TEST
 from .storage import PROJECT_DIR, cache_dir, data_dir  # noqa: F401
 
 PLANETOID = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed"}
+FEATURE_ROWS_AT_ONCE = 65_536  # planted features are drawn in blocks of rows: no float64 N x F copy
 PLANETOID_RAW = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
 
 
@@ -131,9 +132,12 @@ def planted_partition(nodes: int, communities: int, p_in: float, p_out: float,
     """A stochastic block model with Gaussian features around a mean per community.
 
     PyG's `stochastic_blockmodel_graph` enumerates all N^2 node pairs; this samples each
-    block's edge count from a binomial and then the pairs, so 100k nodes cost O(edges).
-    Refused before drawing anything when the expected edges pass the memory limit."""
-    too_many = planted_size_problem(nodes, communities, p_in, p_out)
+    block's edge count from a binomial and then the pairs, so a million nodes cost O(edges);
+    features are drawn in blocks of rows into a float32 matrix (the same numbers as one
+    float64 draw, without its N x F float64 copies). Refused before drawing anything when
+    the expected edges pass the memory limit (of sampled training: the config refuses
+    full-batch training at fewer)."""
+    too_many = planted_size_problem(nodes, communities, p_in, p_out, sampled=True)
     if too_many:
         raise DatasetUnavailable(f"Planted partition: {too_many}.")
     rng = np.random.default_rng(seed)
@@ -154,9 +158,12 @@ def planted_partition(nodes: int, communities: int, p_in: float, p_out: float,
     edges = np.concatenate(chunks, axis=1) if chunks else np.zeros((2, 0), dtype=np.int64)
     centres = rng.normal(0.0, 1.0, size=(communities, feature_dim))
     centres *= signal / np.sqrt(2)  # two centres then differ by `signal` noise std per dimension
-    x = centres[labels] + rng.normal(0.0, 1.0, size=(nodes, feature_dim))
+    x = np.empty((nodes, feature_dim), dtype=np.float32)
+    for start in range(0, nodes, FEATURE_ROWS_AT_ONCE):  # one stream: as one (nodes, dim) draw
+        rows = slice(start, min(start + FEATURE_ROWS_AT_ONCE, nodes))
+        x[rows] = centres[labels[rows]] + rng.normal(0.0, 1.0, size=(rows.stop - rows.start, feature_dim))
     edge_index = _clean_edges(torch.from_numpy(edges).long(), nodes)
-    return Graph(name="Planted partition", x=torch.from_numpy(x).float(), edge_index=edge_index,
+    return Graph(name="Planted partition", x=torch.from_numpy(x), edge_index=edge_index,
                  y=torch.from_numpy(labels).long(),
                  notes=[f"{nodes} nodes in {communities} planted communities "
                         f"(p_in={p_in:g}, p_out={p_out:g}), seed {seed}."])

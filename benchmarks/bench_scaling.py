@@ -1,7 +1,13 @@
-"""How the engine scales: planted-partition graphs of 1k, 10k and 100k nodes.
+"""How the engine scales: planted-partition graphs of 1k, 10k and 100k nodes (and 1M sampled).
 
     PYTHONPATH=. python benchmarks/bench_scaling.py [--sizes 1000,10000,100000] [--epochs 5]
-        [--degree 10] [--features 128] [--threads 1] [--no-umap] [--device cpu|cuda|auto]
+        [--degree 10] [--features 128] [--threads 1] [--no-umap] [--sampled] [--batch-nodes 8192]
+        [--device cpu|cuda|auto]
+
+With `--sampled` every size trains sampled (argae_core/sampling.py: an epoch is one pass over
+the training edges in batches of subgraphs of `--batch-nodes` nodes); the parts of an epoch are
+then those of one batch, and "first picture" is the time from generating the graph to a PCA
+picture of a seeded 20,000-node subsample of the first epoch's Z.
 
 Each size runs in a fresh process (so peak memory is that size's own: `ru_maxrss`) with the
 default ARGVA config on a planted partition of 10 communities, average degree `--degree`
@@ -41,9 +47,11 @@ from pathlib import Path
 
 COMMUNITIES = 10
 INSIDE_SHARE = 0.8  # of each node's expected degree
+PICTURE_NODES = 20_000  # the first latent picture of a sampled run: a seeded subsample of Z
 
 
-def planted_config(nodes: int, degree: float, features: int, device: str = "cpu"):
+def planted_config(nodes: int, degree: float, features: int, device: str = "cpu", sampling: str = "full",
+                   batch_nodes: int = 8192):
     from argae_core.config import TrainConfig
     per_community = nodes / COMMUNITIES
     return TrainConfig(dataset="planted", model="argva", planted_nodes=nodes,
@@ -51,7 +59,8 @@ def planted_config(nodes: int, degree: float, features: int, device: str = "cpu"
                        planted_p_in=INSIDE_SHARE * degree / per_community,
                        planted_p_out=(1 - INSIDE_SHARE) * degree / (nodes - per_community),
                        planted_feature_dim=features, device=device, epochs=10_000,
-                       eval_interval=1000, snapshot_interval=1000)  # timed epochs stay plain
+                       eval_interval=1000, snapshot_interval=1000,  # timed epochs stay plain
+                       sampling=sampling, batch_nodes=batch_nodes)
 
 
 SYNC = []   # torch.cuda.synchronize when the child trains on a GPU: wall times include its work
@@ -82,17 +91,38 @@ def child(nodes: int, args) -> dict:
     warm_up_process(args.device)
     out = {"nodes": nodes, "rss_after_imports_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
            "device": devices.device_name(device)}
-    config = planted_config(nodes, args.degree, args.features, args.device)
+    config = planted_config(nodes, args.degree, args.features, args.device, "sampled" if args.sampled else "full",
+                            args.batch_nodes)
     graph, out["graph_s"], _ = clock(load_graph, config)
+    progress(f"graph {out['graph_s']:.1f} s")
+    out["rss_after_graph_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     split, out["split_s"], _ = clock(split_edges, graph, config.seed)
     trainer, out["trainer_s"], _ = clock(Trainer, config, graph, split)
-    _, out["first_epoch_s"], _ = clock(trainer.step)
+    progress(f"split {out['split_s']:.1f} s, Trainer {out['trainer_s']:.1f} s")
+    first, out["first_epoch_s"], first_cpu = clock(trainer.step)
+    progress(f"first epoch {out['first_epoch_s']:.1f} s")
     out.update(edges=graph.num_edges, train_edges=int(split.train_edge_index.size(1) // 2))
+    if args.sampled:
+        out["batches"] = len(trainer.batches)
+        rows = np.random.default_rng(config.seed).choice(nodes, min(nodes, PICTURE_NODES), replace=False)
+        sample = first.z[rows]
+        _, wall, _ = clock(projection.project, sample, projection.prior_samples(len(rows), sample.shape[1],
+                                                                                  seed=config.seed), "pca")
+        out["first_picture_s"] = out["graph_s"] + out["split_s"] + out["trainer_s"] + out["first_epoch_s"] + wall
+        progress(f"first picture {out['first_picture_s']:.1f} s after generating began")
+        del first, sample
+    out["rss_after_first_epoch_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    epochs = [clock(trainer.step) for _ in range(args.epochs)]
+    # --epochs 0 (a long sampled size): the first epoch is the one timed
+    epochs = [clock(trainer.step) for _ in range(args.epochs)] or [(None, out["first_epoch_s"], first_cpu)]
+    progress(f"timed epochs {[round(wall, 1) for _, wall, _ in epochs]} s")
     out["epoch_ms"] = 1000 * statistics.median(wall for _, wall, _ in epochs)
     out["epoch_cpu_ms"] = 1000 * statistics.median(cpu for _, _, cpu in epochs)
-    out.update(epoch_parts(trainer, repeats=max(1, args.epochs // 2)))
+    out["load_during"] = os.getloadavg()[0]
+    if args.sampled:
+        out.update(batch_parts(trainer, repeats=max(3, args.epochs)))
+    else:
+        out.update(epoch_parts(trainer, repeats=max(1, args.epochs // 2)))
 
     z, out["validation_ms"] = evaluation_cost(trainer)
     (z_np, d_score), wall, _ = clock(trainer.snapshot, z)
@@ -125,6 +155,12 @@ def child(nodes: int, args) -> dict:
     return out
 
 
+def progress(text: str) -> None:
+    """A line on stderr while a size runs (a long one can be followed, and read if it is cut off)."""
+    print(f"  [{time.strftime('%H:%M:%S')}] {text}; maxrss "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB", file=sys.stderr, flush=True)
+
+
 def warm_up_process(device: str = "cpu") -> None:
     """Lazy imports and first-call costs (scikit-learn's metrics, autograd, a GPU's context
     and kernels) on KarateClub, so that the timings below are the graph's own."""
@@ -147,6 +183,26 @@ def epoch_parts(trainer, repeats: int) -> dict:
                                    for _ in range(trainer.config.discriminator_steps)])
         parts["discriminator_ms"].append(cpu)
         _, _, cpu = clock(trainer.encoder_step, z)
+        parts["encoder_update_ms"].append(cpu)
+    return {k: 1000 * statistics.median(v) for k, v in parts.items()}
+
+
+def batch_parts(trainer, repeats: int) -> dict:
+    """Sampled: CPU ms of drawing a batch, encoding its subgraph, the D updates, the encoder
+    update (medians over `repeats` batches)."""
+    parts: dict[str, list[float]] = {"sample_ms": [], "encode_ms": [], "discriminator_ms": [],
+                                     "encoder_update_ms": []}
+    batches = trainer.batches.epoch()
+    for _ in range(repeats):
+        trainer.model.train()
+        batch, _, cpu = clock(next, batches)
+        parts["sample_ms"].append(cpu)
+        z, _, cpu = clock(trainer.model.encode, trainer.x[batch.nodes], batch.edge_index)
+        parts["encode_ms"].append(cpu)
+        _, _, cpu = clock(lambda: [trainer.discriminator_step(z)
+                                   for _ in range(trainer.config.discriminator_steps)])
+        parts["discriminator_ms"].append(cpu)
+        _, _, cpu = clock(trainer.encoder_step, z, batch.positives, lambda: batch.negatives)
         parts["encoder_update_ms"].append(cpu)
     return {k: 1000 * statistics.median(v) for k, v in parts.items()}
 
@@ -184,12 +240,15 @@ def final_metric_parts(z, graph, seed: int) -> dict:
 def run_size(nodes: int, args) -> dict:
     command = [sys.executable, __file__, "--child", str(nodes), "--epochs", str(args.epochs),
                "--degree", str(args.degree), "--features", str(args.features),
-               "--threads", str(args.threads), "--device", args.device] + ([] if args.umap else ["--no-umap"])
-    done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout,
-                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+               "--threads", str(args.threads), "--device", args.device, "--batch-nodes", str(args.batch_nodes)] + (
+                   [] if args.umap else ["--no-umap"]) + (["--sampled"] if args.sampled else [])
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, timeout=args.timeout,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})  # stderr: progress
     if done.returncode != 0:
-        raise SystemExit(f"{nodes} nodes failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        raise SystemExit(f"{nodes} nodes failed (exit {done.returncode})")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    print(json.dumps(result), file=sys.stderr, flush=True)
+    return result
 
 
 ROWS = [  # (label, key, format)
@@ -198,6 +257,8 @@ ROWS = [  # (label, key, format)
     ("first epoch (builds Â), s", "first_epoch_s", "{:.2f}"),
     ("ms / epoch (wall, median)", "epoch_ms", "{:.0f}"),
     ("ms / epoch (CPU)", "epoch_cpu_ms", "{:.0f}"),
+    ("  batches per epoch (sampled)", "batches", "{:,.0f}"),
+    ("  draw a batch, CPU ms", "sample_ms", "{:.1f}"),
     ("  encode, CPU ms", "encode_ms", "{:.1f}"),
     ("  discriminator update(s), CPU ms", "discriminator_ms", "{:.1f}"),
     ("  encoder update, CPU ms", "encoder_update_ms", "{:.1f}"),
@@ -216,7 +277,11 @@ ROWS = [  # (label, key, format)
     ("PCA picture, s", "pca_picture_s", "{:.2f}"),
     ("UMAP warm-up, s", "umap_warm_up_s", "{:.1f}"),
     ("UMAP picture (warm), s", "umap_picture_s", "{:.2f}"),
+    ("first picture (sampled), s", "first_picture_s", "{:.1f}"),
     ("peak memory (maxrss), MB", "peak_rss_mb", "{:.0f}"),
+    ("  after the graph, MB", "rss_after_graph_mb", "{:.0f}"),
+    ("  after the first epoch, MB", "rss_after_first_epoch_mb", "{:.0f}"),
+    ("load average while timing", "load_during", "{:.1f}"),
     ("  of which after imports, MB", "rss_after_imports_mb", "{:.0f}"),
     ("GPU peak memory allocated, MB", "gpu_peak_mb", "{:.0f}"),
     ("test AUC (after the timed epochs)", "test_auc", "{:.3f}"),
@@ -240,11 +305,13 @@ def cell(result: dict, label: str, key: str | None, fmt: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
-    parser.add_argument("--epochs", type=int, default=5, help="timed plain epochs per size")
+    parser.add_argument("--epochs", type=int, default=5, help="timed plain epochs per size (0: time the first)")
     parser.add_argument("--degree", type=float, default=10.0)
     parser.add_argument("--features", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-umap", dest="umap", action="store_false")
+    parser.add_argument("--sampled", action="store_true", help="train every size sampled")
+    parser.add_argument("--batch-nodes", type=int, default=8192)
     parser.add_argument("--timeout", type=float, default=600, help="seconds per size")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
@@ -264,7 +331,7 @@ def main() -> None:
         results.append(run_size(nodes, args))
     config = planted_config(sizes[0], args.degree, args.features, args.device)
     print(f"device: {results[0]['device']}; planted partition, {COMMUNITIES} communities, degree ~{args.degree:g}, "
-          f"{args.features} features; default ARGVA (latent {config.latent_size}, encoder hidden "
+          f"{args.features} features; {'sampled (' + format(args.batch_nodes, ',') + '-node batches)' if args.sampled else 'full-batch'}; default ARGVA (latent {config.latent_size}, encoder hidden "
           f"{config.encoder_hidden}, {config.discriminator_steps} D step(s)); {args.threads} torch thread(s); "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print(f"{'nodes':<36}" + "".join(f"{r['nodes']:>12,}" for r in results))

@@ -26,6 +26,7 @@ PLANTED_LABELS = {"planted_nodes": "Nodes", "planted_communities": "Communities"
                   "planted_signal": "Feature signal"}
 PLANTED = tuple(name for name, f in FIELDS.items() if f.metadata["group"] == "planted")
 LOGGING = tuple(name for name, f in FIELDS.items() if f.metadata["group"] == "logging")
+BIG = tuple(name for name, f in FIELDS.items() if f.metadata["group"] == "big")  # advanced: folded
 
 
 @dataclass(frozen=True)

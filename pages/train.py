@@ -12,8 +12,8 @@ loading = engine_loading_note()
 
 from argae_core import runs  # noqa: E402
 from argae_core.config import FIELDS, ConfigError, TrainConfig  # noqa: E402
-from pages import common, knobs, signin, steer, train_link, train_live, train_upload  # noqa: E402
-from pages.knobs import LOGGING, PLANTED, Section  # noqa: E402
+from pages import common, knobs, signin, steer, train_estimate, train_link, train_live, train_upload  # noqa: E402
+from pages.knobs import BIG, LOGGING, PLANTED, Section  # noqa: E402
 
 if loading is not None:
     loading.empty()
@@ -25,7 +25,7 @@ SECTIONS = (Section(None, ("features",)), Section("Planted partition", PLANTED, 
             Section("Model", ("model", "latent_size", "encoder_hidden", "discriminator_hidden")),
             Section("Training", ("epochs", "seed", "encoder_lr", "discriminator_lr", "discriminator_steps",
                                  "reg_weight", "kl_weight")),
-            Section("Logging and device", LOGGING, fold="closed"))
+            Section("Logging and device", LOGGING, fold="closed"), Section("Big graphs", BIG, fold="closed"))
 
 
 viewing = train_link.viewed_run()
@@ -108,6 +108,8 @@ elif graph_state == "pending":
     caption_when_read(config)
 for field_name, message in problems.items():
     st.error(f"**{field_name.replace('_', ' ')}**: {message}", icon=":material/block:")
+too_big = (not viewing and set(problems) <= {"planted_nodes"}  # a planted graph too big: its numbers too
+           and train_estimate.show(config, graph if graph_state == "ready" else None))
 
 
 def buttons_state(job) -> tuple[bool, bool, bool]:
@@ -125,7 +127,7 @@ buttons = st.container(horizontal=True)  # content-wide buttons: labels never tr
 if buttons.button("Start", type="primary", icon=":material/play_arrow:", width="content",
                   help="This page shows a saved run: press **Train a new run from these settings** above "
                        "to start from them." if viewing else None,
-                  disabled=bool(viewing) or active or bool(problems) or graph_error is not None
+                  disabled=bool(viewing) or active or bool(problems) or graph_error is not None or too_big
                   or config.dataset == "upload:"):
     try:
         st.session_state["train_job"] = manager.submit(

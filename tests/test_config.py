@@ -29,6 +29,11 @@ def test_defaults_are_valid_for_every_model_kind():
     ({"features": "tfidf"}, "features", "unknown value"),
     ({"dataset": "planted", "planted_p_in": 0.0, "planted_p_out": 0.0}, "planted_p_in", "no edges"),
     ({"planted_nodes": 20, "planted_communities": 30}, "planted_communities", "more communities"),
+    ({"sampling": "minibatch"}, "sampling", "choose one of auto, full, sampled"),
+    ({"batch_nodes": 10}, "batch_nodes", "at least 64"),
+    ({"batch_nodes": 2.5}, "batch_nodes", "whole number"),
+    ({"sample_threshold": 0}, "sample_threshold", "at least 1"),
+    ({"planted_nodes": 2_000_000}, "planted_nodes", "at most 1000000"),
 ])
 def test_each_bad_value_is_reported_under_its_field(changes, field, words):
     found = problems_of(**changes)
@@ -169,6 +174,32 @@ def test_a_planted_partition_too_big_for_memory_is_refused_with_number_and_limit
     found = problems_of(dataset="planted", **changes)
     assert "planted_nodes" in found, found
     assert "edges" in found["planted_nodes"] and "limit of" in found["planted_nodes"]
+
+
+def big_planted(nodes: int, **changes) -> dict:
+    """Degree about 10, 10 communities (benchmarks/bench_scaling.py's graphs)."""
+    return problems_of(**{"dataset": "planted", "planted_nodes": nodes, "planted_communities": 10,
+                          "planted_p_in": 8 / (nodes / 10), "planted_p_out": 2 / (nodes * 0.9), **changes})
+
+
+def test_full_batch_refuses_a_million_nodes_that_sampled_training_takes():
+    assert big_planted(1_000_000) == {}  # auto: sampled above the threshold
+    assert big_planted(1_000_000, sampling="sampled") == {}
+    full = big_planted(1_000_000, sampling="full")["planted_nodes"]
+    assert "over the limit of 2,000,000 for full-batch" in full and "4,999,960 edges" in full
+    assert "set sampling to sampled" in full
+    # auto with a threshold above the graph trains full-batch: the same refusal
+    assert "full-batch" in big_planted(1_000_000, sample_threshold=2_000_000)["planted_nodes"]
+    # beyond the sampled limit too: refused whatever the mode, without advice to sample
+    huge = big_planted(1_000_000, planted_p_in=0.002)["planted_nodes"]
+    assert "limit of 12,000,000" in huge and "sampling" not in huge
+
+
+def test_sampled_for_follows_the_mode_and_the_threshold():
+    config = TrainConfig(sample_threshold=50_000)
+    assert not config.sampled_for(50_000) and config.sampled_for(50_001)
+    assert config.replace(sampling="sampled").sampled_for(34)
+    assert not config.replace(sampling="full").sampled_for(10**6)
 
 
 def test_planted_size_is_only_checked_when_the_planted_graph_is_used():

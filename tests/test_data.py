@@ -88,6 +88,22 @@ def test_planted_partition_scales_with_edges_not_node_pairs():
     assert peak < 100 * 2**20, f"peak numpy memory {peak / 2**20:.0f} MB"
 
 
+def test_a_200k_node_planted_partition_needs_memory_linear_in_edges_and_features():
+    """Float32 features drawn in blocks (no float64 N x F copies), edges drawn per block."""
+    nodes, dim = 200_000, 64
+    tracemalloc.start()
+    try:
+        graph = planted(nodes=nodes, communities=10, p_in=3.2e-5 * 10, p_out=0.8e-5 * 10 / 9, dim=dim)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert graph.x.dtype == torch.float32 and graph.x.shape == (nodes, dim)
+    assert graph.edge_index.dtype == torch.int64 and graph.edge_index.shape == (2, 2 * graph.num_edges)
+    assert 700_000 < graph.num_edges < 900_000  # degree about 8
+    feature_bytes = nodes * dim * 4  # 51 MB; one float64 N x F copy would be 102 MB more
+    assert peak < feature_bytes + 100 * graph.num_edges + 40 * 2**20, f"peak numpy {peak / 2**20:.0f} MB"
+
+
 def test_load_graph_builds_planted_from_config_knobs():
     config = TrainConfig(dataset="planted", planted_nodes=90, planted_communities=3,
                          planted_feature_dim=5, seed=4)
