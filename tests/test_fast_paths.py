@@ -120,3 +120,47 @@ def test_trainer_with_written_out_discriminator_trains_as_with_autograd(monkeypa
     assert torch.allclose(fast.embed(), plain.embed(), atol=1e-5)
     for a, b in zip(fast.history, plain.history):
         assert a["discriminator_loss"] == pytest.approx(b["discriminator_loss"], rel=1e-5)
+
+
+def test_negative_sampler_table_and_binary_search_draw_the_same_pairs():
+    edges = ring(30)
+    table, search = NegativeSampler(edges, 30), NegativeSampler(edges, 30, table_limit=0)
+    assert table.table is not None and search.table is None
+    for seed in range(5):
+        torch.manual_seed(seed)
+        a = table()
+        torch.manual_seed(seed)
+        assert torch.equal(a, search())
+
+
+def test_discriminator_batch_follows_the_z_it_is_given():
+    """The kept [prior; z] batch takes each new z (and a z changed in place) before an update."""
+    trainer = Trainer(TrainConfig(dataset="karate", model="argva", epochs=3, device="cpu"))
+    n = trainer.graph.num_nodes
+    z1 = torch.randn(n, trainer.config.latent_size)
+    trainer.discriminator_step(z1)
+    assert torch.equal(trainer._d_batch[2][n:], z1)
+    z2 = torch.randn_like(z1)
+    trainer.discriminator_step(z2)
+    assert torch.equal(trainer._d_batch[2][n:], z2)
+    z2.mul_(3)
+    trainer.discriminator_step(z2)
+    assert torch.equal(trainer._d_batch[2][n:], z2)
+
+
+def test_discriminator_update_in_kept_buffers_repeats_exactly():
+    """Two updates from the same weights and batch give the same loss and gradients (the
+    buffers carry nothing over), equal to a fresh discriminator's."""
+    torch.manual_seed(0)
+    discriminator = Discriminator(latent=5, hidden=7)
+    fresh = Discriminator(latent=5, hidden=7)
+    fresh.load_state_dict(discriminator.state_dict())
+    x = torch.randn(30, 5)
+    first, _ = discriminator.batch_gradients(x, 15)
+    grads = [p.grad.clone() for p in discriminator.parameters()]
+    discriminator.batch_gradients(torch.randn(30, 5), 15)  # other numbers through the same buffers
+    again, prob = discriminator.batch_gradients(x, 15)
+    fresh_loss, fresh_prob = fresh.batch_gradients(x, 15)
+    assert torch.equal(first, again) and torch.equal(again, fresh_loss) and torch.equal(prob, fresh_prob)
+    for p, q, g in zip(discriminator.parameters(), fresh.parameters(), grads):
+        assert torch.equal(p.grad, g) and torch.equal(q.grad, g)
