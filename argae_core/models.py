@@ -121,10 +121,14 @@ class GCNEncoder(nn.Module):
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor):
         features, adjacency = self.prepare(x, edge_index)
         h = F.relu_(self.conv1(features, adjacency))  # in place, as in GCNLayer.forward
-        mu = self.conv_mu(h, adjacency)
         if self.conv_logstd is None:
-            return mu
-        return mu, self.conv_logstd(h, adjacency)
+            return self.conv_mu(h, adjacency)
+        # Both heads as one layer: one H W product and one sparse product of width 2 x latent
+        # instead of two of width latent (the same sums per entry), split into two views.
+        heads = (self.conv_mu, self.conv_logstd)
+        weight = torch.cat([head.lin.weight for head in heads])
+        out = (adjacency @ (h @ weight.t())).add_(torch.cat([head.bias for head in heads]))
+        return out.split(self.conv_mu.out_channels, dim=1)
 
     def prepare(self, x: torch.Tensor, edge_index: torch.Tensor) -> tuple:
         """(features, Â) for these tensors, built once per graph."""

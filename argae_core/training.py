@@ -288,7 +288,7 @@ class Trainer:
             out = self.model.encoder(self.x, self.train_edges)
         finally:
             self.model.train(was_training)
-        return out[0] if self.config.variational else out
+        return out[0].contiguous() if self.config.variational else out  # mu: a view of both heads
 
     @torch.no_grad()
     def snapshot(self, z: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray | None]:
