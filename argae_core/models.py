@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch_geometric.nn import ARGA, ARGVA, GAE, VGAE
-from torch_geometric.nn.models.autoencoder import InnerProductDecoder
+from torch_geometric.nn.models.autoencoder import EPS, MAX_LOGSTD, InnerProductDecoder
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.nn.inits import zeros
@@ -183,6 +183,40 @@ def _chunks(src: torch.Tensor, dst: torch.Tensor):
         yield start, src[start:start + PAIR_CHUNK], dst[start:start + PAIR_CHUNK]
 
 
+@torch.no_grad()
+def recon_loss_gradients(z: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
+                         grad_z: torch.Tensor) -> torch.Tensor:
+    """PyG's `recon_loss` (the inner-product decoder's binary cross entropy),
+
+        -mean log(sigmoid(z_i . z_j) + EPS) over positive pairs
+        -mean log(1 - sigmoid(z_i . z_j) + EPS) over negative pairs,
+
+    with its gradient w.r.t. z added into `grad_z`, written out: each chunk of pairs is
+    gathered once and scored, and its gradient scattered at once (autograd gathers the rows
+    again in the backward pass, and traces a dozen element-wise steps). The derivative of
+    each term is autograd's: log's 1 / (x + EPS) times sigmoid's p (1 - p), over the count.
+    Returns the loss (tests/test_fast_paths.py: against PyG's, with autograd)."""
+    total = z.new_zeros(())
+    for pairs, is_positive in ((positive, True), (negative, False)):
+        count, part = pairs.size(1), z.new_zeros(())
+        for _, src, dst in _chunks(pairs[0], pairs[1]):
+            a, b = z.index_select(0, src), z.index_select(0, dst)
+            p = torch.sigmoid((a * b).sum(dim=1))
+            slope = p * (1 - p)
+            if is_positive:  # d/ds -log(p + EPS)
+                inside = p + EPS
+                slope.div_(inside).neg_()
+            else:            # d/ds -log(1 - p + EPS)
+                inside = (1 - p).add_(EPS)
+                slope.div_(inside)
+            part = part - torch.log(inside).sum()
+            slope = slope.div_(count).unsqueeze(1)
+            grad_z.index_add_(0, src, b.mul_(slope))
+            grad_z.index_add_(0, dst, a.mul_(slope))
+        total = total + part / count  # no pairs: NaN, as the mean of nothing in PyG
+    return total
+
+
 class Discriminator(nn.Module):
     """The tutorial's MLP: latent -> hidden -> hidden -> 1 logit."""
 
@@ -239,6 +273,23 @@ class Discriminator(nn.Module):
                 torch.mm(grad, layer.weight, out=below)
                 grad = torch.ops.aten.threshold_backward.grad_input(below, inputs, 0, grad_input=below)
         return loss, prob.squeeze(-1)
+
+    @torch.no_grad()
+    def regulariser_gradients(self, z: torch.Tensor, weight: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """PyG's `reg_loss`, -mean log(sigmoid(D(z)) + EPS) (the encoder wants D to call z
+        "real"), and `weight` x its gradient w.r.t. z, with D's weights held fixed: what
+        autograd computes through D with D's parameters frozen, written out (the same
+        products; tests/test_fast_paths.py). Returns (unweighted loss, weighted gradient)."""
+        lin1, lin2, lin3 = self.lin1, self.lin2, self.lin3
+        h1 = torch.addmm(lin1.bias, z, lin1.weight.t()).relu_()
+        h2 = torch.addmm(lin2.bias, h1, lin2.weight.t()).relu_()
+        p = torch.sigmoid(torch.addmm(lin3.bias, h2, lin3.weight.t()))            # [n, 1]
+        inside = p + EPS
+        loss = -torch.log(inside).mean()
+        grad = (p * (1 - p)).div_(inside).mul_(-weight / z.size(0))              # d / d logit
+        grad = torch.ops.aten.threshold_backward(grad @ lin3.weight, h2, 0)
+        grad = torch.ops.aten.threshold_backward(grad @ lin2.weight, h1, 0)
+        return loss, grad @ lin1.weight
 
     def _buffers_for(self, x: torch.Tensor, rows: int) -> dict[str, torch.Tensor]:
         key = (rows, x.device, x.dtype)

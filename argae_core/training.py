@@ -23,7 +23,7 @@ from . import metrics, steering
 from .config import TrainConfig
 from .data import load_graph
 from .graph import Graph, Split, split_edges
-from .models import build_model, pick_device
+from .models import MAX_LOGSTD, build_model, pick_device, recon_loss_gradients
 from .records import ROW_FIELDS, EpochRecord  # noqa: F401  (importable from here as before)
 
 
@@ -115,6 +115,7 @@ class Trainer:
         self.best_val_auc = -math.inf
         self._best_state: dict | None = None
         self._stop = False
+        self._encoded: dict | None = None  # the last encode(): the encoder's output, z, and what made z
         self._d_batch: tuple | None = None  # (z it was filled from, z's version, [prior; z] rows)
         self._phases = None  # the epoch in progress, when step mode has begun one
         self._ready: EpochRecord | None = None  # an epoch step mode finished, not yet yielded
@@ -147,7 +148,23 @@ class Trainer:
 
     # ---------------------------------------------------------------- steps
     def encode(self) -> torch.Tensor:
-        return self.model.encode(self.x, self.train_edges)
+        """Z for this epoch, as PyG's `encode` makes it in training mode (variational: the
+        reparametrised sample mu + eps * exp(log std), log std clamped at MAX_LOGSTD, eps
+        drawn by `randn_like`), as a tensor without autograd history; the encoder's output,
+        which carries it, is kept for `encoder_step`."""
+        out = self.model.encoder(self.x, self.train_edges)
+        if not self.config.variational:
+            self._encoded = {"out": out, "z": out.detach()}
+            return self._encoded["z"]
+        mu, logstd = out
+        with torch.no_grad():
+            clamped = logstd.clamp(max=MAX_LOGSTD)
+            noise = torch.randn_like(clamped)
+            scale = torch.exp(clamped)
+            z = mu + noise * scale
+        self._encoded = {"out": out, "z": z, "mu": mu.detach(), "logstd": logstd.detach(),
+                         "clamped": clamped, "noise": noise, "scale": scale}
+        return z
 
     def discriminator_step(self, z: torch.Tensor) -> tuple[float, float, float]:
         """One D update on prior samples vs z; returns (loss, mean D(real), mean D(fake)).
@@ -176,33 +193,61 @@ class Trainer:
         return batch
 
     def encoder_step(self, z: torch.Tensor) -> dict:
-        """One encoder update on recon + weighted regulariser + weighted KL."""
-        recon = self.model.recon_loss(z, self.positive_edges, self.negative_edges())
+        """One encoder update on recon + weighted regulariser + weighted KL, for the z of the
+        last `encode()`.
+
+        The losses are PyG's (`recon_loss`, `reg_loss`, `kl_loss`); their gradients w.r.t. z,
+        mu and log std are written out (models.recon_loss_gradients,
+        Discriminator.regulariser_gradients, `_kl_and_output_gradient` for the KL and the
+        reparametrisation), and autograd runs only through the encoder, from its output: the
+        same update as `loss.backward()` on the sum (tests/test_fast_paths.py), without
+        tracing the losses (Cora, tutorial sizes: about a dozen element-wise steps each way)."""
+        encoded = self._encoded
+        if encoded is None or encoded["z"] is not z:
+            raise ValueError("encoder_step takes the z that the last encode() returned")
+        self._encoded = None  # the encoder's graph goes with the backward pass below
+        grad_z = torch.zeros_like(z)
+        recon = recon_loss_gradients(z, self.positive_edges, self.negative_edges(), grad_z)
         loss = recon
-        parts = {"recon_loss": float(recon.detach())}
+        parts = {"recon_loss": float(recon)}
         if self.model_is_adversarial:  # steering can switch the adversary off
-            reg = self.reg_weight * self._without_discriminator_grads(self.model.reg_loss, z)
+            reg_loss, reg_grad = self.model.discriminator.regulariser_gradients(z, self.reg_weight)
+            grad_z += reg_grad
+            reg = self.reg_weight * reg_loss
             loss = loss + reg
-            parts["reg_loss"] = float(reg.detach())
-        if self.config.variational:
-            kl = self.kl_weight * self.model.kl_loss()
-            loss = loss + kl
-            parts["kl_loss"] = float(kl.detach())
+            parts["reg_loss"] = float(reg)
         self.encoder_optimizer.zero_grad()
-        loss.backward()
+        if self.config.variational:
+            kl, grad_out = self._kl_and_output_gradient(encoded, grad_z)
+            loss = loss + kl
+            parts["kl_loss"] = float(kl)
+            torch.autograd.backward(encoded["out"], grad_out.split(z.size(1), dim=1))
+        else:
+            encoded["out"].backward(grad_z)
         self.encoder_optimizer.step()
-        parts["encoder_loss"] = float(loss.detach())
+        parts["encoder_loss"] = float(loss)
         return parts
 
-    def _without_discriminator_grads(self, loss_fn, z: torch.Tensor) -> torch.Tensor:
-        """loss_fn(z) with D's weights frozen: the encoder's backward pass then skips D's weight
-        gradients, which the encoder update never uses (the next D step zeroes them anyway)."""
-        discriminator = self.model.discriminator
-        discriminator.requires_grad_(False)
-        try:
-            return loss_fn(z)
-        finally:
-            discriminator.requires_grad_(True)
+    @torch.no_grad()
+    def _kl_and_output_gradient(self, encoded: dict, grad_z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The weighted KL term (PyG's `kl_loss` on the clamped log std) and the gradient of
+        the whole loss w.r.t. the encoder's [mu | log std], given its gradient w.r.t. z:
+
+            d/d mu      = dL/dz + w mu / N
+            d/d logstd  = dL/dz eps exp(s) + w (exp(s)^2 - 1) / N  where logstd <= MAX_LOGSTD, else 0
+
+        (s the clamped log std, z = mu + eps exp(s), w the KL weight)."""
+        mu, clamped, scale = encoded["mu"], encoded["clamped"], encoded["scale"]
+        n, latent = mu.shape
+        square = scale * scale
+        kl = -0.5 * torch.mean(torch.sum(1 + 2 * clamped - mu ** 2 - square, dim=1))
+        per_node = self.kl_weight / n
+        grad_out = grad_z.new_empty(n, 2 * latent)
+        torch.add(grad_z, mu, alpha=per_node, out=grad_out[:, :latent])
+        grad_logstd = torch.mul(grad_z, encoded["noise"], out=grad_out[:, latent:])
+        grad_logstd.mul_(scale).add_(square.sub_(1), alpha=per_node)
+        grad_logstd.masked_fill_(encoded["logstd"] > MAX_LOGSTD, 0)
+        return self.kl_weight * kl, grad_out
 
     @property
     def model_is_adversarial(self) -> bool:
