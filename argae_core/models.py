@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch_geometric.nn import ARGA, ARGVA, GAE, VGAE
-from torch_geometric.nn.models.autoencoder import InnerProductDecoder
+from torch_geometric.nn.models.autoencoder import EPS, MAX_LOGSTD, InnerProductDecoder
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.nn.inits import zeros
@@ -122,10 +122,14 @@ class GCNEncoder(nn.Module):
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor):
         features, adjacency = self.prepare(x, edge_index)
         h = F.relu_(self.conv1(features, adjacency))  # in place, as in GCNLayer.forward
-        mu = self.conv_mu(h, adjacency)
         if self.conv_logstd is None:
-            return mu
-        return mu, self.conv_logstd(h, adjacency)
+            return self.conv_mu(h, adjacency)
+        # Both heads as one layer: one H W product and one sparse product of width 2 x latent
+        # instead of two of width latent (the same sums per entry), split into two views.
+        heads = (self.conv_mu, self.conv_logstd)
+        weight = torch.cat([head.lin.weight for head in heads])
+        out = (adjacency @ (h @ weight.t())).add_(torch.cat([head.bias for head in heads]))
+        return out.split(self.conv_mu.out_channels, dim=1)
 
     def prepare(self, x: torch.Tensor, edge_index: torch.Tensor) -> tuple:
         """(features, Â) for these tensors, built once per graph."""
@@ -180,6 +184,40 @@ def _chunks(src: torch.Tensor, dst: torch.Tensor):
         yield start, src[start:start + PAIR_CHUNK], dst[start:start + PAIR_CHUNK]
 
 
+@torch.no_grad()
+def recon_loss_gradients(z: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
+                         grad_z: torch.Tensor) -> torch.Tensor:
+    """PyG's `recon_loss` (the inner-product decoder's binary cross entropy),
+
+        -mean log(sigmoid(z_i . z_j) + EPS) over positive pairs
+        -mean log(1 - sigmoid(z_i . z_j) + EPS) over negative pairs,
+
+    with its gradient w.r.t. z added into `grad_z`, written out: each chunk of pairs is
+    gathered once and scored, and its gradient scattered at once (autograd gathers the rows
+    again in the backward pass, and traces a dozen element-wise steps). The derivative of
+    each term is autograd's: log's 1 / (x + EPS) times sigmoid's p (1 - p), over the count.
+    Returns the loss (tests/test_fast_paths.py: against PyG's, with autograd)."""
+    total = z.new_zeros(())
+    for pairs, is_positive in ((positive, True), (negative, False)):
+        count, part = pairs.size(1), z.new_zeros(())
+        for _, src, dst in _chunks(pairs[0], pairs[1]):
+            a, b = z.index_select(0, src), z.index_select(0, dst)
+            p = torch.sigmoid((a * b).sum(dim=1))
+            slope = p * (1 - p)
+            if is_positive:  # d/ds -log(p + EPS)
+                inside = p + EPS
+                slope.div_(inside).neg_()
+            else:            # d/ds -log(1 - p + EPS)
+                inside = (1 - p).add_(EPS)
+                slope.div_(inside)
+            part = part - torch.log(inside).sum()
+            slope = slope.div_(count).unsqueeze(1)
+            grad_z.index_add_(0, src, b.mul_(slope))
+            grad_z.index_add_(0, dst, a.mul_(slope))
+        total = total + part / count  # no pairs: NaN, as the mean of nothing in PyG
+    return total
+
+
 class Discriminator(nn.Module):
     """The tutorial's MLP: latent -> hidden -> hidden -> 1 logit."""
 
@@ -188,11 +226,11 @@ class Discriminator(nn.Module):
         self.lin1 = nn.Linear(latent, hidden)
         self.lin2 = nn.Linear(hidden, hidden)
         self.lin3 = nn.Linear(hidden, 1)
+        self._workspace: dict = {}  # (rows, device, dtype) -> the update's kept buffers
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.lin3(F.relu(self.lin2(F.relu(self.lin1(z)))))
 
-    @torch.no_grad()
     def update_gradients(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """D's loss on prior samples ("real", target 1) and node embeddings ("fake", target 0),
         and its gradients written into the weights' `.grad`: what
@@ -202,27 +240,75 @@ class Discriminator(nn.Module):
             loss.backward()
 
         computes (the same products in the same order; tests/test_fast_paths.py), written out.
-        Autograd's bookkeeping, the target tensor, zeroing and accumulating `.grad` are a good
-        part of an update at these sizes (Cora, latent 32, one thread, loaded machine: CPU ms
-        per update 6.7 -> 5.8, interleaved); what is left is mostly the five matrix products.
-        Returns (loss, D(x) per row as probabilities, real rows first)."""
-        n = real.size(0)
-        x = torch.cat([real, fake])
-        h1 = torch.addmm(self.lin1.bias, x, self.lin1.weight.t()).relu_()
-        h2 = torch.addmm(self.lin2.bias, h1, self.lin2.weight.t()).relu_()
-        logits = torch.addmm(self.lin3.bias, h2, self.lin3.weight.t())            # [2n, 1]
-        prob = torch.sigmoid(logits)
+        Returns (loss, D(x) per row as probabilities, real rows first); see `batch_gradients`."""
+        return self.batch_gradients(torch.cat([real, fake]), real.size(0))
+
+    @torch.no_grad()
+    def batch_gradients(self, x: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """`update_gradients` on x = [real; fake] (n rows each), given as one tensor, so a
+        caller can keep that batch and refill only the prior half in place (training.py).
+
+        Autograd's bookkeeping, the target tensor, zeroing and accumulating `.grad`, and a
+        fresh [2n x hidden] tensor for every product and ReLU were a good part of an update
+        at these sizes; here every product writes into kept buffers (`out=`) and into the
+        weights' own `.grad` tensors, the ReLUs and their backward run in place, and what is
+        left is the five matrix products (Cora, latent 32, one thread: CPU ms per update
+        6.7 with autograd, 3.5 written out, 2.7 with kept buffers). The probabilities
+        returned are a view of a kept buffer: valid until the next call."""
+        work = self._buffers_for(x, 2 * n)
+        lin1, lin2, lin3 = self.lin1, self.lin2, self.lin3
+        h1 = torch.addmm(lin1.bias, x, lin1.weight.t(), out=work["h1"]).relu_()
+        h2 = torch.addmm(lin2.bias, h1, lin2.weight.t(), out=work["h2"]).relu_()
+        logits = torch.addmm(lin3.bias, h2, lin3.weight.t(), out=work["logits"])      # [2n, 1]
+        prob = torch.sigmoid(logits, out=work["prob"])
         # d loss / d logit = 2 (sigmoid - target) / 2n, in autograd's order of operations
-        grad = prob.clone()
+        grad = work["grad"].copy_(prob)
         grad[:n] -= 1
         loss = 2 * (F.softplus(logits[n:]).sum() + F.softplus(-logits[:n]).sum()) / (2 * n)
         grad.mul_(2).div_(2 * n)
-        for layer, inputs in ((self.lin3, h2), (self.lin2, h1), (self.lin1, x)):
-            weight_grad, bias_grad = grad.t() @ inputs, grad.sum(0)
-            if layer is not self.lin1:  # inputs = ReLU(below): the gradient before that ReLU
-                grad = torch.ops.aten.threshold_backward(grad @ layer.weight, inputs, 0)
-            layer.weight.grad, layer.bias.grad = weight_grad, bias_grad
+        for layer, inputs, below in ((lin3, h2, work["g2"]), (lin2, h1, work["g1"]), (lin1, x, None)):
+            weight_grad, bias_grad = _grad_buffer(layer.weight), _grad_buffer(layer.bias)
+            torch.mm(grad.t(), inputs, out=weight_grad)
+            torch.sum(grad, 0, out=bias_grad)
+            if below is not None:  # inputs = ReLU(below): the gradient before that ReLU, in place
+                torch.mm(grad, layer.weight, out=below)
+                grad = torch.ops.aten.threshold_backward.grad_input(below, inputs, 0, grad_input=below)
         return loss, prob.squeeze(-1)
+
+    @torch.no_grad()
+    def regulariser_gradients(self, z: torch.Tensor, weight: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """PyG's `reg_loss`, -mean log(sigmoid(D(z)) + EPS) (the encoder wants D to call z
+        "real"), and `weight` x its gradient w.r.t. z, with D's weights held fixed: what
+        autograd computes through D with D's parameters frozen, written out (the same
+        products; tests/test_fast_paths.py). Returns (unweighted loss, weighted gradient)."""
+        lin1, lin2, lin3 = self.lin1, self.lin2, self.lin3
+        h1 = torch.addmm(lin1.bias, z, lin1.weight.t()).relu_()
+        h2 = torch.addmm(lin2.bias, h1, lin2.weight.t()).relu_()
+        p = torch.sigmoid(torch.addmm(lin3.bias, h2, lin3.weight.t()))            # [n, 1]
+        inside = p + EPS
+        loss = -torch.log(inside).mean()
+        grad = (p * (1 - p)).div_(inside).mul_(-weight / z.size(0))              # d / d logit
+        grad = torch.ops.aten.threshold_backward(grad @ lin3.weight, h2, 0)
+        grad = torch.ops.aten.threshold_backward(grad @ lin2.weight, h1, 0)
+        return loss, grad @ lin1.weight
+
+    def _buffers_for(self, x: torch.Tensor, rows: int) -> dict[str, torch.Tensor]:
+        key = (rows, x.device, x.dtype)
+        work = self._workspace.get(key)
+        if work is None:
+            hidden = self.lin1.out_features
+            work = {name: x.new_empty(rows, width) for name, width in
+                    (("h1", hidden), ("h2", hidden), ("g1", hidden), ("g2", hidden),
+                     ("logits", 1), ("prob", 1), ("grad", 1))}
+            self._workspace = {key: work}  # one size at a time: a new graph replaces the old
+        return work
+
+
+def _grad_buffer(parameter: nn.Parameter) -> torch.Tensor:
+    """The parameter's `.grad`, made once and then overwritten in place (never accumulated)."""
+    if parameter.grad is None or parameter.grad.shape != parameter.shape:
+        parameter.grad = torch.empty_like(parameter)
+    return parameter.grad
 
 
 def build_model(config: TrainConfig, num_features: int) -> GAE:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+import weakref
 
 import numpy as np
 import torch
@@ -23,8 +24,11 @@ from .config import TrainConfig
 from .data import load_graph
 from .devices import FUSED_ADAM, resolve_device
 from .graph import Graph, Split, split_edges
-from .models import build_model
+from .models import MAX_LOGSTD, build_model, recon_loss_gradients
 from .records import ROW_FIELDS, EpochRecord  # noqa: F401  (importable from here as before)
+
+
+NEGATIVE_TABLE_LIMIT = 2**24  # node pairs up to which the sampler looks edges up in a table (16 MB)
 
 
 class NegativeSampler:
@@ -34,12 +38,19 @@ class NegativeSampler:
 
     PyG draws pair ids with Python's `random.sample` and rejects edges with `np.isin`, on the
     CPU, every epoch (on Cora about a tenth of the tutorial's epoch). Here: one `randint` on
-    the device and a binary search among the training edge ids, sorted once."""
+    the device, and the training edges looked up in a table of all N^2 pairs (one byte each,
+    while N^2 <= NEGATIVE_TABLE_LIMIT: Cora 7.3 MB; a gather, 17 us on Cora) or, for larger
+    graphs, by binary search among the edge ids, sorted once (730 us on Cora). Both give
+    the same pairs for the same draws."""
 
-    def __init__(self, edge_index: torch.Tensor, num_nodes: int):
+    def __init__(self, edge_index: torch.Tensor, num_nodes: int, table_limit: int = NEGATIVE_TABLE_LIMIT):
         self.num_nodes = num_nodes
         self.count = edge_index.size(1)
         self.edge_ids = torch.sort(edge_index[0] * num_nodes + edge_index[1]).values
+        self.table = None
+        if num_nodes * num_nodes <= table_limit:
+            self.table = torch.zeros(num_nodes * num_nodes, dtype=torch.bool, device=self.edge_ids.device)
+            self.table[self.edge_ids] = True
         non_edges = num_nodes * (num_nodes - 1) - self.count
         # Oversample as PyG does, so that after rejection about `count` pairs are left.
         self.draws = math.ceil(1.1 * self.count * num_nodes ** 2 / max(non_edges, 1))
@@ -47,9 +58,13 @@ class NegativeSampler:
     def __call__(self) -> torch.Tensor:
         pairs = torch.randint(self.num_nodes, (2, self.draws), device=self.edge_ids.device)
         ids = pairs[0] * self.num_nodes + pairs[1]
-        nearest = torch.searchsorted(self.edge_ids, ids).clamp_(max=self.edge_ids.numel() - 1)
-        keep = (self.edge_ids[nearest] != ids) & (pairs[0] != pairs[1])
-        return pairs[:, keep][:, :self.count]
+        if self.table is not None:
+            is_edge = self.table.index_select(0, ids)
+        else:
+            nearest = torch.searchsorted(self.edge_ids, ids).clamp_(max=self.edge_ids.numel() - 1)
+            is_edge = self.edge_ids[nearest] == ids
+        keep = torch.logical_not(is_edge).logical_and_(pairs[0] != pairs[1])
+        return pairs.index_select(1, keep.nonzero().squeeze(1)[:self.count])
 
 
 def one_direction(edge_index: torch.Tensor) -> torch.Tensor:
@@ -117,6 +132,8 @@ class Trainer:
         self.best_val_auc = -math.inf
         self._best_state: dict | None = None
         self._stop = False
+        self._encoded: dict | None = None  # the last encode(): the encoder's output, z, and what made z
+        self._d_batch: tuple | None = None  # (z it was filled from, z's version, [prior; z] rows)
         self._phases = None  # the epoch in progress, when step mode has begun one
         self._ready: EpochRecord | None = None  # an epoch step mode finished, not yet yielded
         self.history: list[dict] = []
@@ -147,19 +164,50 @@ class Trainer:
         self._pending.update(steering.check_change(self.config, change))
 
     # ---------------------------------------------------------------- steps
-    def encode(self) -> torch.Tensor:
-        return self.model.encode(self.x, self.train_edges)
+    def encode(self, x: torch.Tensor | None = None, edge_index: torch.Tensor | None = None) -> torch.Tensor:
+        """Z for this epoch, as PyG's `encode` makes it in training mode (variational: the
+        reparametrised sample mu + eps * exp(log std), log std clamped at MAX_LOGSTD, eps
+        drawn by `randn_like`), as a tensor without autograd history; the encoder's output,
+        which carries it, is kept for `encoder_step`."""
+        out = self.model.encoder(self.x if x is None else x, self.train_edges if edge_index is None else edge_index)
+        if not self.config.variational:
+            self._encoded = {"out": out, "z": out.detach()}
+            return self._encoded["z"]
+        mu, logstd = out
+        with torch.no_grad():
+            clamped = logstd.clamp(max=MAX_LOGSTD)
+            noise = torch.randn_like(clamped)
+            scale = torch.exp(clamped)
+            z = mu + noise * scale
+        self._encoded = {"out": out, "z": z, "mu": mu.detach(), "logstd": logstd.detach(),
+                         "clamped": clamped, "noise": noise, "scale": scale}
+        return z
 
     def discriminator_step(self, z: torch.Tensor) -> tuple[float, float, float]:
         """One D update on prior samples vs z; returns (loss, mean D(real), mean D(fake)).
 
         Real and fake go through D as one batch: the same loss as PyG's
         `discriminator_loss` (BCE on both halves) at half the calls; the gradients are
-        written out (`Discriminator.update_gradients`), not traced by autograd."""
-        loss, prob = self.model.discriminator.update_gradients(torch.randn_like(z), z.detach())
+        written out (`Discriminator.batch_gradients`), not traced by autograd. The batch is
+        kept: z is copied into its second half once per epoch (the updates of an epoch share
+        one z), and each update draws the prior samples into its first half in place, the
+        same draws as `torch.randn_like(z)`."""
+        batch, n = self._discriminator_batch(z), z.size(0)
+        batch[:n].normal_()
+        loss, prob = self.model.discriminator.batch_gradients(batch, n)
         self.discriminator_optimizer.step()
-        n = z.size(0)
         return float(loss), float(prob[:n].mean()), float(prob[n:].mean())
+
+    def _discriminator_batch(self, z: torch.Tensor) -> torch.Tensor:
+        """[prior rows; z rows]: the kept batch, its z half filled from this z (once per z)."""
+        source, version, batch = self._d_batch or (None, None, None)
+        if batch is None or batch.shape != (2 * z.size(0), *z.shape[1:]) or batch.device != z.device \
+                or batch.dtype != z.dtype:
+            batch, source = z.new_empty(2 * z.size(0), *z.shape[1:]), None
+        if source is None or source() is not z or version != z._version:
+            batch[z.size(0):].copy_(z.detach())
+        self._d_batch = (weakref.ref(z), z._version, batch)
+        return batch
 
     def updates(self):
         """The encoder updates of one epoch, as (z, positive pairs, draw negative pairs):
@@ -169,40 +217,68 @@ class Trainer:
             yield self.encode(), self.positive_edges, self.negative_edges
             return
         for batch in self.batches.epoch():
-            yield (self.model.encode(self.x[batch.nodes], batch.edge_index), batch.positives,
+            yield (self.encode(self.x[batch.nodes], batch.edge_index), batch.positives,
                    lambda negatives=batch.negatives: negatives)
 
     def encoder_step(self, z: torch.Tensor, positives: torch.Tensor | None = None, negatives=None) -> dict:
-        """One encoder update on recon + weighted regulariser + weighted KL (on the whole
-        graph's pairs unless `positives` and `negatives`, a function drawing them, are given)."""
+        """One encoder update on recon + weighted regulariser + weighted KL, for the z of the
+        last `encode()` (on the whole graph's pairs unless `positives` and `negatives`, a
+        function drawing them, are given: a sampled batch's, in its local ids).
+
+        The losses are PyG's (`recon_loss`, `reg_loss`, `kl_loss`); their gradients w.r.t. z,
+        mu and log std are written out (models.recon_loss_gradients,
+        Discriminator.regulariser_gradients, `_kl_and_output_gradient` for the KL and the
+        reparametrisation), and autograd runs only through the encoder, from its output: the
+        same update as `loss.backward()` on the sum (tests/test_fast_paths.py), without
+        tracing the losses (Cora, tutorial sizes: about a dozen element-wise steps each way)."""
+        encoded = self._encoded
+        if encoded is None or encoded["z"] is not z:
+            raise ValueError("encoder_step takes the z that the last encode() returned")
+        self._encoded = None  # the encoder's graph goes with the backward pass below
+        grad_z = torch.zeros_like(z)
         positives = self.positive_edges if positives is None else positives
         negatives = self.negative_edges if negatives is None else negatives
-        recon = self.model.recon_loss(z, positives, negatives())
+        recon = recon_loss_gradients(z, positives, negatives(), grad_z)
         loss = recon
-        parts = {"recon_loss": float(recon.detach())}
+        parts = {"recon_loss": float(recon)}
         if self.model_is_adversarial:  # steering can switch the adversary off
-            reg = self.reg_weight * self._without_discriminator_grads(self.model.reg_loss, z)
+            reg_loss, reg_grad = self.model.discriminator.regulariser_gradients(z, self.reg_weight)
+            grad_z += reg_grad
+            reg = self.reg_weight * reg_loss
             loss = loss + reg
-            parts["reg_loss"] = float(reg.detach())
-        if self.config.variational:
-            kl = self.kl_weight * self.model.kl_loss()
-            loss = loss + kl
-            parts["kl_loss"] = float(kl.detach())
+            parts["reg_loss"] = float(reg)
         self.encoder_optimizer.zero_grad()
-        loss.backward()
+        if self.config.variational:
+            kl, grad_out = self._kl_and_output_gradient(encoded, grad_z)
+            loss = loss + kl
+            parts["kl_loss"] = float(kl)
+            torch.autograd.backward(encoded["out"], grad_out.split(z.size(1), dim=1))
+        else:
+            encoded["out"].backward(grad_z)
         self.encoder_optimizer.step()
-        parts["encoder_loss"] = float(loss.detach())
+        parts["encoder_loss"] = float(loss)
         return parts
 
-    def _without_discriminator_grads(self, loss_fn, z: torch.Tensor) -> torch.Tensor:
-        """loss_fn(z) with D's weights frozen: the encoder's backward pass then skips D's weight
-        gradients, which the encoder update never uses (the next D step zeroes them anyway)."""
-        discriminator = self.model.discriminator
-        discriminator.requires_grad_(False)
-        try:
-            return loss_fn(z)
-        finally:
-            discriminator.requires_grad_(True)
+    @torch.no_grad()
+    def _kl_and_output_gradient(self, encoded: dict, grad_z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The weighted KL term (PyG's `kl_loss` on the clamped log std) and the gradient of
+        the whole loss w.r.t. the encoder's [mu | log std], given its gradient w.r.t. z:
+
+            d/d mu      = dL/dz + w mu / N
+            d/d logstd  = dL/dz eps exp(s) + w (exp(s)^2 - 1) / N  where logstd <= MAX_LOGSTD, else 0
+
+        (s the clamped log std, z = mu + eps exp(s), w the KL weight)."""
+        mu, clamped, scale = encoded["mu"], encoded["clamped"], encoded["scale"]
+        n, latent = mu.shape
+        square = scale * scale
+        kl = -0.5 * torch.mean(torch.sum(1 + 2 * clamped - mu ** 2 - square, dim=1))
+        per_node = self.kl_weight / n
+        grad_out = grad_z.new_empty(n, 2 * latent)
+        torch.add(grad_z, mu, alpha=per_node, out=grad_out[:, :latent])
+        grad_logstd = torch.mul(grad_z, encoded["noise"], out=grad_out[:, latent:])
+        grad_logstd.mul_(scale).add_(square.sub_(1), alpha=per_node)
+        grad_logstd.masked_fill_(encoded["logstd"] > MAX_LOGSTD, 0)
+        return self.kl_weight * kl, grad_out
 
     @property
     def model_is_adversarial(self) -> bool:
@@ -296,7 +372,7 @@ class Trainer:
             out = self.model.encoder(self.x, self.train_edges)
         finally:
             self.model.train(was_training)
-        return out[0] if self.config.variational else out
+        return out[0].contiguous() if self.config.variational else out  # mu: a view of both heads
 
     @torch.no_grad()
     def snapshot(self, z: torch.Tensor | None = None, subsample: bool = False

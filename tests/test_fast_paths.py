@@ -120,3 +120,132 @@ def test_trainer_with_written_out_discriminator_trains_as_with_autograd(monkeypa
     assert torch.allclose(fast.embed(), plain.embed(), atol=1e-5)
     for a, b in zip(fast.history, plain.history):
         assert a["discriminator_loss"] == pytest.approx(b["discriminator_loss"], rel=1e-5)
+
+
+def test_negative_sampler_table_and_binary_search_draw_the_same_pairs():
+    edges = ring(30)
+    table, search = NegativeSampler(edges, 30), NegativeSampler(edges, 30, table_limit=0)
+    assert table.table is not None and search.table is None
+    for seed in range(5):
+        torch.manual_seed(seed)
+        a = table()
+        torch.manual_seed(seed)
+        assert torch.equal(a, search())
+
+
+def test_discriminator_batch_follows_the_z_it_is_given():
+    """The kept [prior; z] batch takes each new z (and a z changed in place) before an update."""
+    trainer = Trainer(TrainConfig(dataset="karate", model="argva", epochs=3, device="cpu"))
+    n = trainer.graph.num_nodes
+    z1 = torch.randn(n, trainer.config.latent_size)
+    trainer.discriminator_step(z1)
+    assert torch.equal(trainer._d_batch[2][n:], z1)
+    z2 = torch.randn_like(z1)
+    trainer.discriminator_step(z2)
+    assert torch.equal(trainer._d_batch[2][n:], z2)
+    z2.mul_(3)
+    trainer.discriminator_step(z2)
+    assert torch.equal(trainer._d_batch[2][n:], z2)
+
+
+def test_discriminator_update_in_kept_buffers_repeats_exactly():
+    """Two updates from the same weights and batch give the same loss and gradients (the
+    buffers carry nothing over), equal to a fresh discriminator's."""
+    torch.manual_seed(0)
+    discriminator = Discriminator(latent=5, hidden=7)
+    fresh = Discriminator(latent=5, hidden=7)
+    fresh.load_state_dict(discriminator.state_dict())
+    x = torch.randn(30, 5)
+    first, _ = discriminator.batch_gradients(x, 15)
+    grads = [p.grad.clone() for p in discriminator.parameters()]
+    discriminator.batch_gradients(torch.randn(30, 5), 15)  # other numbers through the same buffers
+    again, prob = discriminator.batch_gradients(x, 15)
+    fresh_loss, fresh_prob = fresh.batch_gradients(x, 15)
+    assert torch.equal(first, again) and torch.equal(again, fresh_loss) and torch.equal(prob, fresh_prob)
+    for p, q, g in zip(discriminator.parameters(), fresh.parameters(), grads):
+        assert torch.equal(p.grad, g) and torch.equal(q.grad, g)
+
+
+def test_written_out_recon_loss_and_gradient_equal_pyg_with_autograd():
+    from torch_geometric.nn import GAE
+    torch.manual_seed(0)
+    z = torch.randn(50, 6, requires_grad=True)
+    positive = torch.randint(50, (2, models.PAIR_CHUNK + 300))  # more than one chunk
+    negative = torch.randint(50, (2, 700))
+    expected = GAE(torch.nn.Identity(), ChunkedDecoder()).recon_loss(z, positive, negative)
+    expected.backward()
+    grad = torch.zeros(50, 6)
+    loss = models.recon_loss_gradients(z.detach(), positive, negative, grad)
+    assert torch.allclose(loss, expected.detach(), rtol=1e-6)
+    assert torch.allclose(grad, z.grad, rtol=1e-5, atol=1e-8)
+
+
+def test_written_out_regulariser_gradient_equals_pyg_with_autograd():
+    from torch_geometric.nn import ARGA
+    torch.manual_seed(0)
+    discriminator = Discriminator(latent=6, hidden=10)
+    z = (torch.randn(40, 6) * 2).requires_grad_()
+    expected = 0.7 * ARGA(torch.nn.Identity(), discriminator).reg_loss(z)
+    expected.backward()
+    loss, grad = discriminator.regulariser_gradients(z.detach(), 0.7)
+    assert torch.allclose(0.7 * loss, expected.detach(), rtol=1e-6)
+    assert torch.allclose(grad, z.grad, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("model", ["argva", "arga", "vgae", "gae"])
+def test_encoder_step_gradients_equal_autograd_on_pyg_losses(model):
+    """The trainer's encoder update (losses' gradients written out, autograd only through the
+    encoder) leaves in every encoder weight the gradient `loss.backward()` gives on PyG's
+    recon + weight x reg + weight x KL, with the same noise and negative pairs."""
+    config = TrainConfig(dataset="karate", model=model, epochs=3, device="cpu",
+                         **({"reg_weight": 0.8} if model.startswith("arg") else {}))
+    trainer = Trainer(config)
+    trainer.step()
+    plain = trainer.model  # the reference is run first, on the same weights and draws
+    torch.manual_seed(5)
+    z = plain.encode(trainer.x, trainer.train_edges)
+    loss = plain.recon_loss(z, trainer.positive_edges, trainer.negative_edges())
+    if config.adversarial:
+        plain.discriminator.requires_grad_(False)
+        loss = loss + trainer.reg_weight * plain.reg_loss(z)
+        plain.discriminator.requires_grad_(True)
+    if config.variational:
+        loss = loss + trainer.kl_weight * plain.kl_loss()
+    trainer.encoder_optimizer.zero_grad()
+    loss.backward()
+    expected = {name: p.grad.clone() for name, p in plain.encoder.named_parameters()}
+    trainer.encoder_optimizer.zero_grad()
+    torch.manual_seed(5)
+    parts = trainer.encoder_step(trainer.encode())
+    assert parts["encoder_loss"] == pytest.approx(float(loss.detach()), rel=1e-5)
+    for name, p in trainer.model.encoder.named_parameters():
+        assert torch.allclose(p.grad, expected[name], rtol=1e-4, atol=1e-7), name
+
+
+def test_encoder_step_refuses_a_z_it_did_not_encode():
+    trainer = Trainer(TrainConfig(dataset="karate", model="argva", epochs=2, device="cpu"))
+    z = trainer.encode()
+    with pytest.raises(ValueError, match="encode"):
+        trainer.encoder_step(z.clone())
+
+
+def test_kl_and_reparametrisation_gradient_equal_autograd_with_clamped_log_std():
+    """Entries of log std above MAX_LOGSTD get no gradient (PyG clamps them), the others the
+    reparametrisation's and the KL term's."""
+    trainer = Trainer(TrainConfig(dataset="karate", model="argva", epochs=2, device="cpu"))
+    torch.manual_seed(0)
+    n, latent = 12, 4
+    mu = torch.randn(n, latent, requires_grad=True)
+    logstd = (torch.randn(n, latent) * 8).requires_grad_()    # some above MAX_LOGSTD = 10
+    assert bool((logstd > models.MAX_LOGSTD).any())
+    noise, grad_z = torch.randn(n, latent), torch.randn(n, latent)
+    clamped = logstd.clamp(max=models.MAX_LOGSTD)
+    z = mu + noise * torch.exp(clamped)
+    kl = -0.5 * torch.mean(torch.sum(1 + 2 * clamped - mu ** 2 - clamped.exp() ** 2, dim=1))
+    ((grad_z * z).sum() + trainer.kl_weight * kl).backward()
+    encoded = {"mu": mu.detach(), "logstd": logstd.detach(), "clamped": clamped.detach(),
+               "noise": noise, "scale": torch.exp(clamped.detach())}
+    weighted_kl, grad_out = trainer._kl_and_output_gradient(encoded, grad_z)
+    assert torch.allclose(weighted_kl, trainer.kl_weight * kl.detach(), rtol=1e-6)
+    assert torch.allclose(grad_out[:, :latent], mu.grad, rtol=1e-5, atol=1e-7)
+    assert torch.allclose(grad_out[:, latent:], logstd.grad, rtol=1e-5, atol=1e-7)

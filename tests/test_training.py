@@ -9,6 +9,7 @@ import torch
 
 from argae_core.config import MODEL_KINDS, ConfigError, TrainConfig
 from argae_core.data import load_graph, split_edges
+from argae_core import training
 from argae_core.training import ROW_FIELDS, EpochRecord, Trainer
 
 FINAL_KEYS = {"test_auc", "test_ap", "test_edges", "acc", "nmi", "ari", "mmd", "mmd_shape", "mmd_bandwidth",
@@ -126,20 +127,24 @@ def test_stop_ends_after_the_current_epoch(after):
     assert "test_auc" in metrics
 
 
-def poison_recon_loss(trainer: Trainer, from_epoch: int):
-    """Make the reconstruction loss NaN from `from_epoch` on, keeping it differentiable."""
-    real = trainer.model.recon_loss
+def poison_recon_loss(monkeypatch, trainer: Trainer, from_epoch: int):
+    """Make the reconstruction loss NaN from `from_epoch` on, and its gradient with it (as
+    autograd would carry a NaN loss into every weight)."""
+    real = training.recon_loss_gradients
 
-    def recon_loss(z, edges, *negatives):
-        loss = real(z, edges, *negatives)
-        return loss * float("nan") if trainer.epoch >= from_epoch else loss
-    trainer.model.recon_loss = recon_loss
+    def recon_loss_gradients(z, positive, negative, grad_z):
+        loss = real(z, positive, negative, grad_z)
+        if trainer.epoch >= from_epoch:
+            grad_z.mul_(float("nan"))
+            return loss * float("nan")
+        return loss
+    monkeypatch.setattr(training, "recon_loss_gradients", recon_loss_gradients)
 
 
 @pytest.mark.parametrize("kind", MODEL_KINDS)
-def test_nan_loss_ends_the_run_with_a_diverged_record(kind):
+def test_nan_loss_ends_the_run_with_a_diverged_record(kind, monkeypatch):
     trainer = Trainer(karate(model=kind, epochs=30, eval_interval=1))
-    poison_recon_loss(trainer, from_epoch=5)
+    poison_recon_loss(monkeypatch, trainer, from_epoch=5)
     records = list(trainer)  # no exception
     assert [r.epoch for r in records] == [1, 2, 3, 4, 5]
     assert records[-1].diverged and not any(r.diverged for r in records[:-1])
@@ -150,9 +155,9 @@ def test_nan_loss_ends_the_run_with_a_diverged_record(kind):
     assert 1 <= metrics["best_epoch"] <= 4 and math.isfinite(metrics["test_auc"])
 
 
-def test_divergence_before_any_validation_still_gives_final_metrics():
+def test_divergence_before_any_validation_still_gives_final_metrics(monkeypatch):
     trainer = Trainer(karate(model="gae", epochs=30, eval_interval=10))
-    poison_recon_loss(trainer, from_epoch=2)
+    poison_recon_loss(monkeypatch, trainer, from_epoch=2)
     records = list(trainer)
     assert records[-1].diverged and trainer.diverged_at == 2
     metrics = trainer.final_metrics()
