@@ -9,7 +9,7 @@ from pages import page_setup
 
 page_setup()  # first: see pages/__init__.py
 
-from argae_core import compare, projection  # noqa: E402
+from argae_core import compare  # noqa: E402
 from argae_core.config import ConfigError, TrainConfig  # noqa: E402
 from pages import common, compare_latent, compare_results, compare_sweep, knobs, signin  # noqa: E402
 from pages.knobs import LOGGING, PLANTED, Section  # noqa: E402
@@ -20,7 +20,7 @@ REFRESH_SECONDS = 1.0     # up to 4 pictures and 4 charts per refresh: once a se
 STATE = "compare"         # the comparison: {"group", "jobs": [job ids], "models", "seeds"}
 SETTINGS = "compare_settings"   # the widgets' values, kept while the user visits other pages
 UPLOAD_LABEL = "Your uploaded graph (from the Train page)"
-PROJECTIONS = {"pca": "PCA (instant)", "umap": "UMAP (neighbourhoods; compiles once per install, 30-70 s)"}
+PROJECTIONS = {"pca": "PCA (instant)", "umap": "UMAP (neighbourhoods; drawn as each run ends)"}
 SHARED = ("epochs", "latent_size", "encoder_hidden", "encoder_lr", "discriminator_hidden", "discriminator_lr",
           "discriminator_steps", "reg_weight", "kl_weight")
 LABELS = {"reg_weight": "Regulariser weight (ARGA, ARGVA)", "kl_weight": "KL weight (VGAE, ARGVA)"}
@@ -164,9 +164,10 @@ kept["method"] = buttons.radio(
 
 
 def needs_refresh(jobs: list) -> bool:
-    """Runs are training, or UMAP pictures wait for UMAP to compile."""
-    return bool(jobs) and (any(j is not None and j.active for j in jobs)
-                           or (kept["method"] == "umap" and not projection.is_warm()))
+    """Runs are training, or a finished run's UMAP picture is being drawn."""
+    state = st.session_state.get(STATE) or {"seeds": [0]}
+    return bool(jobs) and (any(j is not None and j.active for j in jobs) or (
+        kept["method"] == "umap" and compare_latent.pictures_missing(jobs, state["seeds"][0])))
 
 
 refresh = needs_refresh(jobs)
@@ -193,7 +194,7 @@ def results() -> None:
     compare_latent.latent_section(jobs, state["models"], state["seeds"][0], kept["method"])
     compare_results.curves_section(jobs, state["models"])
     if refresh and not needs_refresh(jobs):
-        st.rerun()  # the runs ended (or UMAP compiled) since the page was drawn: redraw it all
+        st.rerun()  # the runs ended (or their UMAP pictures came) since the page was drawn: redraw it all
 
 
 results()

@@ -1,12 +1,14 @@
 """The Compare page's latent pictures: every model's Z against the same prior samples, side by
-side (PCA while training, UMAP of the scored Z once over), nodes picked in one ringed in all."""
+side (PCA while training, UMAP of the scored Z once over), nodes picked in one ringed in all.
+The UMAP pictures are drawn by the server's picture process as each run ends and read from
+beside the run (argae_core.pictures); PCA stands in until they are there."""
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
-from argae_core import plots, projection, runs
-from pages import common
+from argae_core import ahead, pictures, plots, projection, runs
+from pages import common, internals
 from pages.knobs import MODEL_LABELS
 
 
@@ -24,13 +26,36 @@ def final_embedding(run_id: str) -> tuple[int, object] | None:
     return None if final is None else (final[0], final[1])
 
 
-@st.cache_data(show_spinner="Drawing the UMAP picture...", max_entries=32)
-def umap_picture(run_id: str, seed: int) -> projection.Projection | None:
-    final = final_embedding(run_id)
-    if final is None:
-        return None
-    z = final[1]
-    return projection.project(z, projection.prior_samples(len(z), z.shape[1], seed), "umap", seed=seed)
+UMAP_NOTE = "about 3 s after the run ends on this machine"   # benchmarks/bench_projection.py (README, Measured)
+
+
+def picture_key(job, epoch: int, seed: int) -> pictures.PictureKey:
+    return pictures.PictureKey(job.run_id, pictures.FINAL, epoch, "umap", seed)
+
+
+def cached_umap(job, epoch: int, seed: int) -> projection.Projection | None:
+    """The UMAP picture of the job's scored Z if the picture process has drawn it; else ask
+    it to (first in its line: a page waits), and None."""
+    key = picture_key(job, epoch, seed)
+    frame = pictures.load(key)
+    if frame is None and internals.real_server():  # under AppTest no picture process runs
+        ahead.request(key, priority=ahead.NOW)
+    return frame
+
+
+def pictures_missing(jobs: list, seed: int) -> bool:
+    """Whether a finished run's UMAP picture is still being drawn (the page refreshes until
+    it is there; not when drawing it failed, nor where no picture process runs)."""
+    if not internals.real_server():
+        return False
+    for job in jobs:
+        if job is None or job.active or not job.run_id or job.config.seed != seed:
+            continue
+        final = final_embedding(job.run_id)
+        if final is not None and pictures.load(key := picture_key(job, final[0], seed)) is None \
+                and not (ahead.answer(key) or "").startswith("failed"):
+            return True
+    return False
 
 
 def latent_of(job) -> tuple[int | None, object, bool]:
@@ -50,12 +75,15 @@ def picture(job, method: str, seed: int):
         return None, None
     note = f"epoch {epoch}" + (" (best validation: the Z the table scores)" if final else " (training)")
     if method == "umap":
-        if final and projection.is_warm():
-            frame = umap_picture(job.run_id, seed)
+        if final:
+            frame = cached_umap(job, epoch, seed)
             if frame is not None:
                 return frame, note + " · UMAP"
-        projection.warm_up()
-        note += " · PCA until " + ("UMAP has compiled" if not projection.is_warm() else "the run ends")
+            failed = ahead.answer(picture_key(job, epoch, seed)) or ""
+            note += (f" · PCA: the UMAP picture {failed}" if failed.startswith("failed")
+                     else f" · PCA until its UMAP picture is drawn ({UMAP_NOTE})")
+        else:
+            note += " · PCA until the run ends, then UMAP"
     return pca_of(job, seed), note + ("" if method == "umap" else " · PCA")
 
 
@@ -89,8 +117,8 @@ def latent_section(jobs: list, models: list[str], seed: int, method: str) -> Non
                                                     highlight=followed), key=f"cmp_pca_{model}")
     st.caption("Each model's Z (fake) with as many N(0, I) samples (real, the same draw for every model), "
                "projected together. Click or lasso nodes in one picture: they are ringed in every picture, so you "
-               f"see where each model puts the same nodes{f' ({len(followed)} followed)' if followed else ''}." + (" " + plots.UMAP_HIDES_SCALE if method == "umap" and
-                                        projection.is_warm() else ""))
+               f"see where each model puts the same nodes{f' ({len(followed)} followed)' if followed else ''}."
+               + (" " + plots.UMAP_HIDES_SCALE if method == "umap" else ""))
     if clouds:
         z = next(iter(clouds.values()))
         prior = projection.prior_samples(len(z), z.shape[1], seed)

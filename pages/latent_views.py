@@ -5,12 +5,17 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from argae_core import judge, plots, projection, runs
+from argae_core import ahead, judge, pictures, plots, projection, runs
 from argae_core.frames import frame_now
-from pages import common, follow
+from pages import common, follow, internals
 from pages.latent_data import Source, root, snapshot
 
 METHOD_LABELS = {"umap": "UMAP", "pca": "PCA (instant)"}
+# This machine's figures (benchmarks/bench_projection.py, bench_live_umap.py; README, Measured)
+FRAME_NOTE = "about 1 s while a run trains, 3 s for a first picture"
+FIRST_NOTE = "about 3 s on this machine"
+READY_NOTE = ("its code compiles once per install, about 60 s on the 2-core machine this was measured on, "
+              "`python -m argae_core warm` does it at install time; then it loads in about 2 s")
 
 
 # ------------------------------------------------------------------ frames
@@ -22,6 +27,11 @@ def frame_for(source: Source, epoch: int, view: dict) -> tuple[projection.Projec
         return None, filler.errors[epoch]
     if epoch in projector.frames:
         return projector.frames[epoch], None
+    if view["method"] == "umap" and not source.live:   # drawn ahead by the picture process?
+        ahead_frame = pictures.load(pictures.PictureKey(source.run_id, pictures.SNAPSHOT, epoch, "umap",
+                                                        view["seed"], view["cap"]), root())
+        if ahead_frame is not None:
+            return projector.adopt(epoch, ahead_frame), None
     pca_projector, _ = common.latent_projector(root(), source.run_id, "pca", view["seed"], view["cap"])
     try:
         stand_in = pca_frame(pca_projector, epoch, source)
@@ -29,13 +39,23 @@ def frame_for(source: Source, epoch: int, view: dict) -> tuple[projection.Projec
         return None, str(exc)
     if view["method"] == "pca":
         return stand_in, None
-    filler.ask(epoch, source.epochs)
+    if not projection.is_warm() and not source.live and ask_picture_process(source, epoch, view):
+        projection.warm_up()   # this process loads umap meanwhile, for the frames after this one
+        return stand_in, f"Drawing the UMAP picture of epoch {epoch} ({FIRST_NOTE}); PCA is shown meanwhile."
+    filler.ask(epoch, source.epochs, newest_only=source.live and epoch == source.epochs[-1])
     if projection.is_warm():
-        return stand_in, f"Computing the UMAP picture of epoch {epoch}; PCA is shown meanwhile."
-    return stand_in, ("UMAP is getting ready on this server: its code compiles once per install (30-70 s "
-                      "on the 2-core machine this was built on; `python -m argae_core warm` does it at "
-                      "install time), then loads in seconds. PCA is shown meanwhile; the UMAP picture "
-                      "replaces it on its own.")
+        return stand_in, f"Computing the UMAP picture of epoch {epoch} ({FRAME_NOTE}); PCA is shown meanwhile."
+    return stand_in, (f"UMAP is getting ready on this server ({READY_NOTE}). PCA is shown meanwhile; "
+                      "the UMAP picture replaces it on its own.")
+
+
+def ask_picture_process(source: Source, epoch: int, view: dict) -> bool:
+    """While umap is not loaded here, the server's warm picture process draws the first
+    picture (argae_core.ahead): False where none runs or it could not draw this one."""
+    if not internals.real_server() or not ahead.is_ready():
+        return False
+    key = pictures.PictureKey(source.run_id, pictures.SNAPSHOT, epoch, "umap", view["seed"], view["cap"])
+    return ahead.request(key, root(), priority=ahead.NOW) and not (ahead.answer(key, root()) or "").startswith("failed")
 
 
 def pca_frame(projector, epoch: int, source: Source) -> projection.Projection:
