@@ -18,8 +18,10 @@ import time
 
 log = logging.getLogger(__name__)
 
-NICENESS = 10           # the picture process yields to pages and trainings
-NOW, FINAL, LATER = 0, 1, 2   # request priorities: a page waiting, a comparison's picture, the rest
+NICENESS = 4            # pictures are drawn below the pages and the trainings (workers: 3)
+COMPILE_NICENESS = 6    # and umap's compilation on a fresh install further below (10 in all)
+NOW, FINAL, REFINE, LATER = 0, 1, 2, 3   # request priorities: a page waiting, a comparison's picture,
+                                         # the full layout of a quick one, the rest
 
 _lock = threading.Lock()
 _process: subprocess.Popen | None = None
@@ -29,7 +31,7 @@ _answers: dict[str, tuple[str, float]] = {}   # request line -> ("done" | "faile
 _sent: set[str] = set()
 
 
-def start_ahead(niceness: int = NICENESS) -> threading.Thread:
+def start_ahead(niceness: int = NICENESS, compile_niceness: int = COMPILE_NICENESS) -> threading.Thread:
     """Server start, once (again if the process died): the picture process and the thread
     that reads its answers. Returns that thread."""
     global _process, _thread
@@ -38,7 +40,8 @@ def start_ahead(niceness: int = NICENESS) -> threading.Thread:
             _ready.clear()
             _sent.clear()
             _process = subprocess.Popen(
-                [sys.executable, "-m", "argae_core", "warm", "--serve", "--quiet", "--nice", str(niceness)],
+                [sys.executable, "-m", "argae_core", "warm", "--serve", "--quiet", "--nice", str(niceness),
+                 "--compile-nice", str(compile_niceness)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
             _thread = threading.Thread(target=_read_answers, args=(_process,), name="pictures-ahead", daemon=True)
             _thread.start()
@@ -50,9 +53,9 @@ def _read_answers(process: subprocess.Popen) -> None:
         word, _, rest = line.rstrip("\n").partition(" ")
         if word == "ready":
             _ready.set()
-        elif word in ("done", "failed"):
+        elif word in ("quick", "done", "failed"):
             request, _, message = rest.partition("\t")
-            _answers[request] = (word if word == "done" else f"failed: {message}", time.time())
+            _answers[request] = (f"failed: {message}" if word == "failed" else word, time.time())
     _ready.set()   # it ended: nobody may wait for it forever
 
 
@@ -88,8 +91,15 @@ def _send(line: str, priority: int) -> bool:
         return True
 
 
+def asked(key, root=None) -> bool:
+    """Whether `key` was asked of the running picture process."""
+    with _lock:
+        return _line(key, root) in _sent
+
+
 def answer(key, root=None) -> str | None:
-    """"done", "failed: <why>" or None (not answered yet) for a request."""
+    """"quick" (a short layout is on disk), "done", "failed: <why>" or None (not answered
+    yet) for a request."""
     found = _answers.get(_line(key, root))
     return found[0] if found else None
 

@@ -7,7 +7,8 @@ every page's run needs). So the pictures a user asks for first are drawn before 
 the warm picture process (`python -m argae_core warm --serve`, started by the server at a
 lower CPU priority, see argae_core.ahead): when a training ends (the JobManager's on-done
 hook), the UMAP picture of its scored Z (the Compare page's) and of its newest snapshot
-(the Latent page's first) are computed one after another and written here:
+(the Latent page's first) are computed one after another, each first with a short layout
+(QUICK_LAYOUT_EPOCHS, about a third of the CPU) and then in full, and written here:
 
     <run>/pictures/<kind>-e<epoch>-<method>-s<seed>-c<cap>.npz
 
@@ -40,7 +41,12 @@ FINAL, SNAPSHOT = "final", "snapshot"
 KINDS = (FINAL, SNAPSHOT)
 FOLDER = "pictures"
 # Bump when a change to projection's layout settings changes the pictures it draws.
-VERSION = f"1-{projection.COLD_LAYOUT_EPOCHS}-{projection.UMAP_NEIGHBORS}"
+VERSION = f"2-{projection.UMAP_NEIGHBORS}"
+# A quick layout first (umap's layout epochs are nearly all of a frame's cost; Cora ARGVA Z,
+# 15-NN kept on screen / CPU s: 50 epochs 0.189 / 0.62, 100 0.214 / 1.10, 200 0.238 / 2.29),
+# replaced by the full one (projection.COLD_LAYOUT_EPOCHS) when the picture process is free.
+QUICK_LAYOUT_EPOCHS = 60
+FULL_LAYOUT_EPOCHS = projection.COLD_LAYOUT_EPOCHS
 
 
 @dataclass(frozen=True)
@@ -95,9 +101,9 @@ def fingerprint(path: Path) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- the cache
-def load(key: PictureKey, root: Path | str | None = None) -> projection.Projection | None:
-    """The cached picture, or None: not drawn yet, stale (its Z file or the layout settings
-    changed since), or damaged (logged; it is drawn again)."""
+def load_entry(key: PictureKey, root: Path | str | None = None) -> tuple[projection.Projection, int] | None:
+    """(the cached picture, its layout epochs), or None: not drawn yet, stale (its Z file or
+    the settings changed since), or damaged (logged; it is drawn again)."""
     path = cache_path(key, root)
     if not path.is_file():
         return None
@@ -116,16 +122,31 @@ def load(key: PictureKey, root: Path | str | None = None) -> projection.Projecti
         for index, xy in ((z_index, z_xy), (prior_index, prior_xy)):
             if index is not None and (index.ndim != 1 or len(index) != len(xy)):
                 raise ValueError("a subsample index does not match its coordinates")
+        layout_epochs = int(data["layout_epochs"])
     except FileNotFoundError:   # the run's Z file went away (a deleted run)
         return None
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as exc:
         log.warning("ignoring the damaged picture cache %s (%s: %s); it is drawn again", path, type(exc).__name__, exc)
         return None
-    return projection.Projection(z_xy=z_xy, prior_xy=prior_xy, z_index=z_index, prior_index=prior_index,
-                                 method=key.method, seconds=float(data.get("seconds", 0.0)))
+    frame = projection.Projection(z_xy=z_xy, prior_xy=prior_xy, z_index=z_index, prior_index=prior_index,
+                                  method=key.method, seconds=float(data.get("seconds", 0.0)))
+    return frame, layout_epochs
 
 
-def save(key: PictureKey, frame: projection.Projection, source: np.ndarray, root: Path | str | None = None) -> Path:
+def load(key: PictureKey, root: Path | str | None = None, full: bool = False) -> projection.Projection | None:
+    """The cached picture (with `full`, only one of the full layout), or None."""
+    entry = load_entry(key, root)
+    if entry is None or (full and is_quick(key, entry[1])):
+        return None
+    return entry[0]
+
+
+def is_quick(key: PictureKey, layout_epochs: int) -> bool:
+    return key.method == "umap" and layout_epochs < FULL_LAYOUT_EPOCHS
+
+
+def save(key: PictureKey, frame: projection.Projection, source: np.ndarray, root: Path | str | None = None,
+         layout_epochs: int = FULL_LAYOUT_EPOCHS) -> Path:
     """Write `frame` (drawn from the Z file whose fingerprint is `source`) atomically."""
     path = cache_path(key, root)
     path.parent.mkdir(exist_ok=True)
@@ -134,7 +155,7 @@ def save(key: PictureKey, frame: projection.Projection, source: np.ndarray, root
         z_xy=frame.z_xy, prior_xy=frame.prior_xy, version=np.array(VERSION), source=source,
         z_index=empty if frame.z_index is None else frame.z_index,
         prior_index=empty if frame.prior_index is None else frame.prior_index,
-        seconds=np.array(frame.seconds)))
+        seconds=np.array(frame.seconds), layout_epochs=np.array(int(layout_epochs))))
     return path
 
 
@@ -157,16 +178,19 @@ def read_z(key: PictureKey, root: Path | str | None = None) -> np.ndarray:
     return final[1]
 
 
-def draw(key: PictureKey, root: Path | str | None = None) -> projection.Projection:
-    """The picture, from the cache or drawn now (and cached). RunError / ValueError when the
-    run or its Z cannot be read or projected."""
-    cached = load(key, root)
-    if cached is not None:
-        return cached
+def draw(key: PictureKey, root: Path | str | None = None, layout_epochs: int | None = None) -> projection.Projection:
+    """The picture, from the cache (one of at least `layout_epochs`, default the full
+    layout) or drawn now and cached. RunError / ValueError when the run or its Z cannot be
+    read or projected."""
+    wanted = layout_epochs or FULL_LAYOUT_EPOCHS
+    cached = load_entry(key, root)
+    if cached is not None and (key.method != "umap" or cached[1] >= wanted):
+        return cached[0]
     z = read_z(key, root)
     source = fingerprint(source_path(key, root))   # Z files are written once (atomically, by rename)
-    frame = projection.project(z, prior_for(key, z), key.method, seed=key.seed, cap=key.cap)
-    save(key, frame, source, root)
+    frame = projection.project(z, prior_for(key, z), key.method, seed=key.seed, cap=key.cap,
+                               n_epochs=wanted if key.method == "umap" else None)
+    save(key, frame, source, root, wanted)
     return frame
 
 

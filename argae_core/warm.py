@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 
-from .ahead import FINAL, LATER, NICENESS, start_ahead, stop_ahead, wait_ahead  # noqa: F401  (the server's side)
+from .ahead import FINAL, LATER, NICENESS, REFINE, start_ahead, stop_ahead, wait_ahead  # noqa: F401  (the server's side)
 from .threads import lower_priority
 
 
@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Compile umap's code into numba's disk cache, so "
                                                  "the dashboard's first UMAP picture takes seconds.")
     parser.add_argument("--nice", type=int, default=0, help="lower this process's priority by N [0]")
+    parser.add_argument("--compile-nice", type=int, default=0,
+                        help="lower the compiling thread's priority by N more [0]: with --serve, "
+                             "pictures are drawn at --nice, the compilation below it")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--serve", action="store_true",
                         help="then stay up: draw the pictures asked for on stdin (argae_core.ahead)")
@@ -41,7 +44,13 @@ def main(argv: list[str] | None = None) -> int:
     lower_priority(args.nice)
     started = time.perf_counter()
     from . import projection
-    projection.warm_up(background=False)
+
+    def compile_umap() -> None:
+        lower_priority(args.compile_nice, this_thread=True)   # Linux keeps a niceness per thread
+        projection.warm_up(background=False)
+    compiling = threading.Thread(target=compile_umap, name="compile")
+    compiling.start()
+    compiling.join()
     if not args.quiet:
         print(f"umap compiled and cached in {time.perf_counter() - started:.1f} s "
               f"(numba cache: {os.environ.get('NUMBA_CACHE_DIR') or 'beside the packages'})")
@@ -54,7 +63,10 @@ def serve(requests, answers) -> None:
     """Say `ready`, then draw the pictures asked for, one at a time, most urgent first (lines
     `<priority>\t{"key": PictureKey dict, "root": runs root or null}`; a lower priority
     number goes first, then the oldest), answering `done <request>` or `failed <request>\t<why>`,
-    until `requests` ends (the server went away)."""
+    until `requests` ends (the server went away). A UMAP picture not on disk yet is drawn
+    first with a short layout (pictures.QUICK_LAYOUT_EPOCHS, `quick <request>`), and the full
+    one after every quick one asked for: Compare's 4 pictures turn UMAP in a few seconds.
+    `{"run": {"run_id", "group", "seed"}}` asks for the pictures of a run that ended."""
     from . import pictures, runs
     print("ready", file=answers, flush=True)
     waiting: list[tuple[int, int, str]] = []
@@ -82,7 +94,7 @@ def serve(requests, answers) -> None:
                 arrived.wait()
             if not waiting:
                 return
-            _, _, request = heapq.heappop(waiting)
+            priority, _, request = heapq.heappop(waiting)
         if request in drawn:
             continue
         try:
@@ -95,7 +107,15 @@ def serve(requests, answers) -> None:
                     with arrived:
                         heapq.heappush(waiting, (FINAL if key.kind == pictures.FINAL else LATER, -1, line))
             else:
-                pictures.draw(pictures.PictureKey.from_dict(asked["key"]), asked.get("root"))
+                key, root = pictures.PictureKey.from_dict(asked["key"]), asked.get("root")
+                entry = pictures.load_entry(key, root)
+                if entry is None and key.method == "umap":   # a quick layout first, the full one later
+                    pictures.draw(key, root, layout_epochs=pictures.QUICK_LAYOUT_EPOCHS)
+                    print(f"quick {request}", file=answers, flush=True)
+                    with arrived:
+                        heapq.heappush(waiting, (max(priority, REFINE), -1, request))
+                    continue
+                pictures.draw(key, root)
         except (runs.RunError, ValueError, KeyError, TypeError, OSError) as exc:
             print(f"failed {request}\t{exc}", file=answers, flush=True)
         except Exception as exc:  # anything else from umap: say so, keep serving

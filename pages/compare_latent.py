@@ -26,33 +26,34 @@ def final_embedding(run_id: str) -> tuple[int, object] | None:
     return None if final is None else (final[0], final[1])
 
 
-UMAP_NOTE = "about 3 s after the run ends on this machine"   # benchmarks/bench_projection.py (README, Measured)
+UMAP_NOTE = "a few seconds after the run ends"   # benchmarks/bench_projection.py (README, Measured)
 
 
 def picture_key(job, epoch: int, seed: int) -> pictures.PictureKey:
     return pictures.PictureKey(job.run_id, pictures.FINAL, epoch, "umap", seed)
 
 
-def cached_umap(job, epoch: int, seed: int) -> projection.Projection | None:
-    """The UMAP picture of the job's scored Z if the picture process has drawn it; else ask
-    it to (first in its line: a page waits), and None."""
+def cached_umap(job, epoch: int, seed: int) -> tuple[projection.Projection | None, bool]:
+    """(the UMAP picture of the job's scored Z if the picture process has drawn it, whether
+    it is the quick layout); else ask it to (first in its line: a page waits)."""
     key = picture_key(job, epoch, seed)
-    frame = pictures.load(key)
-    if frame is None and internals.real_server():  # under AppTest no picture process runs
+    entry = pictures.load_entry(key)
+    if entry is None and internals.real_server():  # under AppTest no picture process runs
         ahead.request(key, priority=ahead.NOW)
-    return frame
+    return (None, False) if entry is None else (entry[0], pictures.is_quick(key, entry[1]))
 
 
 def pictures_missing(jobs: list, seed: int) -> bool:
-    """Whether a finished run's UMAP picture is still being drawn (the page refreshes until
-    it is there; not when drawing it failed, nor where no picture process runs)."""
+    """Whether a finished run's UMAP picture is still being drawn, or refined from its quick
+    layout (the page refreshes until it is there; not when drawing it failed, nor where no
+    picture process runs)."""
     if not internals.real_server():
         return False
     for job in jobs:
         if job is None or job.active or not job.run_id or job.config.seed != seed:
             continue
         final = final_embedding(job.run_id)
-        if final is not None and pictures.load(key := picture_key(job, final[0], seed)) is None \
+        if final is not None and pictures.load(key := picture_key(job, final[0], seed), full=True) is None \
                 and not (ahead.answer(key) or "").startswith("failed"):
             return True
     return False
@@ -76,9 +77,9 @@ def picture(job, method: str, seed: int):
     note = f"epoch {epoch}" + (" (best validation: the Z the table scores)" if final else " (training)")
     if method == "umap":
         if final:
-            frame = cached_umap(job, epoch, seed)
+            frame, quick = cached_umap(job, epoch, seed)
             if frame is not None:
-                return frame, note + " · UMAP"
+                return frame, note + (" · UMAP, a quick layout: the full one follows" if quick else " · UMAP")
             failed = ahead.answer(picture_key(job, epoch, seed)) or ""
             note += (f" · PCA: the UMAP picture {failed}" if failed.startswith("failed")
                      else f" · PCA until its UMAP picture is drawn ({UMAP_NOTE})")

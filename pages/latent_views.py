@@ -28,10 +28,12 @@ def frame_for(source: Source, epoch: int, view: dict) -> tuple[projection.Projec
     if epoch in projector.frames:
         return projector.frames[epoch], None
     if view["method"] == "umap" and not source.live:   # drawn ahead by the picture process?
-        ahead_frame = pictures.load(pictures.PictureKey(source.run_id, pictures.SNAPSHOT, epoch, "umap",
-                                                        view["seed"], view["cap"]), root())
-        if ahead_frame is not None:
-            return projector.adopt(epoch, ahead_frame), None
+        key = pictures.PictureKey(source.run_id, pictures.SNAPSHOT, epoch, "umap", view["seed"], view["cap"])
+        entry = pictures.load_entry(key, root())
+        if entry is not None and not pictures.is_quick(key, entry[1]):
+            return projector.adopt(epoch, entry[0]), None
+        if entry is not None and not (ahead.answer(key, root()) or "").startswith("failed"):
+            return entry[0], "A quick UMAP layout; the full picture replaces it in seconds."
     pca_projector, _ = common.latent_projector(root(), source.run_id, "pca", view["seed"], view["cap"])
     try:
         stand_in = pca_frame(pca_projector, epoch, source)
@@ -39,7 +41,7 @@ def frame_for(source: Source, epoch: int, view: dict) -> tuple[projection.Projec
         return None, str(exc)
     if view["method"] == "pca":
         return stand_in, None
-    if not projection.is_warm() and not source.live and ask_picture_process(source, epoch, view):
+    if not source.live and ask_picture_process(source, epoch, view):
         projection.warm_up()   # this process loads umap meanwhile, for the frames after this one
         return stand_in, f"Drawing the UMAP picture of epoch {epoch} ({FIRST_NOTE}); PCA is shown meanwhile."
     filler.ask(epoch, source.epochs, newest_only=source.live and epoch == source.epochs[-1])
@@ -50,11 +52,14 @@ def frame_for(source: Source, epoch: int, view: dict) -> tuple[projection.Projec
 
 
 def ask_picture_process(source: Source, epoch: int, view: dict) -> bool:
-    """While umap is not loaded here, the server's warm picture process draws the first
-    picture (argae_core.ahead): False where none runs or it could not draw this one."""
+    """While umap is not loaded here, the server's warm picture process draws the picture
+    (argae_core.ahead); False where none runs, it could not draw this one, or umap is loaded
+    here and the picture was not asked of it already."""
     if not internals.real_server() or not ahead.is_ready():
         return False
     key = pictures.PictureKey(source.run_id, pictures.SNAPSHOT, epoch, "umap", view["seed"], view["cap"])
+    if projection.is_warm() and not ahead.asked(key, root()):
+        return False   # umap is loaded here: the frame filler draws it, warm-started from its neighbour
     return ahead.request(key, root(), priority=ahead.NOW) and not (ahead.answer(key, root()) or "").startswith("failed")
 
 

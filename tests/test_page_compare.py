@@ -143,10 +143,17 @@ def test_umap_pictures_drawn_ahead_replace_pca_once_on_disk():
     assert len(notes) == 2 and all("PCA until its UMAP picture is drawn" in n for n in notes), notes
     charts = len(at.get("plotly_chart"))
     projection.warm_up(background=False)
-    for run_dir in sorted(runs.runs_dir().iterdir()):
-        run = runs.load_run(run_dir.name)
-        if run.info.get("group") == at.session_state["compare"]["group"]:
-            pictures.draw(pictures.PictureKey(run.run_id, pictures.FINAL, run.final_embedding()[0], "umap", 0))
+    keys = [pictures.PictureKey(run.run_id, pictures.FINAL, run.final_embedding()[0], "umap", 0)
+            for run in map(runs.load_run, sorted(p.name for p in runs.runs_dir().iterdir()))
+            if run.info.get("group") == at.session_state["compare"]["group"]]
+    assert len(keys) == 2
+    for key in keys:   # the picture process's quick layout first
+        pictures.draw(key, layout_epochs=pictures.QUICK_LAYOUT_EPOCHS)
+    at.run()
+    notes = [c.value for c in at.caption if c.value.startswith("epoch ")]
+    assert len(notes) == 2 and all(n.endswith("· UMAP, a quick layout: the full one follows") for n in notes), notes
+    for key in keys:
+        pictures.draw(key)
     at.run()
     notes = [c.value for c in at.caption if c.value.startswith("epoch ")]
     assert len(notes) == 2 and all(n.endswith("· UMAP") for n in notes), notes

@@ -81,6 +81,22 @@ def test_a_picture_is_drawn_once_then_read_back_from_beside_the_run(saved_run, u
     np.testing.assert_array_equal(again.prior_xy, drawn.prior_xy)
 
 
+def test_a_quick_layout_is_kept_until_the_full_one_replaces_it(saved_run, umap_warm):
+    root, _ = saved_run
+    key = final_key(saved_run, seed=13)
+    quick = pictures.draw(key, root, layout_epochs=pictures.QUICK_LAYOUT_EPOCHS)
+    frame, epochs = pictures.load_entry(key, root)
+    assert epochs == pictures.QUICK_LAYOUT_EPOCHS and pictures.is_quick(key, epochs)
+    np.testing.assert_array_equal(frame.z_xy, quick.z_xy)
+    assert pictures.load(key, root) is not None and pictures.load(key, root, full=True) is None
+    # asking for the quick one again reads it; asking for the full one draws it
+    np.testing.assert_array_equal(pictures.draw(key, root, layout_epochs=10).z_xy, quick.z_xy)
+    full = pictures.draw(key, root)
+    assert pictures.load_entry(key, root)[1] == pictures.FULL_LAYOUT_EPOCHS
+    assert not np.array_equal(full.z_xy, quick.z_xy)
+    np.testing.assert_array_equal(pictures.load(key, root, full=True).z_xy, full.z_xy)
+
+
 def test_the_picture_is_the_one_the_page_would_draw(saved_run, umap_warm):
     """Same Z, same prior draw, same seed: the cached picture equals projecting in the page."""
     root, job = saved_run
@@ -160,6 +176,9 @@ def test_the_serve_loop_draws_what_is_asked_most_urgent_first_and_says_so(saved_
     assert any(s.startswith("failed") and "no-such-run" in s for s in said)
     done = [s for s in said if s.startswith("done")]
     assert json.loads(done[0][5:])["key"] == final.to_dict()   # NOW before LATER, though asked second
+    # each picture was drawn quick first, then in full
+    assert [s.split(" ", 1)[0] for s in said if "final" in s and str(final.seed) in s][:2] == ["quick", "done"]
+    assert pictures.load(final, root, full=True) is not None
 
 
 # ------------------------------------------------------------------ the on-done hook

@@ -58,10 +58,13 @@ def test_the_picture_process_draws_a_finished_runs_pictures_beside_it(tmp_path):
             job = manager.get(job_id, "me")
         keys = pictures.keys_ahead(job.run_id, "cmp-t", 0, tmp_path)
         assert [k.kind for k in keys] == ["final", "snapshot"]
-        assert all(pictures.load(k, tmp_path) is not None for k in keys)
+        deadline_full = time.monotonic() + 120   # each is drawn quick, then in full
+        while not all(pictures.load(k, tmp_path, full=True) for k in keys) and time.monotonic() < deadline_full:
+            time.sleep(0.2)
+        assert all(pictures.load(k, tmp_path, full=True) is not None for k in keys)
         asked = pictures.PictureKey(job.run_id, pictures.SNAPSHOT, 4, "umap", 7)
         assert ahead.request(asked, tmp_path, priority=ahead.NOW)
-        while ahead.answer(asked, tmp_path) is None and time.monotonic() < deadline:
+        while ahead.answer(asked, tmp_path) != "done" and time.monotonic() < deadline:
             time.sleep(0.1)
         assert ahead.answer(asked, tmp_path) == "done" and pictures.load(asked, tmp_path) is not None
         assert ahead.is_ready()
