@@ -3,11 +3,17 @@ background thread, nearest first, each warm-started from its nearest computed ne
 from __future__ import annotations
 
 import threading
+import time
 from typing import Callable
 
 import numpy as np
 
 _ONE_UMAP_AT_A_TIME = threading.Lock()  # the machine's cores are shared with the trainings
+# The filler's share of one core, at most: after a frame that took c s of CPU it rests
+# c * (1 / CPU_SHARE - 1) s. A warm-started Cora frame is about 0.4 s of CPU, so a live run's
+# newest picture follows within ~2 s and its training keeps the rest of the machine.
+CPU_SHARE = 0.25
+MAX_REST = 2.0   # s; after a cold frame (2 s of CPU) the next picture waits this long, not 6 s
 
 
 def nearest_frame(frames: dict, epoch: int):
@@ -24,21 +30,32 @@ class FrameFiller:
     from its nearest computed neighbour, so scrubbing and playing find them ready and in
     line. (Bounded: a long run with a snapshot every epoch would keep a core busy for long.)
 
+    While a run trains (`ask(..., newest_only=True)`), only the epoch asked for is computed,
+    warm-started from the newest frame before it: when snapshots come faster than frames,
+    the ones in between are skipped, so the picture on screen stays the newest one. The
+    thread runs below the trainings' priority and, after each frame, rests so that it uses
+    at most `cpu_share` of a core (CPU_SHARE; at most MAX_REST s).
+
     `load_z(epoch)` returns that snapshot's Z. An epoch that cannot be projected (a
     diverged Z, a missing file) is kept in `errors` with its message and not retried."""
 
-    def __init__(self, projector, load_z: Callable[[int], np.ndarray], reach: int = 12):
-        self.projector, self.load_z, self.reach = projector, load_z, reach
+    def __init__(self, projector, load_z: Callable[[int], np.ndarray], reach: int = 12,
+                 cpu_share: float = CPU_SHARE):
+        if not 0 < cpu_share <= 1:
+            raise ValueError(f"cpu_share must be in (0, 1], got {cpu_share}")
+        self.projector, self.load_z, self.reach, self.cpu_share = projector, load_z, reach, cpu_share
         self.errors: dict[int, str] = {}
         self._wanted: int | None = None
         self._epochs: list[int] = []
+        self._newest_only = False
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def ask(self, epoch: int, epochs: list[int]) -> None:
-        """Compute `epoch` next, then the rest of `epochs` (the run's snapshots so far)."""
+    def ask(self, epoch: int, epochs: list[int], newest_only: bool = False) -> None:
+        """Compute `epoch` next, then the rest of `epochs` (the run's snapshots so far), or
+        with `newest_only` (a live run's newest snapshot) that epoch alone."""
         with self._lock:
-            self._wanted, self._epochs = epoch, list(epochs)
+            self._wanted, self._epochs, self._newest_only = epoch, list(epochs), newest_only
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._fill, daemon=True, name="latent-frames")
                 self._thread.start()
@@ -54,7 +71,10 @@ class FrameFiller:
 
     def _next(self) -> int | None:
         with self._lock:
-            nearest = sorted(self._epochs, key=lambda e: (abs(e - self._wanted), e))[:self.reach]
+            if self._newest_only:
+                nearest = [self._wanted]
+            else:
+                nearest = sorted(self._epochs, key=lambda e: (abs(e - self._wanted), e))[:self.reach]
             missing = [e for e in nearest if e not in self.projector.frames and e not in self.errors]
             if not missing:
                 self._thread = None
@@ -71,6 +91,7 @@ class FrameFiller:
             if warming is not None:
                 warming.join()  # one compilation, not two racing ones
         while (epoch := self._next()) is not None:
+            cpu = time.thread_time()
             try:
                 z = self.load_z(epoch)
                 with _ONE_UMAP_AT_A_TIME:
@@ -79,6 +100,7 @@ class FrameFiller:
                 self.errors[epoch] = str(exc)
             except Exception as exc:  # anything else from umap: say so rather than wait forever
                 self.errors[epoch] = f"the projection failed ({type(exc).__name__}: {exc})"
+            time.sleep(min(MAX_REST, (time.thread_time() - cpu) * (1 / self.cpu_share - 1)))
 
 
 def frame_now(projector, epoch: int, load_z: Callable[[int], np.ndarray]):

@@ -251,6 +251,12 @@ class Projector:
             self.frames[epoch] = projection
             return projection
 
+    def adopt(self, epoch: int, frame: Projection) -> Projection:
+        """Keep a frame computed elsewhere (the picture process's, read from disk) as this
+        epoch's, for the next frames to start from; the one already here wins."""
+        with self._lock:
+            return self.frames.setdefault(epoch, frame)
+
     def update(self, snapshots: dict[int, np.ndarray]) -> dict[int, Projection]:
         """Frames of every snapshot, computing the missing ones in epoch order."""
         for epoch in sorted(snapshots):

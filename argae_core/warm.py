@@ -6,9 +6,9 @@ waited that long. `projection` switches numba's disk cache on for umap's functio
 compilation can be paid once, out of the way:
 
     python -m argae_core warm            # once at install time (the README's command)
-    start_ahead()                        # on server start: the same in a lower-priority
-                                         # process; a page that needs umap then loads it from
-                                         # the disk cache in its own process (about 3 s)
+    start_ahead()                        # on server start: `warm --serve` in a lower-priority
+                                         # process that then stays up and draws the pictures
+                                         # asked for ahead of need (argae_core.pictures)
 
 numba's disk cache lives in NUMBA_CACHE_DIR when set, else beside the packages (umap's and
 pynndescent's __pycache__) or in the user's cache folder; an empty NUMBA_CACHE_DIR is a fresh
@@ -17,10 +17,14 @@ install (benchmarks/bench_projection.py measures it so). Light on import: no tor
 from __future__ import annotations
 
 import argparse
+import heapq
+import json
 import os
+import sys
+import threading
 import time
 
-from .ahead import NICENESS, start_ahead, stop_ahead, wait_ahead  # noqa: F401  (the server's side of it)
+from .ahead import FINAL, LATER, NICENESS, REFINE, start_ahead, stop_ahead, wait_ahead  # noqa: F401  (the server's side)
 from .threads import lower_priority
 
 
@@ -30,14 +34,93 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Compile umap's code into numba's disk cache, so "
                                                  "the dashboard's first UMAP picture takes seconds.")
     parser.add_argument("--nice", type=int, default=0, help="lower this process's priority by N [0]")
+    parser.add_argument("--compile-nice", type=int, default=0,
+                        help="lower the compiling thread's priority by N more [0]: with --serve, "
+                             "pictures are drawn at --nice, the compilation below it")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--serve", action="store_true",
+                        help="then stay up: draw the pictures asked for on stdin (argae_core.ahead)")
     args = parser.parse_args(argv)
     lower_priority(args.nice)
     started = time.perf_counter()
     from . import projection
-    projection.warm_up(background=False)
+
+    def compile_umap() -> None:
+        lower_priority(args.compile_nice, this_thread=True)   # Linux keeps a niceness per thread
+        projection.warm_up(background=False)
+    compiling = threading.Thread(target=compile_umap, name="compile")
+    compiling.start()
+    compiling.join()
     if not args.quiet:
         print(f"umap compiled and cached in {time.perf_counter() - started:.1f} s "
               f"(numba cache: {os.environ.get('NUMBA_CACHE_DIR') or 'beside the packages'})")
+    if args.serve:
+        serve(sys.stdin, sys.stdout)
     return 0
+
+
+def serve(requests, answers) -> None:
+    """Say `ready`, then draw the pictures asked for, one at a time, most urgent first (lines
+    `<priority>\t{"key": PictureKey dict, "root": runs root or null}`; a lower priority
+    number goes first, then the oldest), answering `done <request>` or `failed <request>\t<why>`,
+    until `requests` ends (the server went away). A UMAP picture not on disk yet is drawn
+    first with a short layout (pictures.QUICK_LAYOUT_EPOCHS, `quick <request>`), and the full
+    one after every quick one asked for: Compare's 4 pictures turn UMAP in a few seconds.
+    `{"run": {"run_id", "group", "seed"}}` asks for the pictures of a run that ended."""
+    from . import pictures, runs
+    print("ready", file=answers, flush=True)
+    waiting: list[tuple[int, int, str]] = []
+    arrived = threading.Condition()
+    ended = threading.Event()
+
+    def read() -> None:
+        for count, line in enumerate(requests):
+            priority, _, request = line.rstrip("\n").partition("\t")
+            with arrived:
+                try:
+                    heapq.heappush(waiting, (int(priority), count, request))
+                except ValueError:
+                    print(f"failed {line.strip()}\tnot a request", file=answers, flush=True)
+                arrived.notify()
+        with arrived:
+            ended.set()
+            arrived.notify()
+
+    threading.Thread(target=read, name="requests", daemon=True).start()
+    drawn: set[str] = set()
+    while True:
+        with arrived:
+            while not waiting and not ended.is_set():
+                arrived.wait()
+            if not waiting:
+                return
+            priority, _, request = heapq.heappop(waiting)
+        if request in drawn:
+            continue
+        try:
+            asked = json.loads(request)
+            if "run" in asked:   # a training ended: its pictures worth drawing ahead
+                run = asked["run"]
+                for key in pictures.keys_ahead(run["run_id"], run.get("group"), int(run.get("seed", 0)),
+                                               asked.get("root")):
+                    line = json.dumps({"key": key.to_dict(), "root": asked.get("root")}, sort_keys=True)
+                    with arrived:
+                        heapq.heappush(waiting, (FINAL if key.kind == pictures.FINAL else LATER, -1, line))
+            else:
+                key, root = pictures.PictureKey.from_dict(asked["key"]), asked.get("root")
+                entry = pictures.load_entry(key, root)
+                if entry is None and key.method == "umap":   # a quick layout first, the full one later
+                    pictures.draw(key, root, layout_epochs=pictures.QUICK_LAYOUT_EPOCHS)
+                    print(f"quick {request}", file=answers, flush=True)
+                    with arrived:
+                        heapq.heappush(waiting, (max(priority, REFINE), -1, request))
+                    continue
+                pictures.draw(key, root)
+        except (runs.RunError, ValueError, KeyError, TypeError, OSError) as exc:
+            print(f"failed {request}\t{exc}", file=answers, flush=True)
+        except Exception as exc:  # anything else from umap: say so, keep serving
+            print(f"failed {request}\tthe projection failed ({type(exc).__name__}: {exc})", file=answers, flush=True)
+        else:
+            drawn.add(request)
+            print(f"done {request}", file=answers, flush=True)
 

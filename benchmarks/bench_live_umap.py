@@ -4,10 +4,12 @@
 
 Two trainings of the same config in the dashboard's own worker process (a `JobManager` on a
 `ProcessExecutor`, one slot): the first with nobody watching, the second with the Latent
-page's frame filler (pages.common.FrameFiller, a UMAP `Projector`) asked for the newest
-snapshot every 0.5 s, as the page's live refresh does. umap is warmed first (a server has
-done so by then: argae_core.warm). Prints the epochs per second of both, their ratio (target
-at least 0.8), and how long after a snapshot arrived its UMAP picture was ready (target 5 s).
+page's frame filler (argae_core.frames.FrameFiller, a UMAP `Projector`) asked for the newest
+snapshot every 0.5 s, as the page's live refresh does (`newest_only`: snapshots that arrive
+while a frame is computed are skipped). umap is warmed first (a server has done so by then:
+argae_core.warm). Prints the epochs per second of both, their ratio (target at least 0.8), how
+long after a snapshot arrived its UMAP picture was ready, and how long after each snapshot
+arrived the page showed a UMAP picture of it or of a newer one (the page's staleness; target 5 s).
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ ASK_EVERY = 0.5   # the Latent page's live refresh
 
 
 def train(manager: JobManager, config: TrainConfig, root: str, watch: bool) -> dict:
-    from pages.common import FrameFiller
+    from argae_core.frames import FrameFiller
     job_id = manager.submit(OWNER, config)
     projector = projection.Projector("umap", config.seed)
     filler = FrameFiller(projector, lambda epoch: runs.load_run(job.run_id, root).snapshot(epoch)[0])
@@ -52,15 +54,22 @@ def train(manager: JobManager, config: TrainConfig, root: str, watch: bool) -> d
         for epoch in list(projector.frames):
             ready.setdefault(epoch, now)
         if watch and job.snapshot_epochs and job.run_id and now - last_ask >= ASK_EVERY:
-            filler.ask(job.snapshot_epochs[-1], list(job.snapshot_epochs))
+            filler.ask(job.snapshot_epochs[-1], list(job.snapshot_epochs), newest_only=True)
             last_ask = now
         if not job.active:
             break
         time.sleep(0.05)
     if job.state != "finished":
         sys.exit(f"the training ended {job.state}: {job.message}")
-    newest_lags = [ready[e] - seen[e] for e in ready if e in seen]
-    return {"epochs_per_s": (rows - 1) / (last_row - first_row), "lags": newest_lags,
+    deadline = time.perf_counter() + 30   # the last snapshot's picture, after the training's end
+    while watch and job.snapshot_epochs and filler.pending(job.snapshot_epochs[-1]) and time.perf_counter() < deadline:
+        filler.ask(job.snapshot_epochs[-1], list(job.snapshot_epochs), newest_only=True)
+        time.sleep(0.05)
+    for epoch in list(projector.frames):
+        ready.setdefault(epoch, time.perf_counter())
+    lags = [ready[e] - seen[e] for e in ready if e in seen]
+    stale = [min(ready[d] for d in ready if d >= e) - seen[e] for e in seen if any(d >= e for d in ready)]
+    return {"epochs_per_s": (rows - 1) / (last_row - first_row), "lags": lags, "stale": stale,
             "snapshots": len(seen), "pictures": len(ready)}
 
 
@@ -87,9 +96,13 @@ def main() -> None:
     print(f" with the Latent page's live UMAP: {watched['epochs_per_s']:.1f} epochs/s "
           f"({ratio:.2f} of alone; target 0.80 -> {'met' if ratio >= 0.8 else 'MISSED'})")
     if lags:
+        stale = watched["stale"]
         print(f" snapshot -> its UMAP picture: median {statistics.median(lags):.1f} s, max {max(lags):.1f} s "
-              f"({watched['pictures']} pictures of {watched['snapshots']} snapshots; target 5 s -> "
-              f"{'met' if max(lags) <= 5 else 'MISSED'})")
+              f"({watched['pictures']} pictures of {watched['snapshots']} snapshots: the others were skipped)")
+        print(f" snapshot -> a UMAP picture of it or a newer one on the page: median {statistics.median(stale):.1f} s, "
+              f"max {max(stale):.1f} s (target 5 s -> {'met' if max(stale) <= 5 else 'MISSED'}; "
+              f"median {'met' if statistics.median(stale) <= 5 else 'MISSED'})")
+    print(f" load average now {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """Latent projection speed and stability, on a Cora-sized cloud (2,708 x 32 Z + 2,708 prior).
 
-Prints one table: time to the first UMAP picture on a server started --server-age s earlier
-(its warm-up as the app does it, numba cache empty and filled; 4 pictures for Compare), time to
+Prints one table: on a server started --server-age s earlier (its picture process as the app
+starts it, numba cache empty and filled), a 4-model Cora comparison: time from the runs' ends to
+their UMAP pictures on disk (what the Compare page reads), and a page asking for a snapshot's
+UMAP picture drawn ahead or on demand; time to
 the first picture in fresh processes (numba cache empty, as on a
 machine's first run, and filled), warm time per frame (PCA, cold UMAP, warm-started UMAP)
 with ratios against the PCA frame of the same run, and what the frames look like: 15-NN
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -50,34 +53,66 @@ def child(path: str, warm_up: bool) -> None:
     print(json.dumps(stamps))
 
 
-def server_child(path: str, age: float) -> None:
-    """Runs in a fresh process as a server does: the umap warm-up of a server start
-    (`warm.start_ahead`), `age` seconds of nothing, then a page asking for UMAP pictures the
-    way the Latent and Compare pages do (wait for the warm-up, then project)."""
-    from argae_core import warm
-    warm.start_ahead()
+def server_child(age: float, epochs: int) -> None:
+    """Runs in a fresh process as a server does: the picture process of a server start
+    (`ahead.start_ahead`: `warm --serve`, niced), `age` seconds of nothing, then a comparison
+    of the 4 models on Cora (`compare.start_comparison` on a JobManager with 2 worker
+    processes, the on-done hook as pages.common registers it). Stamps: each run's end, when
+    each final UMAP picture is readable beside its run (as the Compare page reads it), then a
+    page asking for the newest snapshot's UMAP picture (drawn ahead: a disk read) and for an
+    older snapshot's at another seed (drawn on demand by the warm picture process)."""
+    from argae_core import ahead, compare, pictures, runs
+    from argae_core.config import TrainConfig
+    from argae_core.jobs import JobManager, ProcessExecutor
+    root = tempfile.mkdtemp(prefix="bench-server-runs-")
+    ahead.start_ahead()
+    manager = JobManager(ProcessExecutor(2, runs_root=root), owner_timeout=3600)
+    ended: dict[str, float] = {}
+    manager.add_done_hook(lambda job: (ended.setdefault(job.job_id, time.time()), ahead.run_ended(job, root)))
     time.sleep(age)
-    stamps = {"ask": time.time()}
-    from argae_core import projection
-    data = np.load(path)
-    clouds = [data[f"z{i}"] for i in range(4)]
-    thread = projection.warm_up(background=True)
-    if thread is not None:
-        thread.join()
-    projection.project(clouds[0], data["prior"], "umap")
-    stamps["first"] = time.time()
-    for z in clouds[1:]:     # Compare: the other three models' final Z
-        projection.project(z, data["prior"], "umap")
-    stamps["four"] = time.time()
-    print(json.dumps(stamps))
+    started = compare.start_comparison(manager, "bench", TrainConfig(dataset="cora", epochs=epochs),
+                                       ["gae", "vgae", "arga", "argva"], 1, label=lambda c: c.model)
+    shown: dict[str, float] = {}
+    keys: dict[str, pictures.PictureKey] = {}
+    deadline = time.time() + 1800
+    while len(shown) < len(started.jobs) and time.time() < deadline:
+        manager.touch("bench")
+        for job_id in started.jobs:
+            job = manager.get(job_id, "bench")
+            if job_id in shown or job.active or not job.run_id:
+                continue
+            if job_id not in keys:
+                final = runs.load_run(job.run_id, root).final_embedding()
+                keys[job_id] = pictures.PictureKey(job.run_id, pictures.FINAL, final[0], "umap", 0)
+            if pictures.load(keys[job_id], root) is not None:
+                shown[job_id] = time.time()
+        time.sleep(0.1)
+    run = runs.load_run(manager.get(started.jobs[-1], "bench").run_id, root)
+    newest = pictures.PictureKey(run.run_id, pictures.SNAPSHOT, run.snapshot_epochs[-1], "umap", 0)
+    ask = time.time()
+    while pictures.load(newest, root) is None and time.time() < deadline:
+        time.sleep(0.05)
+    newest_shown = time.time()
+    older = pictures.PictureKey(run.run_id, pictures.SNAPSHOT, run.snapshot_epochs[0], "umap", 1)
+    ask_older = time.time()
+    ahead.request(older, root, priority=ahead.NOW)
+    while pictures.load(older, root) is None and time.time() < deadline:
+        time.sleep(0.05)
+    print(json.dumps({"ended": sorted(ended.values()), "shown": sorted(shown.values()),
+                      "newest": newest_shown - ask, "older": time.time() - ask_older}))
+    manager.shutdown()
+    ahead.stop_ahead()
+    shutil.rmtree(root, ignore_errors=True)
 
 
-def fresh_server(path: Path, numba_cache: Path, age: float) -> dict:
+def fresh_server(numba_cache: Path, age: float, epochs: int) -> dict:
     env = dict(os.environ, NUMBA_CACHE_DIR=str(numba_cache))
-    command = [sys.executable, __file__, "--server-child", str(path), "--server-age", str(age)]
+    command = [sys.executable, __file__, "--server-child", "--server-age", str(age), "--server-epochs", str(epochs)]
     out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     stamps = json.loads(out.stdout.strip().splitlines()[-1])
-    return {"first": stamps["first"] - stamps["ask"], "four": stamps["four"] - stamps["ask"]}
+    last_end = max(stamps["ended"])
+    return {"first": stamps["shown"][0] - min(stamps["ended"]), "four": max(stamps["shown"]) - last_end,
+            "newest": stamps["newest"], "older": stamps["older"]}
 
 
 def fresh_process(path: Path, numba_cache: Path, warm_up: bool) -> dict:
@@ -221,14 +256,16 @@ def main() -> None:
     parser.add_argument("--aligned-umap", type=int, default=0, metavar="N")
     parser.add_argument("--child")
     parser.add_argument("--no-warm-up", action="store_true")
-    parser.add_argument("--server-child")
+    parser.add_argument("--server-child", action="store_true")
     parser.add_argument("--server-age", type=float, default=60.0,
                         help="seconds a fresh server has been up when a page asks for UMAP [60]")
+    parser.add_argument("--server-epochs", type=int, default=100,
+                        help="epochs of each of the 4 Cora runs of the server's comparison [100]")
     args = parser.parse_args()
     if args.child:
         return child(args.child, warm_up=not args.no_warm_up)
     if args.server_child:
-        return server_child(args.server_child, args.server_age)
+        return server_child(args.server_age, args.server_epochs)
 
     from argae_core import projection as P
     snaps, source = snapshots(args.epochs, args.synthetic)
@@ -242,8 +279,8 @@ def main() -> None:
         last = sorted(snaps)[-4:]
         np.savez(path, z=z, prior=prior, **{f"z{i}": snaps[e] for i, e in enumerate(last)})
         server_cache = Path(folder) / "numba-server"
-        servers = {"empty": fresh_server(path, server_cache, args.server_age),   # fills it
-                   "filled": fresh_server(path, server_cache, args.server_age)}
+        servers = {"empty": fresh_server(server_cache, args.server_age, args.server_epochs),   # fills it
+                   "filled": fresh_server(server_cache, args.server_age, args.server_epochs)}
         cache = Path(folder) / "numba"
         empty = fresh_process(path, cache, warm_up=True)     # fills the cache
         filled = fresh_process(path, cache, warm_up=True)
@@ -271,12 +308,15 @@ def main() -> None:
                  plain("   ask -> warm-up done", run["warm"] - run["imported"]),
                  plain("   ask -> first UMAP picture", run["umap"] - run["imported"])]
     rows += [plain(" ask -> first PCA picture, no warm-up thread", alone["pca"] - alone["imported"]),
-             (f"server started {args.server_age:.0f} s before asking (its warm-up: argae_core.warm)", "wall", "", "")]
+             (f"server started {args.server_age:.0f} s before a 4-model Cora comparison "
+              f"({args.server_epochs} epochs; its picture process: argae_core.ahead)", "wall", "", "")]
     for label, run in (("numba cache empty (fresh install)", servers["empty"]),
                        ("numba cache filled (python -m argae_core warm, or an earlier server)", servers["filled"])):
         rows += [(f" {label}", "", "", ""),
-                 plain("   ask -> first Cora UMAP picture", run["first"]),
-                 plain("   ask -> 4 UMAP pictures (Compare: 4 models x 1 seed)", run["four"])]
+                 plain("   first run's end -> its UMAP picture on disk", run["first"]),
+                 plain("   last run's end -> all 4 Compare pictures on disk", run["four"]),
+                 plain("   ask -> newest snapshot's UMAP picture (drawn ahead)", run["newest"]),
+                 plain("   ask -> an older snapshot's UMAP picture (drawn on demand)", run["older"])]
     rows += [
              ("warm process, per frame (median)", "wall", "CPU", "x PCA"),
              timed(" PCA", (pca_frame, pca_cpu)),
@@ -291,12 +331,15 @@ def main() -> None:
     print(table(rows))
     warm_frame, warm_cpu = sequence["warm"]
     asked = max(run["pca"] - run["imported"] for run in (empty, filled))
+    filled_first = min(servers["filled"]["newest"], servers["filled"]["older"])
     print(f"\ntargets (issue 16): a server started {args.server_age:.0f} s earlier draws the first Cora "
-          f"UMAP within 15 s on a fresh install: {servers['empty']['first']:.1f} s -> "
-          f"{'met' if servers['empty']['first'] <= 15 else 'MISSED'}; within 2 s with a filled cache: "
-          f"{servers['filled']['first']:.1f} s -> {'met' if servers['filled']['first'] <= 2 else 'MISSED'}; "
-          f"Compare's 4 pictures within 15 s: {servers['filled']['four']:.1f} s -> "
-          f"{'met' if servers['filled']['four'] <= 15 else 'MISSED'}")
+          f"UMAP within 15 s on a fresh install: on demand {servers['empty']['older']:.1f} s, drawn ahead "
+          f"{servers['empty']['newest']:.2f} s -> {'met' if servers['empty']['older'] <= 15 else 'MISSED'}; "
+          f"within 2 s on a warm server: drawn ahead {servers['filled']['newest']:.2f} s, on demand "
+          f"{servers['filled']['older']:.1f} s -> {'met' if servers['filled']['older'] <= 2 else 'met only when drawn ahead' if filled_first <= 2 else 'MISSED'}; "
+          f"Compare's 4 pictures within 15 s of the last run's end: {servers['filled']['four']:.1f} s "
+          f"(fresh install {servers['empty']['four']:.1f} s) -> "
+          f"{'met' if max(servers['filled']['four'], servers['empty']['four']) <= 15 else 'MISSED'}")
     print(f"targets: first picture within 5 s of asking on a fresh server: PCA after {asked:.2f} s "
           f"-> {'met' if asked <= 5 else 'MISSED'} (from launching Python, imports included: "
           f"{filled['pca']:.1f} s, {empty['pca']:.1f} s with an empty numba cache); "

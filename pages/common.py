@@ -36,13 +36,17 @@ def job_manager() -> JobManager:
     slots = default_slots()
     executor = (ThreadExecutor(slots) if os.environ.get("ARGAE_EXECUTOR") == "thread"
                 else ProcessExecutor(slots))
-    return JobManager(executor, liveness=internals.session_alive)
+    manager = JobManager(executor, liveness=internals.session_alive)
+    if internals.real_server():   # a run's UMAP pictures drawn as it ends (not under AppTest)
+        from argae_core import ahead
+        manager.add_done_hook(ahead.run_ended)
+    return manager
 
 
 @st.cache_resource(show_spinner=False)
 def _projection_warm_up() -> threading.Thread:
-    """Once per server: umap compiled into numba's disk cache in a lower-priority process
-    (argae_core.warm), so the first UMAP picture loads it in seconds rather than compile."""
+    """Once per server: the picture process (argae_core.ahead), at a lower priority: it
+    compiles umap into numba's disk cache (or loads it), then draws UMAP pictures ahead of need."""
     from argae_core import warm
     return warm.start_ahead()
 

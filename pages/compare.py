@@ -9,7 +9,7 @@ from pages import page_setup
 
 page_setup()  # first: see pages/__init__.py
 
-from argae_core import compare, projection  # noqa: E402
+from argae_core import compare  # noqa: E402
 from argae_core.config import ConfigError, TrainConfig  # noqa: E402
 from pages import common, compare_latent, compare_results, compare_sweep, knobs, signin  # noqa: E402
 from pages.knobs import LOGGING, PLANTED, Section  # noqa: E402
@@ -161,9 +161,10 @@ kept["method"], kept["dims"] = compare_latent.controls(buttons, kept)
 
 
 def needs_refresh(jobs: list) -> bool:
-    """Runs are training, or UMAP pictures wait for UMAP to compile."""
-    return bool(jobs) and (any(j is not None and j.active for j in jobs)
-                           or (kept["method"] == "umap" and not projection.is_warm()))
+    """Runs are training, or a finished run's UMAP picture is being drawn."""
+    state = st.session_state.get(STATE) or {"seeds": [0]}
+    return bool(jobs) and (any(j is not None and j.active for j in jobs) or (
+        kept["method"] == "umap" and compare_latent.pictures_missing(jobs, state["seeds"][0])))
 
 
 refresh = needs_refresh(jobs)
@@ -190,7 +191,7 @@ def results() -> None:
     compare_latent.latent_section(jobs, state["models"], state["seeds"][0], kept["method"], kept["dims"])
     compare_results.curves_section(jobs, state["models"])
     if refresh and not needs_refresh(jobs):
-        st.rerun()  # the runs ended (or UMAP compiled) since the page was drawn: redraw it all
+        st.rerun()  # the runs ended (or their UMAP pictures came) since the page was drawn: redraw it all
 
 
 results()

@@ -1,15 +1,17 @@
 """The Compare page's latent pictures: every model's Z against the same prior samples, side by
-side (PCA while training, UMAP of the scored Z once over), nodes picked in one ringed in all."""
+side (PCA while training, UMAP of the scored Z once over), nodes picked in one ringed in all.
+The UMAP pictures are drawn by the server's picture process as each run ends and read from
+beside the run (argae_core.pictures); PCA stands in until they are there."""
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
-from argae_core import plots, projection, runs
-from pages import common
+from argae_core import ahead, pictures, plots, projection, runs
+from pages import common, internals
 from pages.knobs import MODEL_LABELS
 
-PROJECTIONS = {"pca": "PCA (instant)", "umap": "UMAP (neighbourhoods; compiles once per install, 30-70 s)"}
+PROJECTIONS = {"pca": "PCA (instant)", "umap": "UMAP (neighbourhoods; drawn as each run ends)"}
 DIMENSIONS = {2: "2-D", 3: "3-D"}
 PICK_IN_3D = "In 3-D, switch to 2-D to pick nodes; the followed ones stay ringed in every picture."
 
@@ -40,7 +42,8 @@ def final_embedding(run_id: str) -> tuple[int, object] | None:
 
 @st.cache_data(show_spinner="Drawing the UMAP picture...", max_entries=32)
 def umap_picture(run_id: str, seed: int, components: int = 2) -> projection.Projection | None:
-    """The UMAP frame of a finished run's scored Z, cached per number of dimensions."""
+    """The UMAP frame of a finished run's scored Z, cached per number of dimensions (3-D: the
+    picture process draws the 2-D ones ahead)."""
     final = final_embedding(run_id)
     if final is None:
         return None
@@ -56,6 +59,39 @@ def snapshot_nodes(run_id: str | None):
         return runs.load_run(run_id).graph.snapshot_nodes if run_id else None
     except runs.RunError:
         return None
+
+
+UMAP_NOTE = "a few seconds after the run ends"   # benchmarks/bench_projection.py (README, Measured)
+
+
+def picture_key(job, epoch: int, seed: int) -> pictures.PictureKey:
+    return pictures.PictureKey(job.run_id, pictures.FINAL, epoch, "umap", seed)
+
+
+def cached_umap(job, epoch: int, seed: int) -> tuple[projection.Projection | None, bool]:
+    """(the UMAP picture of the job's scored Z if the picture process has drawn it, whether
+    it is the quick layout); else ask it to (first in its line: a page waits)."""
+    key = picture_key(job, epoch, seed)
+    entry = pictures.load_entry(key)
+    if entry is None and internals.real_server():  # under AppTest no picture process runs
+        ahead.request(key, priority=ahead.NOW)
+    return (None, False) if entry is None else (entry[0], pictures.is_quick(key, entry[1]))
+
+
+def pictures_missing(jobs: list, seed: int) -> bool:
+    """Whether a finished run's UMAP picture is still being drawn, or refined from its quick
+    layout (the page refreshes until it is there; not when drawing it failed, nor where no
+    picture process runs)."""
+    if not internals.real_server():
+        return False
+    for job in jobs:
+        if job is None or job.active or not job.run_id or job.config.seed != seed:
+            continue
+        final = final_embedding(job.run_id)
+        if final is not None and pictures.load(key := picture_key(job, final[0], seed), full=True) is None \
+                and not (ahead.answer(key) or "").startswith("failed"):
+            return True
+    return False
 
 
 def latent_of(job) -> tuple[int | None, object, bool]:
@@ -75,12 +111,23 @@ def picture(job, method: str, seed: int, components: int = 2):
         return None, None
     note = f"epoch {epoch}" + (" (best validation: the Z the table scores)" if final else " (training)")
     if method == "umap":
-        if final and projection.is_warm():
-            frame = umap_picture(job.run_id, seed, components)
+    if method == "umap":
+        if final and components == 3:   # 3-D: drawn here, on demand, once umap has compiled
+            if projection.is_warm():
+                frame = umap_picture(job.run_id, seed, components)
+                if frame is not None:
+                    return frame, note + " · UMAP"
+            projection.warm_up()
+            note += " · PCA until UMAP has compiled"
+        elif final:
+            frame, quick = cached_umap(job, epoch, seed)
             if frame is not None:
-                return frame, note + " · UMAP"
-        projection.warm_up()
-        note += " · PCA until " + ("UMAP has compiled" if not projection.is_warm() else "the run ends")
+                return frame, note + (" · UMAP, a quick layout: the full one follows" if quick else " · UMAP")
+            failed = ahead.answer(picture_key(job, epoch, seed)) or ""
+            note += (f" · PCA: the UMAP picture {failed}" if failed.startswith("failed")
+                     else f" · PCA until its UMAP picture is drawn ({UMAP_NOTE})")
+        else:
+            note += " · PCA until the run ends, then UMAP"
     return pca_of(job, seed, components), note + ("" if method == "umap" else " · PCA")
 
 
@@ -120,7 +167,7 @@ def latent_section(jobs: list, models: list[str], seed: int, method: str, compon
                "projected together. Click or lasso nodes in one picture: they are ringed in every picture, so you "
                f"see where each model puts the same nodes{f' ({len(followed)} followed)' if followed else ''}."
                + (" " + PICK_IN_3D if components == 3 else "")
-               + (" " + plots.UMAP_HIDES_SCALE if method == "umap" and projection.is_warm() else ""))
+               + (" " + plots.UMAP_HIDES_SCALE if method == "umap" else ""))
     if clouds:
         z = next(iter(clouds.values()))
         prior = projection.prior_samples(len(z), z.shape[1], seed)

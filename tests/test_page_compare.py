@@ -168,3 +168,35 @@ def test_a_sweep_of_a_plain_model_or_an_empty_grid_is_refused():
     at.run()
     assert any("pick at least one latent size" in e.value for e in at.error)
     assert button(at, "Sweep (0 runs)").disabled
+
+
+def test_umap_pictures_drawn_ahead_replace_pca_once_on_disk():
+    """The page draws no UMAP itself: it shows PCA until the picture process has written a
+    run's picture beside it (argae_core.pictures), then reads that."""
+    from argae_core import pictures, projection, runs
+    at = open_page("pages/compare.py")
+    set_knobs(at, epochs=12)
+    at.radio(key="cmp_projection").set_value("umap")
+    at.run()
+    button(at, "Compare").click()
+    at.run()
+    run_until(at, lambda a: has_table(a) and not button(a, "Compare").disabled)
+    notes = [c.value for c in at.caption if c.value.startswith("epoch ")]
+    assert len(notes) == 2 and all("PCA until its UMAP picture is drawn" in n for n in notes), notes
+    charts = len(at.get("plotly_chart"))
+    projection.warm_up(background=False)
+    keys = [pictures.PictureKey(run.run_id, pictures.FINAL, run.final_embedding()[0], "umap", 0)
+            for run in map(runs.load_run, sorted(p.name for p in runs.runs_dir().iterdir()))
+            if run.info.get("group") == at.session_state["compare"]["group"]]
+    assert len(keys) == 2
+    for key in keys:   # the picture process's quick layout first
+        pictures.draw(key, layout_epochs=pictures.QUICK_LAYOUT_EPOCHS)
+    at.run()
+    notes = [c.value for c in at.caption if c.value.startswith("epoch ")]
+    assert len(notes) == 2 and all(n.endswith("· UMAP, a quick layout: the full one follows") for n in notes), notes
+    for key in keys:
+        pictures.draw(key)
+    at.run()
+    notes = [c.value for c in at.caption if c.value.startswith("epoch ")]
+    assert len(notes) == 2 and all(n.endswith("· UMAP") for n in notes), notes
+    assert len(at.get("plotly_chart")) == charts + 2   # under each UMAP picture, the PCA plane that keeps scale

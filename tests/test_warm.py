@@ -36,3 +36,38 @@ def test_the_warm_command_imports_no_torch():
 def test_warm_is_listed_by_the_cli_help():
     done = subprocess.run([sys.executable, "-m", "argae_core", "--help"], cwd=ROOT, capture_output=True, text=True)
     assert "warm" in done.stdout and done.returncode == 0
+
+
+def test_the_picture_process_draws_a_finished_runs_pictures_beside_it(tmp_path):
+    """`warm --serve` as the server starts it: a run's end (the done hook) draws its pictures,
+    a page's request is answered, and the process ends with the server."""
+    import time
+
+    from argae_core import ahead, pictures
+    from argae_core.config import TrainConfig
+    from argae_core.jobs import JobManager, ThreadExecutor
+    manager = JobManager(ThreadExecutor(1, runs_root=str(tmp_path)), owner_timeout=600)
+    manager.add_done_hook(lambda job: ahead.run_ended(job, tmp_path))
+    try:
+        job_id = manager.submit("me", TrainConfig(epochs=8, snapshot_interval=4), group="cmp-t")
+        deadline = time.monotonic() + 300
+        job = manager.get(job_id, "me")
+        while (job.active or not (tmp_path / str(job.run_id) / "pictures").is_dir()
+               or len(list((tmp_path / job.run_id / "pictures").iterdir())) < 2) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            job = manager.get(job_id, "me")
+        keys = pictures.keys_ahead(job.run_id, "cmp-t", 0, tmp_path)
+        assert [k.kind for k in keys] == ["final", "snapshot"]
+        deadline_full = time.monotonic() + 120   # each is drawn quick, then in full
+        while not all(pictures.load(k, tmp_path, full=True) for k in keys) and time.monotonic() < deadline_full:
+            time.sleep(0.2)
+        assert all(pictures.load(k, tmp_path, full=True) is not None for k in keys)
+        asked = pictures.PictureKey(job.run_id, pictures.SNAPSHOT, 4, "umap", 7)
+        assert ahead.request(asked, tmp_path, priority=ahead.NOW)
+        while ahead.answer(asked, tmp_path) != "done" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert ahead.answer(asked, tmp_path) == "done" and pictures.load(asked, tmp_path) is not None
+        assert ahead.is_ready()
+    finally:
+        manager.shutdown()
+        ahead.stop_ahead()

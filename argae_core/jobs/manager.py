@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import logging
 import queue
 import threading
 import time
@@ -16,6 +17,8 @@ from ..config import TrainConfig
 from ..events import Done, Event, Failed, Idle, Paused, Phase, Record, Started, SteerQueued
 from ..status import ACTIVE, Status
 from .executors import Executor
+
+log = logging.getLogger(__name__)
 
 SNAPSHOTS_IN_MEMORY = 3   # older snapshots stay on disk with the run
 MAX_JOBS_PER_OWNER = 20   # a full comparison: 4 models x 5 seeds
@@ -103,6 +106,8 @@ class JobManager:
         self._served: dict[str, int] = {}   # owner -> the dispatch turn it last got a slot
         self._turns = 0
         self._closed = False
+        self._done_hooks: list[Callable[[Job], None]] = []
+        self._hooked: set[str] = set()   # jobs whose end the hooks were told of
         self._threads = [threading.Thread(target=self._pump_events, daemon=True, name="argae-events"),
                          threading.Thread(target=self._watch, daemon=True, name="argae-watch")]
         for thread in self._threads:
@@ -185,6 +190,14 @@ class JobManager:
             self.control(job.job_id, job.owner, "stop")
             job.message = job.message or "Stopped from the Runs page."
             return True
+
+    def add_done_hook(self, hook: Callable[["Job"], None]) -> None:
+        """Call `hook(job)` once for every job that ends with a saved run (finished, stopped
+        or diverged), after its files are written: e.g. draw its pictures ahead of need. It
+        runs on the event thread under the manager's lock, so it must be quick (hand the
+        work on); an exception it raises is logged, never stops the events."""
+        with self._lock:
+            self._done_hooks.append(hook)
 
     def touch(self, owner: str) -> None:
         with self._lock:
@@ -286,8 +299,19 @@ class JobManager:
                 job.phases = older[-(PHASES_IN_MEMORY - 1):] + [phase]
             case Done(status=status, metrics=metrics):
                 job.state, job.metrics, job.ended = Status(status), metrics, time.time()
+                self._tell_done(job)
             case Failed(message=message):
                 job.state, job.message, job.ended = Status.FAILED, message, time.time()
+
+    def _tell_done(self, job: Job) -> None:
+        if job.run_id is None or job.job_id in self._hooked:
+            return
+        self._hooked.add(job.job_id)
+        for hook in self._done_hooks:
+            try:
+                hook(job.copy())
+            except Exception:  # a hook's bug must not stop the events of every other job
+                log.exception("a done hook failed for job %s (run %s)", job.job_id, job.run_id)
 
     def _free_slot_of(self, job: Job | None) -> None:
         for slot, current in enumerate(self._slots):
