@@ -111,7 +111,6 @@ def picture(job, method: str, seed: int, components: int = 2):
         return None, None
     note = f"epoch {epoch}" + (" (best validation: the Z the table scores)" if final else " (training)")
     if method == "umap":
-    if method == "umap":
         if final and components == 3:   # 3-D: drawn here, on demand, once umap has compiled
             if projection.is_warm():
                 frame = umap_picture(job.run_id, seed, components)
