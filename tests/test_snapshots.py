@@ -208,7 +208,7 @@ def test_over_the_folders_budget_the_oldest_runs_lose_snapshots_first(tmp_path, 
     # room for about two runs less three snapshots: the second run's writing takes them from the first
     monkeypatch.setenv(budget.RUNS_ENV, str((2 * first_size - 3 * newest_snapshot) / budget.MB))
     new = saved_karate(tmp_path)
-    assert old.run_id < new.run_id   # run ids sort by start time: the first is the oldest
+    assert budget.run_folders(tmp_path) == [old.path, new.path]   # by creation, even within one second
     dropped_old, dropped_new = runs.dropped_snapshots(old.run_id, tmp_path), runs.dropped_snapshots(new.run_id, tmp_path)
     assert sorted(dropped_old)[:3] == [1, 2, 3] and not dropped_new
     assert budget.RUNS_ENV in next(iter(dropped_old.values()))["reason"]
