@@ -208,7 +208,7 @@ def test_over_the_folders_budget_the_oldest_runs_lose_snapshots_first(tmp_path, 
     # room for about two runs less three snapshots: the second run's writing takes them from the first
     monkeypatch.setenv(budget.RUNS_ENV, str((2 * first_size - 3 * newest_snapshot) / budget.MB))
     new = saved_karate(tmp_path)
-    assert old.run_id < new.run_id   # run ids sort by start time: the first is the oldest
+    assert budget.run_folders(tmp_path) == [old.path, new.path]   # by creation, even within one second
     dropped_old, dropped_new = runs.dropped_snapshots(old.run_id, tmp_path), runs.dropped_snapshots(new.run_id, tmp_path)
     assert sorted(dropped_old)[:3] == [1, 2, 3] and not dropped_new
     assert budget.RUNS_ENV in next(iter(dropped_old.values()))["reason"]
@@ -231,3 +231,22 @@ def test_secrets_fill_only_unset_variables(monkeypatch):
     monkeypatch.delenv(budget.RUNS_ENV, raising=False)
     budget.adopt_secrets({"run_disk_mb": 50, "runs_disk_mb": 2048})
     assert budget.budgets().run_mb == 300 and budget.budgets().runs_mb == 2048
+
+
+def test_compare_names_a_live_snapshots_points_by_their_nodes_and_the_final_z_by_row(big_run, monkeypatch):
+    from types import SimpleNamespace
+
+    from argae_core import projection
+    from pages import compare_latent
+    root, trainer, writer, records = big_run
+    monkeypatch.setenv("ARGAE_RUNS_DIR", str(root))
+    compare_latent.snapshot_nodes.clear()
+    compare_latent.final_embedding.clear()
+    last = [r for r in records if r.z is not None][-1]
+    live = SimpleNamespace(active=True, run_id=writer.run_id, latest_snapshot=lambda: (last.epoch, last.z, None))
+    frame = projection.project(last.z, projection.prior_samples(100, BIG.latent_size), "pca")
+    assert compare_latent.node_rows(frame, live).tolist() == trainer.snapshot_nodes.tolist()
+    over = SimpleNamespace(active=False, run_id=writer.run_id, latest_snapshot=live.latest_snapshot)
+    z = compare_latent.latent_of(over)[1]
+    whole = projection.project(z, projection.prior_samples(300, BIG.latent_size), "pca", cap=1000)
+    assert compare_latent.node_rows(whole, over).tolist() == list(range(300))

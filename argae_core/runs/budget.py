@@ -88,6 +88,25 @@ def folder_bytes(path: Path) -> int:
     return total
 
 
+def usage(run_path: Path) -> tuple[int, int]:
+    """(bytes of the run folder's regular files, snapshots dropped) in one pass (the listing's)."""
+    total, names = 0, set()
+    for folder, _, files in os.walk(run_path):
+        in_snapshots = Path(folder) == run_path / "snapshots"
+        for name in files:
+            try:
+                status = os.lstat(os.path.join(folder, name))
+            except OSError:
+                continue
+            total += status.st_size if stat.S_ISREG(status.st_mode) else 0
+            if in_snapshots:
+                names.add(name)
+    dropped_count = sum(1 for name in names if name.endswith(MARKER_SUFFIX)
+                        and SNAPSHOT_PATTERN.fullmatch(name[:-len(MARKER_SUFFIX)] + ".npz")
+                        and name[:-len(MARKER_SUFFIX)] + ".npz" not in names)
+    return total, dropped_count
+
+
 def snapshot_files(run_path: Path) -> dict[int, Path]:
     """The run's snapshot files by epoch."""
     folder = run_path / "snapshots"
@@ -175,11 +194,17 @@ def enforce_run(run_path: Path, budget: Budgets | None = None) -> list[int]:
 
 
 def run_folders(root: Path) -> list[Path]:
-    """Run folders under `root`, oldest first (a run id starts with its start time, UTC)."""
+    """Run folders under `root`, oldest first: by when config.json was written (once, as the run
+    was created; two runs of one second have the same time in their ids), then by id."""
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(HIDDEN_PREFIX)
-                  and RUN_ID_PATTERN.fullmatch(p.name))
+    def created(path: Path) -> tuple[int, str]:
+        try:
+            return (path / "config.json").stat().st_mtime_ns, path.name
+        except OSError:
+            return 0, path.name
+    return sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(HIDDEN_PREFIX)
+                   and RUN_ID_PATTERN.fullmatch(p.name)), key=created)
 
 
 def enforce_total(root: Path, budget: Budgets | None = None) -> list[tuple[str, int]]:

@@ -306,6 +306,7 @@ def _summary(path: Path) -> tuple[RunSummary, list[str]]:
         except RunError as exc:
             warnings.append(f"{path.name}: {exc}; metrics left empty")
     effective = _effective_status(status)
+    disk_bytes, dropped_count = budget.usage(path)
     return RunSummary(
         run_id=path.name, dataset=str(status.get("dataset", "?")), model=str(status.get("model", "?")),
         seed=status.get("seed"), started=status.get("started"),
@@ -313,8 +314,7 @@ def _summary(path: Path) -> tuple[RunSummary, list[str]]:
         epochs_planned=status.get("epochs_planned"), status=effective,
         group=status.get("group"), source=status.get("source"), message=status.get("message"),
         graph_name=(status.get("graph") or {}).get("name"), owner=status.get("owner"), shared=is_shared(path),
-        steered_at=_steered_at(path, warnings), snapshots_dropped=len(budget.dropped(path)),
-        disk_bytes=budget.folder_bytes(path),
+        steered_at=_steered_at(path, warnings), disk_bytes=disk_bytes, snapshots_dropped=dropped_count,
         **{k: _number(metrics.get(k)) for k in SUMMARY_METRICS}), warnings
 
 
