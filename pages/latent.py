@@ -39,7 +39,7 @@ def settings() -> dict:
         method = st.radio("Projection", list(METHOD_LABELS), format_func=METHOD_LABELS.get, key="latent_method",
                           help="UMAP keeps neighbourhoods; PCA is linear and instant. Both project Z and "
                                "the prior samples together, so distances compare.")
-        dims = st.radio("Dimensions", list(DIMENSION_LABELS), format_func=DIMENSION_LABELS.get, horizontal=True,
+        dims = st.radio("2-D or 3-D", list(DIMENSION_LABELS), format_func=DIMENSION_LABELS.get, horizontal=True,
                         key="latent_dims", help="3-D: the same picture with a third axis, to turn by dragging "
                                                 "(a 3-D UMAP is computed once per epoch, then kept).")
         colour = st.radio("Colour", list(plots.COLOUR_MODES), format_func=plots.COLOUR_MODES.get,

@@ -111,12 +111,13 @@ def scatter(source: Source, epoch: int, view: dict, graph: runs.GraphInfo) -> No
     follow.take_selection(source.run_id, st.session_state.get("latent_scatter"))  # the last 2-D click / lasso
     chosen = follow.followed(source.run_id)
     three_d = frame.components == 3
-    shown = METHOD_LABELS[frame.method].split(" ")[0] + (", 3-D" if three_d else "")
+    shown = METHOD_LABELS[frame.method].split(" ")[0]
     fig = plots.latent_figure(
         frame.z_xy, frame.prior_xy, d_score=scores, colour=colour, labels=labels,
         class_names=graph.class_names, degrees=graph.degrees[shown_nodes], z_hover=hover,
         show_z=view["show_z"], show_prior=view["show_prior"], height=560, node_rows=shown_nodes, highlight=chosen,
-        title=f"Epoch {epoch}: Z and as many N(0, I) samples ({shown})",
+        # "in 3-D" in place of "as many": the longer title ran past a 1024 px window's column
+        title=f"Epoch {epoch}: Z and {'N(0, I) samples in 3-D' if three_d else 'as many N(0, I) samples'} ({shown})",
         revision=f"latent-{source.run_id}-{frame.method}-{frame.components}-{view['cap']}-{view['seed']}")
     if three_d:  # plotly reports no click or lasso in a 3-D scene (Streamlit passes on 2-D selections only)
         st.plotly_chart(fig, key="latent_scatter_3d", config={"displaylogo": False})

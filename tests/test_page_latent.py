@@ -326,14 +326,14 @@ def test_in_3d_the_slider_play_and_followed_nodes_work(runs_dir, saved):
 @pytest.mark.filterwarnings("ignore:precomputed_knn")
 def test_a_3d_umap_is_computed_on_demand_and_plays(runs_dir, saved):
     at = open_latent(saved[1], method="umap", latent_dims=3)
-    run_latent_until(at, lambda a: "(UMAP, 3-D)" in figure(a, "latent_scatter_3d")["layout"]["title"]["text"],
+    run_latent_until(at, lambda a: "in 3-D (UMAP)" in figure(a, "latent_scatter_3d")["layout"]["title"]["text"],
                      timeout=300)
     assert len(values(traces(at)["Z: fake"]["z"])) == KARATE_NODES
     at.select_slider(key="latent_epoch").set_value(1).run()
     next(b for b in at.button if b.key == "latent_play").click().run()
     run_latent_until(at, lambda a: not a.session_state["latent_playing"], timeout=300)
     assert at.select_slider(key="latent_epoch").value == 12
-    assert "(UMAP, 3-D)" in figure(at, "latent_scatter_3d")["layout"]["title"]["text"]
+    assert "in 3-D (UMAP)" in figure(at, "latent_scatter_3d")["layout"]["title"]["text"]
 
 
 # ------------------------------------------------------------------ big graphs: kept nodes, dropped snapshots
