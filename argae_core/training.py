@@ -11,7 +11,6 @@ The same loop serves the dashboard's jobs, the CLI, the tests and the benchmarks
 """
 from __future__ import annotations
 
-import copy
 import math
 import time
 import weakref
@@ -399,7 +398,7 @@ class Trainer:
         auc, ap = self.model.test(z, *self.val_edges)
         if auc > self.best_val_auc:
             self.best_val_auc, self.best_epoch = auc, self.epoch
-            self._best_state = copy.deepcopy(self.model.state_dict())
+            self._best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         return float(auc), float(ap)
 
     def final_metrics(self) -> dict:

@@ -170,7 +170,7 @@ def test_written_out_recon_loss_and_gradient_equal_pyg_with_autograd():
     from torch_geometric.nn import GAE
     torch.manual_seed(0)
     z = torch.randn(50, 6, requires_grad=True)
-    positive = torch.randint(50, (2, models.PAIR_CHUNK + 300))  # more than one chunk
+    positive = torch.randint(50, (2, models.pair_chunk(6) + 300))  # more than one chunk
     negative = torch.randint(50, (2, 700))
     expected = GAE(torch.nn.Identity(), ChunkedDecoder()).recon_loss(z, positive, negative)
     expected.backward()
