@@ -94,8 +94,8 @@ class FrameFiller:
             cpu = time.thread_time()
             try:
                 z = self.load_z(epoch)
-                with _ONE_UMAP_AT_A_TIME:
-                    self.projector.frame(epoch, z, nearest_frame(self.projector.frames, epoch))
+                with _ONE_UMAP_AT_A_TIME:   # a live run's first frame: a quick layout, refined by the next
+                    self.projector.frame(epoch, z, nearest_frame(self.projector.frames, epoch), quick=self._newest_only)
             except (ValueError, runs.RunError, OSError) as exc:  # a diverged Z, a missing file
                 self.errors[epoch] = str(exc)
             except Exception as exc:  # anything else from umap: say so rather than wait forever
