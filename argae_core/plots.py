@@ -198,7 +198,8 @@ def latent_figure(z_xy, prior_xy, *, d_score=None, title: str = "Z and prior sam
                   revision: str = "latent", height: int = 420, colour: str | None = None,
                   labels=None, class_names: Sequence[str] | None = None, degrees=None,
                   z_hover: Sequence[str] | None = None, show_z: bool = True,
-                  show_prior: bool = True, node_rows=None, highlight: Sequence[int] = ()) -> go.Figure:
+                  show_prior: bool = True, node_rows=None, highlight: Sequence[int] = (),
+                  webgl: bool = True) -> go.Figure:
     """Z ("fake") over samples of N(0, I) ("real") in one 2-D projection (WebGL scatter).
 
     `colour` is one of COLOUR_MODES: "cloud" (the default without `d_score`), "score"
@@ -207,7 +208,9 @@ def latent_figure(z_xy, prior_xy, *, d_score=None, title: str = "Z and prior sam
     label and degree modes the prior is grey, so colour means one thing. `z_hover` is one
     text per Z row; either cloud can be left out with `show_z` / `show_prior`. `node_rows`
     (the graph's node row of each Z row) travels with each point as customdata, so a selection
-    names nodes; nodes in `highlight` are ringed on top."""
+    names nodes; nodes in `highlight` are ringed on top. `webgl=False` draws SVG: a browser
+    keeps about 16 WebGL contexts, and a page with more WebGL charts loses the oldest (blank)."""
+    scatter = go.Scattergl if webgl else go.Scatter
     colour = colour or ("score" if d_score is not None else "cloud")
     needs = {"label": labels, "score": d_score, "degree": degrees}
     if colour not in COLOUR_MODES:
@@ -217,7 +220,7 @@ def latent_figure(z_xy, prior_xy, *, d_score=None, title: str = "Z and prior sam
     fig = go.Figure()
     if show_prior:
         grey = colour in ("label", "degree") and show_z
-        fig.add_trace(go.Scattergl(
+        fig.add_trace(scatter(
             x=prior_xy[:, 0], y=prior_xy[:, 1], mode="markers", name="prior N(0, I): real",
             hovertext="prior sample", hoverinfo="text",
             marker=dict(size=4, color=PRIOR_GREY if grey else REAL_COLOUR, opacity=0.35)))
@@ -227,12 +230,12 @@ def latent_figure(z_xy, prior_xy, *, d_score=None, title: str = "Z and prior sam
         if colour == "label":
             _add_class_traces(fig, z_xy, np.asarray(labels), class_names, hover, rows)
         else:
-            fig.add_trace(go.Scattergl(x=z_xy[:, 0], y=z_xy[:, 1], mode="markers", name="Z: fake",
+            fig.add_trace(scatter(x=z_xy[:, 0], y=z_xy[:, 1], mode="markers", name="Z: fake",
                                        hovertext=hover, hoverinfo="text" if hover else None, customdata=rows,
                                        marker=_z_marker(colour, d_score, degrees)))
         ringed = np.flatnonzero(np.isin(rows, list(highlight)))
         if len(ringed):
-            fig.add_trace(go.Scattergl(x=z_xy[ringed, 0], y=z_xy[ringed, 1], mode="markers", name="followed nodes",
+            fig.add_trace(scatter(x=z_xy[ringed, 0], y=z_xy[ringed, 1], mode="markers", name="followed nodes",
                                        customdata=rows[ringed], hoverinfo="skip",
                                        marker=dict(size=13, color="rgba(0,0,0,0)", line=dict(color="#111", width=2))))
     fig.update_layout(title=dict(text=title, x=0, font=dict(size=15)), height=height, uirevision=revision,

@@ -106,8 +106,8 @@ def latent_section(jobs: list, models: list[str], seed: int, method: str) -> Non
                                                        if not job.active else "."), icon=":material/hourglass_top:")
                 continue
             st.plotly_chart(plots.latent_figure(frame.z_xy, frame.prior_xy, title=label, height=360,
-                                                revision=f"cmp-latent-{model}", node_rows=node_rows(frame),
-                                                highlight=followed),
+                                                revision=f"cmp-latent-{model}-{frame.method}-{'quick' in note}", node_rows=node_rows(frame),
+                                                highlight=followed, webgl=False),
                             key=f"cmp_latent_{model}", on_select="rerun", selection_mode=("points", "box", "lasso"))
             st.caption(note)
             clouds[label] = latent_of(job)[1]
@@ -115,7 +115,7 @@ def latent_section(jobs: list, models: list[str], seed: int, method: str) -> Non
                 pca = pca_of(job, seed)
                 st.plotly_chart(plots.latent_figure(pca.z_xy, pca.prior_xy, title=f"{label}: PCA plane (keeps scale)",
                                                     height=300, revision=f"cmp-pca-{model}", node_rows=node_rows(pca),
-                                                    highlight=followed), key=f"cmp_pca_{model}")
+                                                    highlight=followed, webgl=False), key=f"cmp_pca_{model}")
     st.caption("Each model's Z (fake) with as many N(0, I) samples (real, the same draw for every model), "
                "projected together. Click or lasso nodes in one picture: they are ringed in every picture, so you "
                f"see where each model puts the same nodes{f' ({len(followed)} followed)' if followed else ''}."

@@ -14,6 +14,7 @@ METHOD_LABELS = {"umap": "UMAP", "pca": "PCA (instant)"}
 # This machine's figures (benchmarks/bench_projection.py, bench_live_umap.py; README, Measured)
 FRAME_NOTE = "about 1 s while a run trains, 3 s for a first picture"
 FIRST_NOTE = "about 3 s on this machine"
+QUICK = "A quick UMAP layout"   # its axes are not the full layout's: a chart of its own
 READY_NOTE = ("its code compiles once per install, about 60 s on the 2-core machine this was measured on, "
               "`python -m argae_core warm` does it at install time; then it loads in about 2 s")
 
@@ -33,7 +34,7 @@ def frame_for(source: Source, epoch: int, view: dict) -> tuple[projection.Projec
         if entry is not None and not pictures.is_quick(key, entry[1]):
             return projector.adopt(epoch, entry[0]), None
         if entry is not None and not (ahead.answer(key, root()) or "").startswith("failed"):
-            return entry[0], "A quick UMAP layout; the full picture replaces it in seconds."
+            return entry[0], QUICK + "; the full picture replaces it in seconds."
     pca_projector, _ = common.latent_projector(root(), source.run_id, "pca", view["seed"], view["cap"])
     try:
         stand_in = pca_frame(pca_projector, epoch, source)
@@ -107,7 +108,7 @@ def scatter(source: Source, epoch: int, view: dict, graph: runs.GraphInfo) -> No
         class_names=graph.class_names, degrees=graph.degrees[rows], z_hover=hover,
         show_z=view["show_z"], show_prior=view["show_prior"], height=560, node_rows=rows, highlight=chosen,
         title=f"Epoch {epoch}: Z and as many N(0, I) samples ({shown})",
-        revision=f"latent-{source.run_id}-{frame.method}-{view['cap']}-{view['seed']}")
+        revision=f"latent-{source.run_id}-{frame.method}-{view['cap']}-{view['seed']}-{QUICK in (note or '')}")
     st.plotly_chart(fig, key="latent_scatter", config={"displaylogo": False}, on_select="rerun",
                     selection_mode=("points", "box", "lasso"))
     if notes:
