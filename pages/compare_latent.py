@@ -26,7 +26,7 @@ def final_embedding(run_id: str) -> tuple[int, object] | None:
     return None if final is None else (final[0], final[1])
 
 
-UMAP_NOTE = "a few seconds after the run ends"   # benchmarks/bench_projection.py (README, Measured)
+UMAP_NOTE = "about 3 s after the last run ends on this machine, the full layout about 15 s later"   # benchmarks/bench_projection.py (README, Measured)
 
 
 def picture_key(job, epoch: int, seed: int) -> pictures.PictureKey:

@@ -12,11 +12,11 @@ from pages.latent_data import Source, root, snapshot
 
 METHOD_LABELS = {"umap": "UMAP", "pca": "PCA (instant)"}
 # This machine's figures (benchmarks/bench_projection.py, bench_live_umap.py; README, Measured)
-FRAME_NOTE = "about 1 s while a run trains, 3 s for a first picture"
+FRAME_NOTE = "about 2 s while a run trains, 3 s for a first picture"
 FIRST_NOTE = "about 3 s on this machine"
 QUICK = "A quick UMAP layout"   # its axes are not the full layout's: a chart of its own
-READY_NOTE = ("its code compiles once per install, about 60 s on the 2-core machine this was measured on, "
-              "`python -m argae_core warm` does it at install time; then it loads in about 2 s")
+READY_NOTE = ("its code compiles once per install, 20-40 s on the 2-core machine this was measured on, "
+              "`python -m argae_core warm` does it at install time; then it loads in about 1 s")
 
 
 # ------------------------------------------------------------------ frames
