@@ -20,8 +20,8 @@ log = logging.getLogger(__name__)
 
 NICENESS = 4            # pictures are drawn below the pages and the trainings (workers: 3)
 COMPILE_NICENESS = 6    # and umap's compilation on a fresh install further below (10 in all)
-NOW, FINAL, REFINE, LATER = 0, 1, 2, 3   # request priorities: a page waiting, a comparison's picture,
-                                         # the full layout of a quick one, the rest
+NOW, FINAL, LATER, REFINE = 0, 1, 2, 3   # request priorities: a page waiting, a comparison's picture,
+                                         # the rest, then the full layout of a quick one
 
 _lock = threading.Lock()
 _process: subprocess.Popen | None = None

@@ -2,6 +2,7 @@
 background thread, nearest first, each warm-started from its nearest computed neighbour."""
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Callable
@@ -14,6 +15,22 @@ _ONE_UMAP_AT_A_TIME = threading.Lock()  # the machine's cores are shared with th
 # newest picture follows within ~2 s and its training keeps the rest of the machine.
 CPU_SHARE = 0.25
 MAX_REST = 2.0   # s; after a cold frame (2 s of CPU) the next picture waits this long, not 6 s
+# ARGAE_FILLER_IDLE=1 puts the filler's thread in Linux's idle scheduling class (SCHED_IDLE):
+# it then gets only CPU time no other thread wants, and a training keeps its speed
+# (bench_live_umap.py, load 1-2, the training on both cores: 1.02 of alone, against 0.63 at
+# nice +2 with the 25 % cap), but the newest picture comes later (median 6.1 s against 2.6 s).
+# Not the default: the thread holds the page process's interpreter lock inside umap's compiled
+# loops, and an idle-class thread descheduled there on a saturated machine stalls every page.
+IDLE_SCHEDULING = os.environ.get("ARGAE_FILLER_IDLE", "0") == "1"
+
+
+def _idle_thread() -> bool:
+    """Put the calling thread in the idle scheduling class; False where the OS refuses."""
+    try:
+        os.sched_setscheduler(threading.get_native_id(), os.SCHED_IDLE, os.sched_param(0))
+        return True
+    except (OSError, AttributeError):
+        return False
 
 
 def nearest_frame(frames: dict, epoch: int):
@@ -86,6 +103,7 @@ class FrameFiller:
         from .jobs.worker import WORKER_NICENESS
         from .threads import lower_priority
         lower_priority(WORKER_NICENESS + 2, this_thread=True)  # live pictures yield to the training
+        idle = IDLE_SCHEDULING and _idle_thread()
         if self.projector.method == "umap":
             warming = projection.warm_up(background=True)
             if warming is not None:
@@ -94,13 +112,14 @@ class FrameFiller:
             cpu = time.thread_time()
             try:
                 z = self.load_z(epoch)
-                with _ONE_UMAP_AT_A_TIME:
-                    self.projector.frame(epoch, z, nearest_frame(self.projector.frames, epoch))
+                with _ONE_UMAP_AT_A_TIME:   # a live run's first frame: a quick layout, refined by the next
+                    self.projector.frame(epoch, z, nearest_frame(self.projector.frames, epoch), quick=self._newest_only)
             except (ValueError, runs.RunError, OSError) as exc:  # a diverged Z, a missing file
                 self.errors[epoch] = str(exc)
             except Exception as exc:  # anything else from umap: say so rather than wait forever
                 self.errors[epoch] = f"the projection failed ({type(exc).__name__}: {exc})"
-            time.sleep(min(MAX_REST, (time.thread_time() - cpu) * (1 / self.cpu_share - 1)))
+            if not idle:   # an idle-class thread takes only CPU nobody else wants: no rest needed
+                time.sleep(min(MAX_REST, (time.thread_time() - cpu) * (1 / self.cpu_share - 1)))
 
 
 def frame_now(projector, epoch: int, load_z: Callable[[int], np.ndarray]):

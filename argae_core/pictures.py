@@ -42,10 +42,10 @@ KINDS = (FINAL, SNAPSHOT)
 FOLDER = "pictures"
 # Bump when a change to projection's layout settings changes the pictures it draws.
 VERSION = f"2-{projection.UMAP_NEIGHBORS}"
-# A quick layout first (umap's layout epochs are nearly all of a frame's cost; Cora ARGVA Z,
-# 15-NN kept on screen / CPU s: 50 epochs 0.189 / 0.62, 100 0.214 / 1.10, 200 0.238 / 2.29),
-# replaced by the full one (projection.COLD_LAYOUT_EPOCHS) when the picture process is free.
-QUICK_LAYOUT_EPOCHS = 60
+# A quick layout first (umap's layout epochs are nearly all of a frame's cost: see
+# projection.QUICK_LAYOUT_EPOCHS), replaced by the full one (projection.COLD_LAYOUT_EPOCHS)
+# when the picture process is free.
+QUICK_LAYOUT_EPOCHS = projection.QUICK_LAYOUT_EPOCHS
 FULL_LAYOUT_EPOCHS = projection.COLD_LAYOUT_EPOCHS
 
 

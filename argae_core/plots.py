@@ -198,7 +198,8 @@ def latent_figure(z_xy, prior_xy, *, d_score=None, title: str = "Z and prior sam
                   revision: str = "latent", height: int = 420, colour: str | None = None,
                   labels=None, class_names: Sequence[str] | None = None, degrees=None,
                   z_hover: Sequence[str] | None = None, show_z: bool = True,
-                  show_prior: bool = True, node_rows=None, highlight: Sequence[int] = ()) -> go.Figure:
+                  show_prior: bool = True, node_rows=None, highlight: Sequence[int] = (),
+                  webgl: bool = True) -> go.Figure:
     """Z ("fake") over samples of N(0, I) ("real") in one 2-D or 3-D projection (WebGL
     scatter; `z_xy` / `prior_xy` with three columns draw a 3-D picture to turn, with the same
     traces, colours, hover and rings).
@@ -209,7 +210,8 @@ def latent_figure(z_xy, prior_xy, *, d_score=None, title: str = "Z and prior sam
     label and degree modes the prior is grey, so colour means one thing. `z_hover` is one
     text per Z row; either cloud can be left out with `show_z` / `show_prior`. `node_rows`
     (the graph's node row of each Z row) travels with each point as customdata, so a selection
-    names nodes; nodes in `highlight` are ringed on top."""
+    names nodes; nodes in `highlight` are ringed on top. `webgl=False` draws SVG: a browser
+    keeps about 16 WebGL contexts, and a page with more WebGL charts loses the oldest (blank)."""
     colour = colour or ("score" if d_score is not None else "cloud")
     needs = {"label": labels, "score": d_score, "degree": degrees}
     if colour not in COLOUR_MODES:
@@ -217,7 +219,7 @@ def latent_figure(z_xy, prior_xy, *, d_score=None, title: str = "Z and prior sam
     if colour in needs and needs[colour] is None:
         raise ValueError(f"colour mode {colour!r} needs its values ({'labels' if colour == 'label' else colour})")
     three_d = np.shape(z_xy)[-1] == 3 if show_z else np.shape(prior_xy)[-1] == 3
-    points = functools.partial(_points, three_d)
+    points = functools.partial(_points, three_d, webgl)
     fig = go.Figure()
     if show_prior:
         grey = colour in ("label", "degree") and show_z
@@ -253,12 +255,12 @@ def latent_figure(z_xy, prior_xy, *, d_score=None, title: str = "Z and prior sam
     return fig
 
 
-def _points(three_d: bool, xy, **options):
-    """One marker trace of the latent picture, flat (WebGL) or in 3-D."""
+def _points(three_d: bool, webgl: bool, xy, **options):
+    """One marker trace of the latent picture, flat (WebGL, or SVG) or in 3-D."""
     xy = np.asarray(xy)
     if three_d:
         return go.Scatter3d(x=xy[:, 0], y=xy[:, 1], z=xy[:, 2], mode="markers", **options)
-    return go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="markers", **options)
+    return (go.Scattergl if webgl else go.Scatter)(x=xy[:, 0], y=xy[:, 1], mode="markers", **options)
 
 
 def _z_marker(colour: str, d_score, degrees) -> dict:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import heapq
+import itertools
 import json
 import os
 import sys
@@ -43,10 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     lower_priority(args.nice)
     started = time.perf_counter()
-    from . import projection
 
     def compile_umap() -> None:
         lower_priority(args.compile_nice, this_thread=True)   # Linux keeps a niceness per thread
+        from . import projection   # its imports (scikit-learn, scipy) at that priority too
         projection.warm_up(background=False)
     compiling = threading.Thread(target=compile_umap, name="compile")
     compiling.start()
@@ -65,20 +66,22 @@ def serve(requests, answers) -> None:
     number goes first, then the oldest), answering `done <request>` or `failed <request>\t<why>`,
     until `requests` ends (the server went away). A UMAP picture not on disk yet is drawn
     first with a short layout (pictures.QUICK_LAYOUT_EPOCHS, `quick <request>`), and the full
-    one after every quick one asked for: Compare's 4 pictures turn UMAP in a few seconds.
+    one after every quick one asked for: Compare's 4 pictures turn UMAP in a few seconds, and
+    the Latent page's first picture of each run is there soon after.
     `{"run": {"run_id", "group", "seed"}}` asks for the pictures of a run that ended."""
     from . import pictures, runs
     print("ready", file=answers, flush=True)
     waiting: list[tuple[int, int, str]] = []
+    order = itertools.count()   # among equal priorities, first asked first drawn
     arrived = threading.Condition()
     ended = threading.Event()
 
     def read() -> None:
-        for count, line in enumerate(requests):
+        for line in requests:
             priority, _, request = line.rstrip("\n").partition("\t")
             with arrived:
                 try:
-                    heapq.heappush(waiting, (int(priority), count, request))
+                    heapq.heappush(waiting, (int(priority), next(order), request))
                 except ValueError:
                     print(f"failed {line.strip()}\tnot a request", file=answers, flush=True)
                 arrived.notify()
@@ -105,7 +108,7 @@ def serve(requests, answers) -> None:
                                                asked.get("root")):
                     line = json.dumps({"key": key.to_dict(), "root": asked.get("root")}, sort_keys=True)
                     with arrived:
-                        heapq.heappush(waiting, (FINAL if key.kind == pictures.FINAL else LATER, -1, line))
+                        heapq.heappush(waiting, (FINAL if key.kind == pictures.FINAL else LATER, next(order), line))
             else:
                 key, root = pictures.PictureKey.from_dict(asked["key"]), asked.get("root")
                 entry = pictures.load_entry(key, root)
@@ -113,7 +116,7 @@ def serve(requests, answers) -> None:
                     pictures.draw(key, root, layout_epochs=pictures.QUICK_LAYOUT_EPOCHS)
                     print(f"quick {request}", file=answers, flush=True)
                     with arrived:
-                        heapq.heappush(waiting, (max(priority, REFINE), -1, request))
+                        heapq.heappush(waiting, (max(priority, REFINE), next(order), request))
                     continue
                 pictures.draw(key, root)
         except (runs.RunError, ValueError, KeyError, TypeError, OSError) as exc:

@@ -61,7 +61,7 @@ def snapshot_nodes(run_id: str | None):
         return None
 
 
-UMAP_NOTE = "a few seconds after the run ends"   # benchmarks/bench_projection.py (README, Measured)
+UMAP_NOTE = "about 3 s after the last run ends on this machine, the full layout about 15 s later"   # benchmarks/bench_projection.py (README, Measured)
 
 
 def picture_key(job, epoch: int, seed: int) -> pictures.PictureKey:
@@ -148,8 +148,8 @@ def latent_section(jobs: list, models: list[str], seed: int, method: str, compon
                                                        if not job.active else "."), icon=":material/hourglass_top:")
                 continue
             figure = plots.latent_figure(frame.z_xy, frame.prior_xy, title=label, height=360,
-                                         revision=f"cmp-latent-{model}-{components}", node_rows=node_rows(frame, job),
-                                         highlight=followed)
+                                         revision=f"cmp-latent-{model}-{components}-{frame.method}-{'quick' in note}", node_rows=node_rows(frame, job),
+                                         highlight=followed, webgl=False)
             if components == 3:  # plotly reports no selection in a 3-D scene
                 st.plotly_chart(figure, key=f"cmp_latent3d_{model}")
             else:
@@ -161,7 +161,7 @@ def latent_section(jobs: list, models: list[str], seed: int, method: str, compon
                 pca = pca_of(job, seed)  # the plane, in either view
                 st.plotly_chart(plots.latent_figure(pca.z_xy, pca.prior_xy, title=f"{label}: PCA plane (keeps scale)",
                                                     height=300, revision=f"cmp-pca-{model}", node_rows=node_rows(pca, job),
-                                                    highlight=followed), key=f"cmp_pca_{model}")
+                                                    highlight=followed, webgl=False), key=f"cmp_pca_{model}")
     st.caption("Each model's Z (fake) with as many N(0, I) samples (real, the same draw for every model), "
                "projected together. Click or lasso nodes in one picture: they are ringed in every picture, so you "
                f"see where each model puts the same nodes{f' ({len(followed)} followed)' if followed else ''}."

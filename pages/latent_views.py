@@ -14,10 +14,11 @@ METHOD_LABELS = {"umap": "UMAP", "pca": "PCA (instant)"}
 DIMENSION_LABELS = {2: "2-D", 3: "3-D"}
 PICK_IN_3D = "In 3-D, pick nodes in the Follow nodes box below or in the 2-D view; followed nodes stay ringed."
 # This machine's figures (benchmarks/bench_projection.py, bench_live_umap.py; README, Measured)
-FRAME_NOTE = "about 1 s while a run trains, 3 s for a first picture"
+FRAME_NOTE = "about 2 s while a run trains, 3 s for a first picture"
 FIRST_NOTE = "about 3 s on this machine"
-READY_NOTE = ("its code compiles once per install, about 60 s on the 2-core machine this was measured on, "
-              "`python -m argae_core warm` does it at install time; then it loads in about 2 s")
+QUICK = "A quick UMAP layout"   # its axes are not the full layout's: a chart of its own
+READY_NOTE = ("its code compiles once per install, 20-40 s on the 2-core machine this was measured on, "
+              "`python -m argae_core warm` does it at install time; then it loads in about 1 s")
 
 
 # ------------------------------------------------------------------ frames
@@ -41,7 +42,7 @@ def frame_for(source: Source, epoch: int, view: dict) -> tuple[projection.Projec
         if entry is not None and not pictures.is_quick(key, entry[1]):
             return projector.adopt(epoch, entry[0]), None
         if entry is not None and not (ahead.answer(key, root()) or "").startswith("failed"):
-            return entry[0], "A quick UMAP layout; the full picture replaces it in seconds."
+            return entry[0], QUICK + "; the full picture replaces it in seconds."
     pca_projector, _ = projector_of(source, view, "pca")
     try:
         stand_in = pca_frame(pca_projector, epoch, source)
@@ -118,7 +119,7 @@ def scatter(source: Source, epoch: int, view: dict, graph: runs.GraphInfo) -> No
         show_z=view["show_z"], show_prior=view["show_prior"], height=560, node_rows=shown_nodes, highlight=chosen,
         # "in 3-D" in place of "as many": the longer title ran past a 1024 px window's column
         title=f"Epoch {epoch}: Z and {'N(0, I) samples in 3-D' if three_d else 'as many N(0, I) samples'} ({shown})",
-        revision=f"latent-{source.run_id}-{frame.method}-{frame.components}-{view['cap']}-{view['seed']}")
+        revision=f"latent-{source.run_id}-{frame.method}-{frame.components}-{view['cap']}-{view['seed']}-{QUICK in (note or '')}")
     if three_d:  # plotly reports no click or lasso in a 3-D scene (Streamlit passes on 2-D selections only)
         st.plotly_chart(fig, key="latent_scatter_3d", config={"displaylogo": False})
         st.caption(PICK_IN_3D)

@@ -174,8 +174,10 @@ def test_the_serve_loop_draws_what_is_asked_most_urgent_first_and_says_so(saved_
     assert snapshot_keys and pictures.load(snapshot_keys[0], root) is not None   # the run's newest snapshot
     assert sum(s.startswith("failed") for s in said) == 2
     assert any(s.startswith("failed") and "no-such-run" in s for s in said)
-    done = [s for s in said if s.startswith("done")]
-    assert json.loads(done[0][5:])["key"] == final.to_dict()   # NOW before LATER, though asked second
+    quick = [s for s in said if s.startswith("quick")]
+    assert json.loads(quick[0][6:])["key"] == final.to_dict()   # NOW before LATER, though asked second
+    drawn = [s for s in said if s.startswith("done") and '"key"' in s]
+    assert len(quick) == 2 and len(drawn) == 2   # each picture quick, then in full (and the run's line done)
     # each picture was drawn quick first, then in full
     assert [s.split(" ", 1)[0] for s in said if "final" in s and str(final.seed) in s][:2] == ["quick", "done"]
     assert pictures.load(final, root, full=True) is not None
