@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .config import edges_per_batch  # noqa: F401  (the sampler's rule; importable from here too)
+
 SPLIT_TRAIN_SHARE = 0.85  # graph.split_edges holds out 5 % validation and 10 % test edges
 GB = 1e9
 
@@ -38,12 +40,6 @@ BATCH_MS_AT_8192 = 130.0
 # the chunked whole-graph Z of a sampled run's validation / snapshot, per 1k edges + nodes
 # (1M nodes, 5M edges: a validation 16 s wall at load 5-9, about a third of it CPU)
 EMBED_MS_PER_K = 1.0
-
-
-def edges_per_batch(batch_nodes: int) -> int:
-    """Training edges seeding one sampled batch: their endpoints fill at most half the batch
-    (the rest: sampled neighbours and random nodes)."""
-    return max(1, batch_nodes // 4)
 
 
 def batches_per_epoch(edges: int, batch_nodes: int) -> int:
