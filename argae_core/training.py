@@ -238,8 +238,9 @@ class Trainer:
             self.steering.append(entry)
         self.model.train()
         d_losses, d_real, d_fake, all_parts = [], None, None, []
+        batches = len(self.batches) if self.sampled else 1
         for batch, (z, positives, negatives) in enumerate(self.updates(), 1):
-            where = {"batch": batch} if self.sampled else {}
+            where = {"batch": batch, "batches": batches} if self.sampled else {}
             if self.model_is_adversarial:
                 for update in range(1, self.settings["discriminator_steps"] + 1):
                     loss, d_real, d_fake = self.discriminator_step(z)
@@ -247,7 +248,8 @@ class Trainer:
                     yield {"phase": "discriminator", "epoch": self.epoch, "update": update, **where,
                            "discriminator_loss": loss, "d_real": d_real, "d_fake": d_fake}
             all_parts.append(self.encoder_step(z, positives, negatives))
-            yield {"phase": "encoder", "epoch": self.epoch, **where, **all_parts[-1]}
+            # ends_epoch: the record comes next (sampled: after the last batch's update only)
+            yield {"phase": "encoder", "epoch": self.epoch, **where, "ends_epoch": batch == batches, **all_parts[-1]}
         # sampled: the epoch's losses are the means over its batches (one batch: as they are)
         parts = {key: float(np.mean([p[key] for p in all_parts])) for key in all_parts[-1]}
         record = EpochRecord(epoch=self.epoch, **parts,

@@ -26,7 +26,8 @@ def step_mode(job) -> None:
                     else "encoder update")
     left, right = st.columns([1, 2])
     with left:
-        st.caption(f"Each epoch: {common.plural(steps, 'discriminator update')} on prior samples vs Z, then "
+        per = f"Each of the epoch's {last['batches']:,} sampled batches" if last and "batches" in last else "Each epoch"
+        st.caption(f"{per}: {common.plural(steps, 'discriminator update')} on prior samples vs Z, then "
                    f"one encoder update. Next: **{upcoming}**.")
         if st.button("One update", icon=":material/skip_next:", key="one_update",
                      help="Pause, then make exactly one update (discriminator or encoder)."):

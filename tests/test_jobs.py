@@ -8,6 +8,7 @@ import pytest
 from argae_core.compare import MAX_SEEDS
 from argae_core.config import MODEL_KINDS, TrainConfig
 from argae_core.jobs import Job, JobManager, ThreadExecutor
+from argae_core.jobs.manager import PHASES_IN_MEMORY
 from argae_core.training import Trainer
 
 
@@ -111,6 +112,32 @@ def test_step_mode_updates_match_plain_training(manager):
     assert [p["phase"] for p in job.phases[-3:]] == ["discriminator", "discriminator", "encoder"]
     assert job.phases[-1]["z"].shape == (34, config.latent_size)
     assert "z" not in job.phases[0]  # only the newest update keeps its Z in memory
+    manager.control(job_id, "alice", "resume")
+    wait(lambda: not manager.get(job_id, "alice").active)
+    plain = [r.row()["encoder_loss"] for r in Trainer(config)]
+    assert [r["encoder_loss"] for r in manager.get(job_id, "alice").rows] == plain
+
+
+def test_step_mode_walks_every_batch_of_a_sampled_epoch(manager):
+    """Sampled: an epoch is one update pair per batch; each click is one update, none lost."""
+    config = TrainConfig(dataset="planted", planted_nodes=400, epochs=30, sampling="sampled", batch_nodes=400)
+    batches = len(Trainer(config).batches)
+    assert 2 < batches and 2 * batches < PHASES_IN_MEMORY
+    job_id = manager.submit("alice", config)
+    manager.control(job_id, "alice", "pause")
+    wait(lambda: manager.get(job_id, "alice").state == "paused")
+    done = manager.get(job_id, "alice").epochs_done
+    clicks = 2 * batches  # the rest of an epoch at least, whatever the pause left of it
+    for _ in range(clicks):
+        manager.control(job_id, "alice", "update")
+    wait(lambda: len(manager.get(job_id, "alice").phases) == clicks)
+    phases = manager.get(job_id, "alice").phases
+    assert all(p["batches"] == batches for p in phases)
+    steps = [(p["epoch"], p["batch"], p["phase"]) for p in phases]
+    assert len(set(steps)) == clicks  # no update skipped or sent twice
+    encoders = [p for p in phases if p["phase"] == "encoder"]
+    assert [p["ends_epoch"] for p in encoders] == [p["batch"] == batches for p in encoders]
+    assert manager.get(job_id, "alice").epochs_done <= done + 1
     manager.control(job_id, "alice", "resume")
     wait(lambda: not manager.get(job_id, "alice").active)
     plain = [r.row()["encoder_loss"] for r in Trainer(config)]

@@ -94,7 +94,7 @@ def _one_update(trainer, events, job_id) -> bool:
     phase = trainer.advance()
     z, d_score = trainer.snapshot()
     events.put(Phase(job_id, {**phase, "z": z, "d_score": d_score}))
-    if phase["phase"] == "encoder":
+    if phase["phase"] == "encoder" and phase.get("ends_epoch", True):  # sampled: the epoch's last batch
         trainer.advance()  # completes the epoch's record (validation, snapshot)
         return True
     return False
