@@ -90,6 +90,7 @@ class Trainer:
                                              config.batch_nodes, edge_ids=self.negative_edges.edge_ids)
                         if self.sampled else None)
         self._adjacency = None  # the whole graph's Â for `embed`, built when first needed
+        self.on_batch = None    # sampled: called with (epoch, batch, batches) after each update
         if self.sampled:
             self.val_edges = sampling.held_out_sample(*self.val_edges, sampling.VALIDATION_EDGES, config.seed)
         torch.manual_seed(config.seed)  # weights do not depend on how the graph was made
@@ -248,6 +249,8 @@ class Trainer:
                     yield {"phase": "discriminator", "epoch": self.epoch, "update": update, **where,
                            "discriminator_loss": loss, "d_real": d_real, "d_fake": d_fake}
             all_parts.append(self.encoder_step(z, positives, negatives))
+            if self.sampled and self.on_batch is not None:
+                self.on_batch(self.epoch, batch, batches)
             # ends_epoch: the record comes next (sampled: after the last batch's update only)
             yield {"phase": "encoder", "epoch": self.epoch, **where, "ends_epoch": batch == batches, **all_parts[-1]}
         # sampled: the epoch's losses are the means over its batches (one batch: as they are)

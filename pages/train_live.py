@@ -77,10 +77,13 @@ def progress(job) -> None:
         return
     if job.state == "starting":
         st.info("Loading the graph and building the model...", icon=":material/hourglass_top:")
-    text = f"epoch {done} / {total}" + common.time_left(job.seconds_left())
+    text, share = f"epoch {done} / {total}" + common.time_left(job.seconds_left()), 0.0
+    inside = getattr(job, "batch_progress", None)  # a sampled epoch under way: its batches
+    if inside and inside[0] == done + 1 and inside[1] < inside[2]:
+        text, share = text + f" · batch {inside[1]:,} of {inside[2]:,}", inside[1] / inside[2]
     if job.state in ("paused", "stopped"):
         text += f" · {job.state}"
-    st.progress(min(done / total, 1.0), text=text)
+    st.progress(min((done + share) / total, 1.0), text=text)
 
 
 def _loss(value) -> str:

@@ -144,6 +144,26 @@ def test_step_mode_walks_every_batch_of_a_sampled_epoch(manager):
     assert [r["encoder_loss"] for r in manager.get(job_id, "alice").rows] == plain
 
 
+def test_a_sampled_job_reports_its_batches_within_an_epoch(manager, monkeypatch):
+    from argae_core.jobs import worker
+    seen = []
+    monkeypatch.setattr(worker, "PROGRESS_SECONDS", 0.0)
+    original = worker.Progress
+    monkeypatch.setattr(worker, "Progress", lambda *a: seen.append(a) or original(*a))
+    config = TrainConfig(dataset="planted", planted_nodes=400, epochs=2, sampling="sampled", batch_nodes=400)
+    batches = len(Trainer(config).batches)
+    job_id = manager.submit("alice", config)
+    wait(lambda: not manager.get(job_id, "alice").active)
+    job = manager.get(job_id, "alice")
+    assert job.state == "finished" and job.batch_progress == (2, batches, batches)
+    assert [(e, b) for _, e, b, n in seen] == [(e, b) for e in (1, 2) for b in range(1, batches + 1)]
+    # full-batch runs send none
+    seen.clear()
+    job_id = manager.submit("alice", TrainConfig(epochs=3))
+    wait(lambda: not manager.get(job_id, "alice").active)
+    assert seen == [] and manager.get(job_id, "alice").batch_progress is None
+
+
 def test_a_vanished_session_has_its_job_stopped():
     m = JobManager(ThreadExecutor(slots=1), owner_timeout=1.0)
     try:
