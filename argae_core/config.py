@@ -274,6 +274,12 @@ def unused_settings(config: TrainConfig) -> set[str]:
     return unused
 
 
+def edges_per_batch(batch_nodes: int) -> int:
+    """Training edges seeding one sampled batch (argae_core/sampling.py): their endpoints fill
+    at most half the batch (the rest: sampled neighbours of them and random nodes)."""
+    return max(1, batch_nodes // 4)
+
+
 def planted_edge_estimate(nodes: int, communities: int, p_in: float, p_out: float) -> float:
     """Expected edges the generator draws (before repeats are dropped): p_in of the pairs
     inside a community, p_out of the others; communities are as equal as they can be."""

@@ -57,6 +57,15 @@ class Phase:
 
 
 @dataclass(frozen=True)
+class Progress:
+    """A sampled epoch in progress: `batch` of its `batches` updates done (sent every few seconds)."""
+    job_id: str
+    epoch: int
+    batch: int
+    batches: int
+
+
+@dataclass(frozen=True)
 class Done:
     job_id: str
     status: Status                   # one of status.FINAL
@@ -76,4 +85,4 @@ class Idle:
     worker: int
 
 
-Event = Ready | Started | Record | SteerQueued | Paused | Phase | Done | Failed | Idle
+Event = Ready | Started | Record | SteerQueued | Paused | Phase | Progress | Done | Failed | Idle

@@ -3,10 +3,10 @@ test AUC / AP. It needs torch and torch_geometric only (numpy comes with torch; 
 `GAE.test` uses scikit-learn, which PyG's install brings).
 
 The script is generated from the engine's own source, not from a second copy of the math:
-`config.py`, `graph.py`, `records.py`, `steering.py`, `models.py` and `training.py` are pasted verbatim (their
-relative imports dropped, each followed by a namespace of its names, so `steering.apply`
-still reads as in the engine), with the few pieces of `data.py` the trainer needs. A change
-to the trainer (a faster discriminator step, another negative sampler) is in the next export
+`config.py`, `graph.py`, `records.py`, `steering.py`, `models.py`, `sampling.py` and `training.py`
+are pasted verbatim (their relative imports dropped, each followed by a namespace of its names,
+so `steering.apply` still reads as in the engine), with the few pieces of `data.py` the trainer
+needs. A change to the trainer (a faster discriminator step, another negative sampler) is in the next export
 without anyone editing a template. What the script adds by hand is only the run itself:
 
     RUN     the config, the steering history, the graph's size, the numbers the run reported
@@ -34,7 +34,8 @@ from .config import TrainConfig
 from .data import PLANETOID, load_graph, split_edges
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-PASTED_MODULES = ("config", "devices", "snapshots", "graph", "records", "steering", "models", "training")
+PASTED_MODULES = ("config", "devices", "snapshots", "graph", "records", "steering", "models", "sampling",
+                  "training")
 DATA_NAMES = ("_from_pyg", "_clean_edges")
 DATA_IMPORTS = ("from dataclasses import dataclass, field", "import torch", "from torch_geometric.data import Data",
                 "from torch_geometric.utils import coalesce, degree, remove_self_loops, to_undirected")

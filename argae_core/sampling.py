@@ -7,7 +7,7 @@ here). Without them, this module samples with torch and PyG's `subgraph` only, e
 as in FastGAE (Salha et al., 2021):
 
 - an epoch is one pass over the training edges (each once, one direction) in random batches
-  of `estimate.edges_per_batch(batch_nodes)` edges;
+  of `config.edges_per_batch(batch_nodes)` edges;
 - a batch's nodes are those edges' endpoints, then sampled neighbours of the endpoints (the
   GCN then sees some of each node's neighbourhood), then random nodes, up to `batch_nodes`;
 - the encoder runs on the subgraph those nodes induce among the training edges (gathered
@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.utils import subgraph
 
-from .estimate import edges_per_batch
+from .config import edges_per_batch
 
 VALIDATION_EDGES = 20_000   # held-out edges (and as many non-edges) scored at each validation
 EMBED_CHUNK = 16_384        # rows of Z computed at a time by `chunked_embedding`

@@ -105,6 +105,7 @@ class Trainer:
                                              config.batch_nodes, edge_ids=self.negative_edges.edge_ids)
                         if self.sampled else None)
         self._adjacency = None  # the whole graph's Â for `embed`, built when first needed
+        self.on_batch = None    # sampled: called with (epoch, batch, batches) after each update
         if self.sampled:
             self.val_edges = sampling.held_out_sample(*self.val_edges, sampling.VALIDATION_EDGES, config.seed)
         torch.manual_seed(config.seed)  # weights do not depend on how the graph was made
@@ -321,8 +322,9 @@ class Trainer:
             self.steering.append(entry)
         self.model.train()
         d_losses, d_real, d_fake, all_parts = [], None, None, []
+        batches = len(self.batches) if self.sampled else 1
         for batch, (z, positives, negatives) in enumerate(self.updates(), 1):
-            where = {"batch": batch} if self.sampled else {}
+            where = {"batch": batch, "batches": batches} if self.sampled else {}
             if self.model_is_adversarial:
                 updates = self.settings["discriminator_steps"]  # this epoch's, steered or not
                 for update in range(1, updates + 1):
@@ -331,7 +333,10 @@ class Trainer:
                     yield {"phase": "discriminator", "epoch": self.epoch, "update": update, "updates": updates, **where,
                            "discriminator_loss": loss, "d_real": d_real, "d_fake": d_fake}
             all_parts.append(self.encoder_step(z, positives, negatives))
-            yield {"phase": "encoder", "epoch": self.epoch, **where, **all_parts[-1]}
+            if self.sampled and self.on_batch is not None:
+                self.on_batch(self.epoch, batch, batches)
+            # ends_epoch: the record comes next (sampled: after the last batch's update only)
+            yield {"phase": "encoder", "epoch": self.epoch, **where, "ends_epoch": batch == batches, **all_parts[-1]}
         # sampled: the epoch's losses are the means over its batches (one batch: as they are)
         parts = {key: float(np.mean([p[key] for p in all_parts])) for key in all_parts[-1]}
         record = EpochRecord(epoch=self.epoch, **parts,

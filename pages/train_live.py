@@ -34,7 +34,8 @@ def step_mode(job) -> None:
     last = job.phases[-1] if job.phases else None
     left, right = st.columns([1, 2])
     with left:
-        st.caption(f"Each epoch: {common.plural(steps, 'discriminator update')} on prior samples vs Z, then "
+        per = f"Each of the epoch's {last['batches']:,} sampled batches" if last and "batches" in last else "Each epoch"
+        st.caption(f"{per}: {common.plural(steps, 'discriminator update')} on prior samples vs Z, then "
                    f"one encoder update. Next: **{upcoming}**.")
         if st.button("One update", icon=":material/skip_next:", key="one_update",
                      help="Pause, then make exactly one update (discriminator or encoder)."):
@@ -84,10 +85,13 @@ def progress(job) -> None:
         return
     if job.state == "starting":
         st.info("Loading the graph and building the model...", icon=":material/hourglass_top:")
-    text = f"epoch {done} / {total}" + common.time_left(job.seconds_left())
+    text, share = f"epoch {done} / {total}" + common.time_left(job.seconds_left()), 0.0
+    inside = getattr(job, "batch_progress", None)  # a sampled epoch under way: its batches
+    if inside and inside[0] == done + 1 and inside[1] < inside[2]:
+        text, share = text + f" · batch {inside[1]:,} of {inside[2]:,}", inside[1] / inside[2]
     if job.state in ("paused", "stopped"):
         text += f" · {job.state}"
-    st.progress(min(done / total, 1.0), text=text)
+    st.progress(min((done + share) / total, 1.0), text=text)
 
 
 def _loss(value) -> str:

@@ -97,6 +97,20 @@ def test_a_planted_graph_travels_in_the_script_and_a_big_one_is_refused(tmp_path
 
 
 
+def test_a_sampled_run_travels_too(tmp_path):
+    """The sampler is pasted with the trainer: a sampled run's script repeats its epochs."""
+    import torch
+    torch.set_num_threads(1)
+    config = TrainConfig(dataset="planted", planted_nodes=400, epochs=3, sampling="sampled", batch_nodes=64,
+                         eval_interval=1)
+    run = runs.load_run(_plain_run(config))
+    path = tmp_path / "sampled.py"
+    path.write_bytes(export_script(run.run_id))
+    out = run_script(path, tmp_path)
+    assert out["encoder_loss"] == pytest.approx(run.records["encoder_loss"].tolist(), rel=1e-9, abs=1e-9)
+    assert out["test_auc"] == pytest.approx(run.metrics["test_auc"], abs=1e-9)
+
+
 def test_the_cli_writes_the_script_or_says_why_not(tmp_path, capsys):
     run_id = _plain_run(TrainConfig(epochs=2))
     target = tmp_path / "out.py"

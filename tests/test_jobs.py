@@ -8,6 +8,7 @@ import pytest
 from argae_core.compare import MAX_SEEDS
 from argae_core.config import MODEL_KINDS, TrainConfig
 from argae_core.jobs import Job, JobManager, ThreadExecutor
+from argae_core.jobs.manager import PHASES_IN_MEMORY
 from argae_core.training import Trainer
 
 
@@ -115,6 +116,52 @@ def test_step_mode_updates_match_plain_training(manager):
     wait(lambda: not manager.get(job_id, "alice").active)
     plain = [r.row()["encoder_loss"] for r in Trainer(config)]
     assert [r["encoder_loss"] for r in manager.get(job_id, "alice").rows] == plain
+
+
+def test_step_mode_walks_every_batch_of_a_sampled_epoch(manager):
+    """Sampled: an epoch is one update pair per batch; each click is one update, none lost."""
+    config = TrainConfig(dataset="planted", planted_nodes=400, epochs=30, sampling="sampled", batch_nodes=400)
+    batches = len(Trainer(config).batches)
+    assert 2 < batches and 2 * batches < PHASES_IN_MEMORY
+    job_id = manager.submit("alice", config)
+    manager.control(job_id, "alice", "pause")
+    wait(lambda: manager.get(job_id, "alice").state == "paused")
+    done = manager.get(job_id, "alice").epochs_done
+    clicks = 2 * batches  # the rest of an epoch at least, whatever the pause left of it
+    for _ in range(clicks):
+        manager.control(job_id, "alice", "update")
+    wait(lambda: len(manager.get(job_id, "alice").phases) == clicks)
+    phases = manager.get(job_id, "alice").phases
+    assert all(p["batches"] == batches for p in phases)
+    steps = [(p["epoch"], p["batch"], p["phase"]) for p in phases]
+    assert len(set(steps)) == clicks  # no update skipped or sent twice
+    encoders = [p for p in phases if p["phase"] == "encoder"]
+    assert [p["ends_epoch"] for p in encoders] == [p["batch"] == batches for p in encoders]
+    assert manager.get(job_id, "alice").epochs_done <= done + 1
+    manager.control(job_id, "alice", "resume")
+    wait(lambda: not manager.get(job_id, "alice").active)
+    plain = [r.row()["encoder_loss"] for r in Trainer(config)]
+    assert [r["encoder_loss"] for r in manager.get(job_id, "alice").rows] == plain
+
+
+def test_a_sampled_job_reports_its_batches_within_an_epoch(manager, monkeypatch):
+    from argae_core.jobs import worker
+    seen = []
+    monkeypatch.setattr(worker, "PROGRESS_SECONDS", 0.0)
+    original = worker.Progress
+    monkeypatch.setattr(worker, "Progress", lambda *a: seen.append(a) or original(*a))
+    config = TrainConfig(dataset="planted", planted_nodes=400, epochs=2, sampling="sampled", batch_nodes=400)
+    batches = len(Trainer(config).batches)
+    job_id = manager.submit("alice", config)
+    wait(lambda: not manager.get(job_id, "alice").active)
+    job = manager.get(job_id, "alice")
+    assert job.state == "finished" and job.batch_progress == (2, batches, batches)
+    assert [(e, b) for _, e, b, n in seen] == [(e, b) for e in (1, 2) for b in range(1, batches + 1)]
+    # full-batch runs send none
+    seen.clear()
+    job_id = manager.submit("alice", TrainConfig(epochs=3))
+    wait(lambda: not manager.get(job_id, "alice").active)
+    assert seen == [] and manager.get(job_id, "alice").batch_progress is None
 
 
 def test_a_vanished_session_has_its_job_stopped():

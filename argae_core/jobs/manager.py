@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..config import TrainConfig
-from ..events import Done, Event, Failed, Idle, Paused, Phase, Record, Started, SteerQueued
+from ..events import Done, Event, Failed, Idle, Paused, Phase, Progress, Record, Started, SteerQueued
 from ..status import ACTIVE, Status
 from .executors import Executor
 
@@ -50,6 +50,7 @@ class Job:
     steer_pending: dict = field(default_factory=dict)    # sent, not yet in effect (next epoch)
     steer_from: int | None = None                        # the epoch the pending change applies at
     user: str | None = None        # signed-in email (access.py); `owner` is the browser session
+    batch_progress: tuple[int, int, int] | None = None   # sampled: (epoch, batch, batches) in progress
 
     @property
     def active(self) -> bool:
@@ -297,6 +298,8 @@ class JobManager:
                 # Only the newest update keeps its Z: the table needs the numbers, the picture one Z.
                 older = [{k: v for k, v in p.items() if k not in ("z", "d_score")} for p in job.phases]
                 job.phases = older[-(PHASES_IN_MEMORY - 1):] + [phase]
+            case Progress(epoch=epoch, batch=batch, batches=batches):
+                job.batch_progress = (epoch, batch, batches)
             case Done(status=status, metrics=metrics):
                 job.state, job.metrics, job.ended = Status(status), metrics, time.time()
                 self._tell_done(job)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import queue
+import time
 import traceback
 
 from ..config import TrainConfig
-from ..events import Done, Failed, Idle, Paused, Phase, Ready, Record, Started, SteerQueued
+from ..events import Done, Failed, Idle, Paused, Phase, Progress, Ready, Record, Started, SteerQueued
 from ..status import Status
 from ..threads import choose_threads, lower_priority
 
 WORKER_NICENESS = 3       # a worker's start (torch's import) and trainings yield to the pages
+PROGRESS_SECONDS = 2.0    # a sampled epoch's progress is sent at most this often
 
 
 def run_job(job_id: str, config_dict: dict, events, control, *, group: str | None = None,
@@ -36,6 +38,7 @@ def run_job(job_id: str, config_dict: dict, events, control, *, group: str | Non
         events.put(Failed(job_id, _describe(exc)))
         return
     events.put(Started(job_id, writer.run_id, graph.summary()))
+    trainer.on_batch = _progress_sender(events, job_id)
     paused, steps_allowed = False, 0
     records = record_run(trainer, writer)
     try:
@@ -49,6 +52,18 @@ def run_job(job_id: str, config_dict: dict, events, control, *, group: str | Non
     finally:
         records.close()
     events.put(Done(job_id, Status(writer.info["status"]), writer.final_metrics))
+
+
+def _progress_sender(events, job_id):
+    """Sends a sampled epoch's progress (a 1M-node epoch is minutes), at most every PROGRESS_SECONDS."""
+    last = [float("-inf")]
+
+    def send(epoch: int, batch: int, batches: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_SECONDS or batch == batches:
+            last[0] = now
+            events.put(Progress(job_id, epoch, batch, batches))
+    return send
 
 
 def _obey(control, trainer, paused: bool, steps_allowed: int, events, job_id) -> tuple[bool, int]:
@@ -94,7 +109,7 @@ def _one_update(trainer, events, job_id) -> bool:
     phase = trainer.advance()
     z, d_score = trainer.snapshot(subsample=True)   # a big graph's kept nodes, as its snapshots
     events.put(Phase(job_id, {**phase, "z": z, "d_score": d_score}))
-    if phase["phase"] == "encoder":
+    if phase["phase"] == "encoder" and phase.get("ends_epoch", True):  # sampled: the epoch's last batch
         trainer.advance()  # completes the epoch's record (validation, snapshot)
         return True
     return False
