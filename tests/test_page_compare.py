@@ -107,10 +107,10 @@ def test_the_3d_option_turns_every_model_s_picture_with_the_followed_nodes_ringe
     at.radio(key="cmp_projection").set_value("umap").run()    # a 3-D UMAP of each scored Z, on demand
     run_until(at, lambda a: sum("· UMAP" in c.value for c in a.caption) == 2, timeout=300)
     assert {t["type"] for t in latent_chart(at, "cmp_latent3d_argva")["data"]} == {"scatter3d"}
-    assert {t["type"] for t in latent_chart(at, "cmp_pca_argva")["data"]} == {"scattergl"}  # the plane stays flat
+    assert {t["type"] for t in latent_chart(at, "cmp_pca_argva")["data"]} == {"scatter"}  # the plane stays flat
     at.radio(key="cmp_dims").set_value(2).run()
     flat = latent_chart(at, "cmp_latent_gae")
-    assert {t["type"] for t in flat["data"]} == {"scattergl"}
+    assert {t["type"] for t in flat["data"]} == {"scatter"}  # Compare draws SVG (WebGL contexts run out)
     assert [t["name"] for t in flat["data"]] == names and node_ids(flat["data"][-1]) == [0, 33]
     assert not any("In 3-D" in c.value for c in at.caption)
 
