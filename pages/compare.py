@@ -11,7 +11,7 @@ page_setup()  # first: see pages/__init__.py
 
 from argae_core import compare  # noqa: E402
 from argae_core.config import ConfigError, TrainConfig  # noqa: E402
-from pages import common, compare_latent, compare_results, compare_sweep, knobs, signin  # noqa: E402
+from pages import common, compare_data, compare_latent, compare_results, compare_sweep, knobs, signin  # noqa: E402
 from pages.knobs import LOGGING, PLANTED, Section  # noqa: E402
 
 manager = common.job_manager()
@@ -164,7 +164,7 @@ def needs_refresh(jobs: list) -> bool:
     """Runs are training, or a finished run's UMAP picture is being drawn."""
     state = st.session_state.get(STATE) or {"seeds": [0]}
     return bool(jobs) and (any(j is not None and j.active for j in jobs) or (
-        kept["method"] == "umap" and compare_latent.pictures_missing(jobs, state["seeds"][0])))
+        kept["method"] == "umap" and compare_data.pictures_missing(jobs, state["seeds"][0])))
 
 
 refresh = needs_refresh(jobs)

@@ -11,7 +11,7 @@ page_setup()  # first: see pages/__init__.py
 from argae_core import plots, projection  # noqa: E402
 from pages import latent_side, latent_views  # noqa: E402
 from pages.latent_data import Source, dropped_note, graph_info, resolve, root, source_options  # noqa: E402
-from pages.latent_views import DIMENSION_LABELS, METHOD_LABELS, pending, projector_of  # noqa: E402
+from pages.latent_frames import DIMENSION_LABELS, METHOD_LABELS, pending, projector_of  # noqa: E402
 
 LIVE_SECONDS = 1.0               # refresh while snapshots may still arrive or a frame is computed
 PLAY_SECONDS = 0.8               # one epoch per tick while playing

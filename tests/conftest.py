@@ -52,3 +52,14 @@ def cora_available() -> Path:
             pytest.fail(reason + " (CI is set, so this is an error)")
         pytest.skip(reason)
     return raw
+
+
+@pytest.fixture
+def one_thread():
+    """Torch on one thread for the test: small graphs train faster so, and far faster when other
+    work shares the CPU (use it with `pytestmark = pytest.mark.usefixtures("one_thread")`)."""
+    import torch  # here: collecting the tests needs no torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

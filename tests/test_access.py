@@ -19,6 +19,7 @@ from argae_core import access, runs, storage  # noqa: E402
 from argae_core.access import NOBODY_SIGNED_IN, Viewer  # noqa: E402
 from argae_core.config import TrainConfig  # noqa: E402
 from argae_core.jobs import JobManager, ThreadExecutor  # noqa: E402
+from waiting import wait  # noqa: E402
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 ALICE, BOB, TEACHER = Viewer("alice@school.test"), Viewer("bob@school.test"), Viewer("teach@school.test", True)
@@ -88,12 +89,6 @@ def test_the_owner_is_saved_with_the_run_and_sharing_is_a_mark_beside_it(tmp_pat
     runs.set_shared(writer.run_id, False, tmp_path)
     assert not runs.list_runs(tmp_path)[0][0].shared
 
-
-def wait(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
 
 
 def test_a_job_saves_its_user_as_the_runs_owner_and_stop_run_stops_it_from_any_session(tmp_path):

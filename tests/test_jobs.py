@@ -10,15 +10,8 @@ from argae_core.config import MODEL_KINDS, TrainConfig
 from argae_core.jobs import Job, JobManager, ThreadExecutor
 from argae_core.jobs.manager import PHASES_IN_MEMORY
 from argae_core.training import Trainer
+from waiting import wait  # noqa: E402
 
-
-def wait(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 @pytest.fixture

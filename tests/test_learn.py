@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
 
 os.environ.setdefault("ARGAE_EXECUTOR", "thread")  # trainings in this process: no worker spawn
 
@@ -112,13 +111,6 @@ def test_a_link_with_settings_opens_train_with_those_values():
 
 
 # ------------------------------------------- the "what to watch" claims, briefly
-@pytest.fixture
-def one_thread():
-    """Small graphs train faster on one thread, and far faster when other jobs share the CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def verdicts(config: TrainConfig) -> list[tuple[float, float, float]]:

@@ -17,15 +17,8 @@ from argae_core.config import TrainConfig
 from argae_core.events import Done, Started
 from argae_core.frames import FrameFiller
 from argae_core.jobs import JobManager, ThreadExecutor
+from waiting import wait  # noqa: E402
 
-
-def wait(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 @pytest.fixture(scope="module")

@@ -29,13 +29,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 KARATE = TrainConfig(dataset="karate", model="argva", epochs=12, eval_interval=3, snapshot_interval=5)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # the machine is shared; KarateClub is faster on one thread than fighting for two
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def train_and_save(root, config=KARATE, graph=None, **writer_args):

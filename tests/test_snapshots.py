@@ -18,12 +18,7 @@ BIG = TrainConfig(dataset="planted", model="argva", epochs=6, eval_interval=3, s
                   snapshot_nodes=100)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -237,16 +232,16 @@ def test_compare_names_a_live_snapshots_points_by_their_nodes_and_the_final_z_by
     from types import SimpleNamespace
 
     from argae_core import projection
-    from pages import compare_latent
+    from pages import compare_data
     root, trainer, writer, records = big_run
     monkeypatch.setenv("ARGAE_RUNS_DIR", str(root))
-    compare_latent.snapshot_nodes.clear()
-    compare_latent.final_embedding.clear()
+    compare_data.snapshot_nodes.clear()
+    compare_data.final_embedding.clear()
     last = [r for r in records if r.z is not None][-1]
     live = SimpleNamespace(active=True, run_id=writer.run_id, latest_snapshot=lambda: (last.epoch, last.z, None))
     frame = projection.project(last.z, projection.prior_samples(100, BIG.latent_size), "pca")
-    assert compare_latent.node_rows(frame, live).tolist() == trainer.snapshot_nodes.tolist()
+    assert compare_data.node_rows(frame, live).tolist() == trainer.snapshot_nodes.tolist()
     over = SimpleNamespace(active=False, run_id=writer.run_id, latest_snapshot=live.latest_snapshot)
-    z = compare_latent.latent_of(over)[1]
+    z = compare_data.latent_of(over)[1]
     whole = projection.project(z, projection.prior_samples(300, BIG.latent_size), "pca", cap=1000)
-    assert compare_latent.node_rows(whole, over).tolist() == list(range(300))
+    assert compare_data.node_rows(whole, over).tolist() == list(range(300))
