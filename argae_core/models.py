@@ -27,13 +27,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch_geometric.nn import ARGA, ARGVA, GAE, VGAE
-from torch_geometric.nn.models.autoencoder import EPS, MAX_LOGSTD, InnerProductDecoder
+from torch_geometric.nn.models.autoencoder import EPS, MAX_LOGSTD, InnerProductDecoder  # noqa: F401  (MAX_LOGSTD: training.py takes it from here)
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.nn.inits import zeros
 
 from .config import TrainConfig
-from .devices import resolve_device
 
 SPARSE_FEATURES_BELOW = 0.1  # feature density under which X W runs sparse (measured crossover 0.1-0.2)
 
@@ -344,5 +343,3 @@ def build_model(config: TrainConfig, num_features: int) -> GAE:
     discriminator = Discriminator(config.latent_size, config.discriminator_hidden)
     return (ARGVA if config.variational else ARGA)(encoder, discriminator, ChunkedDecoder())
 
-
-pick_device = resolve_device   # the device a config names, under its old name (argae_core/devices.py)

@@ -4,7 +4,8 @@ import torch
 from torch_geometric.nn import ARGA, ARGVA, GAE, VGAE
 
 from argae_core.config import TrainConfig
-from argae_core.models import Discriminator, GCNEncoder, build_model, pick_device
+from argae_core.devices import resolve_device as pick_device
+from argae_core.models import Discriminator, GCNEncoder, build_model
 
 KINDS = {"gae": GAE, "vgae": VGAE, "arga": ARGA, "argva": ARGVA}
 
