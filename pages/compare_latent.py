@@ -57,7 +57,7 @@ def picture(job, method: str, seed: int, components: int = 2):
 
 
 def latent_section(jobs: list, models: list[str], seed: int, method: str, components: int = 2) -> None:
-    st.subheader("Latent clouds" + (f" (seed {seed})" if len({j.config.seed for j in jobs}) > 1 else ""))
+    st.header("Latent clouds" + (f" (seed {seed})" if len({j.config.seed for j in jobs}) > 1 else ""))
     shown = {m: next((j for j in group if j.config.seed == seed), group[0]) for m, group in by_model(jobs, models).items()}
     followed = followed_nodes(models)
     clouds = {}

@@ -57,14 +57,14 @@ def best_cell(value) -> str:
 def table_section(jobs: list, seeds: list[int]) -> None:
     summaries = compare.summarize(outcomes(jobs))
     spread = f" Mean ± sample std over seeds {seeds[0]}-{seeds[-1]}." if len(seeds) > 1 else ""
-    st.subheader("Test metrics")
+    st.header("Test metrics")  # h2 under the page title (screen readers go by levels)
     st.dataframe(pd.DataFrame(compare.table_rows(summaries, ("link", "clustering"))).style.map(best_cell),
                  hide_index=True, width="stretch", key="cmp_table")
     st.caption(f"★ best in its column (higher is better). Scores at each run's best-validation epoch.{spread}")
     reference = paper_note(jobs, seeds)
     if reference:
         st.caption(reference)
-    st.subheader("How close Z is to N(0, I)")
+    st.header("How close Z is to N(0, I)")
     st.dataframe(pd.DataFrame(compare.table_rows(summaries, ("prior",))).style.map(best_cell),
                  hide_index=True, width="stretch", key="cmp_prior_table")
     st.caption("★ nearest the prior's own value: spread 1, norm ratio 1, classifier (C2ST) accuracy 0.5, MMD 0. "
@@ -94,7 +94,7 @@ def curves_section(jobs: list, models: list[str]) -> None:
               for m, group in by_model(jobs, models).items()}
     if not any(series.values()):
         return
-    st.subheader("Training curves" + (" (mean over seeds)" if len(jobs) > len(models) else ""))
+    st.header("Training curves" + (" (mean over seeds)" if len(jobs) > len(models) else ""))
     left, right = st.columns(2)
     references = {MODEL_LABELS[m]: scores[0] for m in models
                   if (scores := paper.link_scores(jobs[0].config.dataset, m))}

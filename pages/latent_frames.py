@@ -58,11 +58,11 @@ def frame_for(source: Source, epoch: int, view: dict) -> tuple[projection.Projec
 
 
 def ask_picture_process(source: Source, epoch: int, view: dict) -> bool:
-    """While umap is not loaded here, the server's warm picture process draws the picture
-    (argae_core.ahead); False where none runs, it could not draw this one, or umap is loaded
-    here and the picture was not asked of it already."""
-    if not internals.real_server() or not ahead.is_ready():
-        return False
+    """While umap is not loaded here, the server's warm picture process draws the 2-D picture
+    (argae_core.ahead); False for 3-D, where none runs, it could not draw this one, or umap is
+    loaded here and the picture was not asked of it already."""
+    if view["dims"] != 2 or not internals.real_server() or not ahead.is_ready():
+        return False   # the picture process draws 2-D pictures only: a 3-D frame is computed here
     key = pictures.PictureKey(source.run_id, pictures.SNAPSHOT, epoch, "umap", view["seed"], view["cap"])
     if projection.is_warm() and not ahead.asked(key, root()):
         return False   # umap is loaded here: the frame filler draws it, warm-started from its neighbour

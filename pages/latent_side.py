@@ -48,7 +48,7 @@ def side_panel(source: Source, epoch: int, view: dict) -> bool:
                                        "furthest from N(0, 1) by the Kolmogorov-Smirnov distance. Pick: choose.")
     if choice == "pick":
         dims = st.multiselect("Dimensions to show", list(range(size)), default=list(range(min(8, size))),
-                              max_selections=16, key="latent_dims")
+                              max_selections=16, key="latent_dims_pick")
     elif choice == "furthest":
         dims = sorted(np.argsort(-stats["ks"])[:8].tolist())
     else:

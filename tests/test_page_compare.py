@@ -15,7 +15,7 @@ from apptest_helpers import AppTest, button, open_page, run_until  # noqa: E402
 
 
 def has_table(at: AppTest) -> bool:
-    return any(s.value == "Test metrics" for s in at.subheader)
+    return any(s.value == "Test metrics" for s in at.header)
 
 
 def reading(at: AppTest) -> str:

@@ -123,6 +123,17 @@ def test_a_saved_run_shows_both_clouds_with_hover(runs_dir, saved):
     assert len(bars) == 8
 
 
+@pytest.mark.parametrize("choice, shown", [("first", 8), ("furthest", 8), ("pick", 3)])
+def test_the_dimension_histograms_show_the_dimensions_chosen(runs_dir, saved, choice, shown):
+    at = open_latent(saved[1])
+    at.segmented_control(key="latent_dims_choice").set_value(choice).run()
+    if choice == "pick":   # once its key was the 2-D / 3-D radio's, and the page failed
+        at.multiselect(key="latent_dims_pick").set_value([0, 5, 9]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    bars = [t for t in figure(at, "latent_dims_figure")["data"] if t["type"] == "bar"]
+    assert len(bars) == shown
+
+
 @pytest.mark.parametrize("colour", list(plots.COLOUR_MODES))
 def test_each_colour_mode_colours_z_by_what_it_says(runs_dir, saved, colour):
     at = open_latent(saved[1], latent_colour=colour)
@@ -324,10 +335,19 @@ def test_in_3d_the_slider_play_and_followed_nodes_work(runs_dir, saved):
 
 
 @pytest.mark.filterwarnings("ignore:precomputed_knn")
-def test_a_3d_umap_is_computed_on_demand_and_plays(runs_dir, saved):
+def test_a_3d_umap_is_computed_on_demand_and_plays(runs_dir, saved, monkeypatch):
+    """As on a real server whose picture process is ready: that process draws 2-D pictures
+    only, so a 3-D UMAP is not asked of it (once it was, and the page waited on PCA for good)."""
+    from argae_core import ahead
+    from pages import internals
+    asked = []
+    monkeypatch.setattr(internals, "real_server", lambda: True)
+    monkeypatch.setattr(ahead, "is_ready", lambda: True)
+    monkeypatch.setattr(ahead, "request", lambda key, *a, **k: asked.append(key) or True)
     at = open_latent(saved[1], method="umap", latent_dims=3)
     run_latent_until(at, lambda a: "in 3-D (UMAP)" in figure(a, "latent_scatter_3d")["layout"]["title"]["text"],
                      timeout=300)
+    assert not asked
     assert len(values(traces(at)["Z: fake"]["z"])) == KARATE_NODES
     at.select_slider(key="latent_epoch").set_value(1).run()
     next(b for b in at.button if b.key == "latent_play").click().run()

@@ -66,3 +66,19 @@ def test_every_page_passes_an_axe_audit(axe_installed, page, app_url):
     expect(page.get_by_text("read-only").first).to_be_visible()
     found["Train, a saved run"] = audit(page)
     assert not any(found.values()), "axe-core found:\n" + axe_report(found)
+
+
+def test_compare_with_results_passes_an_axe_audit(axe_installed, page, app_url):
+    """The Compare page once its tables, curves and latent clouds are drawn (its headings
+    once skipped a level under the page title)."""
+    page.goto(f"{app_url}/compare")
+    wait_app_idle(page)
+    epochs = page.locator(".st-key-cmp_epochs input")
+    epochs.fill("30")
+    epochs.press("Enter")
+    wait_app_idle(page)
+    page.get_by_role("button", name="Compare", exact=True).click()
+    expect(page.get_by_role("heading", name="Test metrics").first).to_be_visible(timeout=FIRST_START * 1000)
+    expect(page.get_by_role("heading", name="Training curves").first).to_be_visible()
+    found = {"Compare, with results": audit(page)}
+    assert not any(found.values()), "axe-core found:\n" + axe_report(found)

@@ -12,6 +12,9 @@ Z_POINT_JS = """() => { const el = document.querySelector('.st-key-latent_scatte
     const t = el._fullData.find(t => t.name === 'Z: fake'), L = el._fullLayout, box = el.getBoundingClientRect();
     return {x: box.left + L._size.l + L.xaxis.d2p(t.x[5]), y: box.top + L._size.t + L.yaxis.d2p(t.y[5])}; }"""
 
+TITLE_JS = """(key) => { const el = document.querySelector(`.st-key-${key} .js-plotly-plot`);
+    return (el && el._fullLayout && el._fullLayout.title && el._fullLayout.title.text) || ''; }"""
+
 
 def test_latent_page_draws_z_and_prior_samples_as_two_clouds(page, app_url, screenshot):
     open_train(page, app_url, "epochs=60")
@@ -38,6 +41,16 @@ def test_latent_page_draws_z_and_prior_samples_as_two_clouds(page, app_url, scre
                            for t in chart_traces(page, "latent_scatter")), 60, what="the clicked node ringed")
     expect(page.get_by_text("Top predicted links")).to_be_visible(timeout=60_000)
     assert not exception_texts(page)
+
+    # 3-D: the same clouds with a third axis, and UMAP replaces the PCA stand-in there too
+    # (once the 3-D UMAP was asked of the 2-D picture process and PCA stayed for good).
+    page.locator('[data-testid="stSidebar"]').get_by_text("3-D", exact=True).click()
+    wait_until(lambda: "in 3-D (UMAP)" in page.evaluate(TITLE_JS, "latent_scatter_3d"), 180,
+               what="the 3-D UMAP picture")
+    deep = {t["name"]: t["points"] for t in chart_traces(page, "latent_scatter_3d") if t["points"]}
+    assert deep["Z: fake"] == KARATE_NODES and deep["prior N(0, I): real"] == KARATE_NODES, deep
+    assert not exception_texts(page)
+    screenshot(page, "latent-karate-argva-3d")
 
 
 def test_compare_page_trains_two_models_and_tabulates_them(page, app_url, screenshot):
