@@ -398,8 +398,8 @@ def prior_match_figure(points: Sequence[tuple[int, Mapping]], current: int | Non
     fig.update_yaxes(range=[0, max([1.05] + [v * 1.05 for v in values])])
     if epochs is not None:
         fig.update_xaxes(range=[epochs[0] - 0.5, max(epochs[1], epochs[0] + 1) + 0.5])
-    fig = _layout(fig, "Spread and classifier over epochs", "spread / accuracy", revision, height=300)
-    fig.update_layout(legend_y=-0.3)  # under the x axis title, not on it
+    fig = _layout(fig, "Spread and classifier", "spread / accuracy", revision, height=300)
+    fig.update_layout(legend_y=-0.42)  # under the x axis title, not on it
     return fig
 
 

@@ -68,7 +68,7 @@ def panel(source, z: np.ndarray, graph: runs.GraphInfo, chosen: list[int]) -> No
         return
     train, test = edges
     names = [graph.node_label(i) for i in range(graph.nodes)]
-    left, right = st.columns([3, 2])
+    left, right = st.columns([2, 3])   # the tables' columns need the room more than the graph
     hood, links_in = nodes.neighbourhood(train, chosen)
     left.plotly_chart(plots.neighbourhood_figure(hood, links_in, chosen, names, graph.labels, graph.class_names,
                                                  revision=f"hood-{source.run_id}"),
@@ -95,5 +95,6 @@ def panel(source, z: np.ndarray, graph: runs.GraphInfo, chosen: list[int]) -> No
         st.dataframe(pd.DataFrame({"from": [names[node_of([l.source])[0]] for l in links],
                                    "to": [names[node_of([l.target])[0]] for l in links],
                                    "p(edge)": [f"{l.probability:.3f}" for l in links],
-                                   "held-out edge": ["yes" if l.held_out else "" for l in links]}),
-                     hide_index=True, width="stretch", height=220, key="latent_links")
+                                   "test edge": ["yes" if l.held_out else "" for l in links]}),
+                     hide_index=True, width="stretch", height=220, key="latent_links",
+                     column_config={c: st.column_config.TextColumn(width="small") for c in ("from", "to", "p(edge)")})

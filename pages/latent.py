@@ -9,7 +9,7 @@ from pages import page_setup
 page_setup()  # first: see pages/__init__.py
 
 from argae_core import plots, projection  # noqa: E402
-from pages import latent_side, latent_views  # noqa: E402
+from pages import follow, latent_side, latent_views  # noqa: E402
 from pages.latent_data import Source, dropped_note, graph_info, resolve, root, source_options  # noqa: E402
 from pages.latent_frames import DIMENSION_LABELS, METHOD_LABELS, pending, projector_of  # noqa: E402
 
@@ -137,11 +137,14 @@ def latent_view() -> None:
         epoch = epoch_picker(source, view)
         if dropped_note(source):
             st.caption(f":material/delete_sweep: {dropped_note(source)}")
+        graph = graph_info(root(), source.run_id)
         left, right = st.columns([3, 2])
         with left:
-            latent_views.scatter(source, epoch, view, graph_info(root(), source.run_id))
+            shown = latent_views.scatter(source, epoch, view, graph)
         with right:
             curve_unfinished = latent_side.side_panel(source, epoch, view)
+        if shown is not None:   # across the page's width: four-column tables ran past a 1024 px column
+            follow.panel(source, shown[0], graph, shown[1])
         if st.session_state.get("latent_playing"):
             poll = PLAY_SECONDS
         elif pending(source, epoch, view) or curve_unfinished:

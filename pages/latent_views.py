@@ -14,13 +14,14 @@ PICK_IN_3D = "In 3-D, pick nodes in the Follow nodes box below or in the 2-D vie
 
 
 # ------------------------------------------------------------------ drawing
-def scatter(source: Source, epoch: int, view: dict, graph: runs.GraphInfo) -> None:
+def scatter(source: Source, epoch: int, view: dict, graph: runs.GraphInfo) -> tuple[np.ndarray, list[int]] | None:
     """The joint picture; notes go below it, so the chart does not jump when one comes or
-    goes (the UMAP note does, once its frame is ready)."""
+    goes (the UMAP note does, once its frame is ready). Returns this epoch's Z and the followed
+    nodes (for follow.panel, drawn across the page's width), None where there is no picture."""
     frame, note = frame_for(source, epoch, view)
     if frame is None:
         st.error(f"No picture at epoch {epoch}: {note}", icon=":material/error:")
-        return
+        return None
     notes = [note] if note else []
     z, d_score = snapshot(root(), source.run_id, epoch)
     rows = frame.z_index if frame.z_index is not None else np.arange(len(z))
@@ -70,7 +71,7 @@ def scatter(source: Source, epoch: int, view: dict, graph: runs.GraphInfo) -> No
     scale_views(source, epoch, view, z, chosen, graph)
     if source.config.adversarial:
         discriminator_view(source, epoch, view, z)
-    follow.panel(source, z, graph, chosen)
+    return z, chosen
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
