@@ -112,7 +112,8 @@ def serve(requests, answers) -> None:
             else:
                 key, root = pictures.PictureKey.from_dict(asked["key"]), asked.get("root")
                 entry = pictures.load_entry(key, root)
-                if entry is None and key.method == "umap":   # a quick layout first, the full one later
+                if entry is None and key.method == "umap" and pictures.neighbour(key, root) is None:
+                    # a quick layout first, the full one later (a neighbour's warm start is quick already)
                     pictures.draw(key, root, layout_epochs=pictures.QUICK_LAYOUT_EPOCHS)
                     print(f"quick {request}", file=answers, flush=True)
                     with arrived:

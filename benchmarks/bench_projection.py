@@ -60,7 +60,8 @@ def server_child(age: float, epochs: int) -> None:
     processes, the on-done hook as pages.common registers it). Stamps: each run's end, when
     each final UMAP picture is readable beside its run (as the Compare page reads it), then a
     page asking for the newest snapshot's UMAP picture (drawn ahead: a disk read) and for an
-    older snapshot's at another seed (drawn on demand by the warm picture process)."""
+    older snapshot's, at the page's seed (drawn on demand, warm-started from the newest) and at
+    another seed (no picture to start from: a cold layout, quick then full)."""
     from argae_core import ahead, compare, pictures, runs
     from argae_core.config import TrainConfig
     from argae_core.jobs import JobManager, ProcessExecutor
@@ -101,17 +102,29 @@ def server_child(age: float, epochs: int) -> None:
     read = time.perf_counter()
     pictures.load(newest, root)   # a page asking for it now: a read
     read = time.perf_counter() - read
-    older = pictures.PictureKey(run.run_id, pictures.SNAPSHOT, run.snapshot_epochs[0], "umap", 1)
-    ask_older = time.time()
-    ahead.request(older, root, priority=ahead.NOW)
-    while pictures.load(older, root) is None and time.time() < deadline:
-        time.sleep(0.05)
-    older_quick = time.time() - ask_older
-    while pictures.load(older, root, full=True) is None and time.time() < deadline:
-        time.sleep(0.05)
+    def on_demand(key) -> tuple[float, float]:
+        """ask -> the first picture readable, ask -> its full layout"""
+        asked = time.time()
+        ahead.request(key, root, priority=ahead.NOW)
+        while pictures.load(key, root) is None and time.time() < deadline:
+            time.sleep(0.05)
+        first = time.time() - asked
+        while pictures.load(key, root, full=True) is None and time.time() < deadline:
+            time.sleep(0.05)
+        return first, time.time() - asked
+    # the picture process idle: every run's pictures ahead are drawn in full (a request waits
+    # for the picture being drawn: umap's layout is not interrupted)
+    for job_id in started.jobs:
+        for key in pictures.keys_ahead(manager.get(job_id, "bench").run_id, None, 0, root):
+            while pictures.load(key, root, full=True) is None and time.time() < deadline:
+                time.sleep(0.05)
+    # the page's default seed: warm-started from the newest snapshot's picture drawn ahead
+    older, older_full = on_demand(pictures.PictureKey(run.run_id, pictures.SNAPSHOT, run.snapshot_epochs[0], "umap", 0))
+    # another seed (another prior sample and subsample): no picture to start from, a cold layout
+    cold, cold_full = on_demand(pictures.PictureKey(run.run_id, pictures.SNAPSHOT, run.snapshot_epochs[1], "umap", 1))
     print(json.dumps({"ended": sorted(ended.values()), "shown": sorted(shown.values()),
                       "full": sorted(full.values()), "newest_there": newest_there, "read": read,
-                      "older": older_quick, "older_full": time.time() - ask_older}))
+                      "older": older, "older_full": older_full, "cold": cold, "cold_full": cold_full}))
     manager.shutdown()
     ahead.stop_ahead()
     shutil.rmtree(root, ignore_errors=True)
@@ -125,7 +138,8 @@ def fresh_server(numba_cache: Path, age: float, epochs: int) -> dict:
     last_end = max(stamps["ended"])
     return {"first": stamps["shown"][0] - min(stamps["ended"]), "four": max(stamps["shown"]) - last_end,
             "four_full": max(stamps["full"]) - last_end, "newest_there": stamps["newest_there"] - last_end,
-            "newest": stamps["read"], "older": stamps["older"], "older_full": stamps["older_full"]}
+            "newest": stamps["read"], "older": stamps["older"], "older_full": stamps["older_full"],
+            "cold": stamps["cold"], "cold_full": stamps["cold_full"]}
 
 
 def fresh_process(path: Path, numba_cache: Path, warm_up: bool) -> dict:
@@ -331,8 +345,10 @@ def main() -> None:
                  plain("   last run's end -> all 4 in their full layout", run["four_full"]),
                  plain("   last run's end -> its newest snapshot's UMAP picture on disk", run["newest_there"]),
                  ("   ask -> that picture on the page (drawn ahead: a read)", f"{run['newest']:.3f} s", "", ""),
-                 plain("   ask -> an older snapshot's UMAP picture (on demand, quick layout)", run["older"]),
-                 plain("   ask -> the same in its full layout", run["older_full"])]
+                 plain("   ask -> an older snapshot's UMAP picture (on demand, warm-started from the newest; process idle)",
+                       run["older"]),
+                 plain("   ask -> another seed's older snapshot (on demand, cold: quick layout)", run["cold"]),
+                 plain("   ask -> the same in its full layout", run["cold_full"])]
     rows += [
              ("warm process, per frame (median)", "wall", "CPU", "x PCA"),
              timed(" PCA", (pca_frame, pca_cpu)),
@@ -352,7 +368,7 @@ def main() -> None:
           f"UMAP within 15 s on a fresh install: on demand {servers['empty']['older']:.1f} s, drawn ahead "
           f"{servers['empty']['newest']:.2f} s -> {'met' if servers['empty']['older'] <= 15 else 'MISSED'}; "
           f"within 2 s on a warm server: drawn ahead {servers['filled']['newest']:.2f} s, on demand "
-          f"{servers['filled']['older']:.1f} s -> {'met' if servers['filled']['older'] <= 2 else 'met only when drawn ahead' if filled_first <= 2 else 'MISSED'}; "
+          f"{servers['filled']['older']:.1f} s (a cold one, another seed: {servers['filled']['cold']:.1f} s) -> {'met' if servers['filled']['older'] <= 2 else 'met only when drawn ahead' if filled_first <= 2 else 'MISSED'}; "
           f"Compare's 4 pictures within 15 s of the last run's end: {servers['filled']['four']:.1f} s "
           f"(fresh install {servers['empty']['four']:.1f} s) -> "
           f"{'met' if max(servers['filled']['four'], servers['empty']['four']) <= 15 else 'MISSED'}")

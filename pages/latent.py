@@ -147,7 +147,9 @@ def latent_view() -> None:
             follow.panel(source, shown[0], graph, shown[1])
         if st.session_state.get("latent_playing"):
             poll = PLAY_SECONDS
-        elif pending(source, epoch, view) or curve_unfinished:
+        # a stand-in drawn: poll, though its frame may be done already (a quick one finished between
+        # frame_for and pending(), and the page waited on PCA for good)
+        elif (shown is not None and not shown[2]) or pending(source, epoch, view) or curve_unfinished:
             poll = LIVE_SECONDS / 2
     if source.live and poll is None:
         poll = LIVE_SECONDS

@@ -14,10 +14,11 @@ PICK_IN_3D = "In 3-D, pick nodes in the Follow nodes box below or in the 2-D vie
 
 
 # ------------------------------------------------------------------ drawing
-def scatter(source: Source, epoch: int, view: dict, graph: runs.GraphInfo) -> tuple[np.ndarray, list[int]] | None:
+def scatter(source: Source, epoch: int, view: dict, graph: runs.GraphInfo) -> tuple[np.ndarray, list[int], bool] | None:
     """The joint picture; notes go below it, so the chart does not jump when one comes or
-    goes (the UMAP note does, once its frame is ready). Returns this epoch's Z and the followed
-    nodes (for follow.panel, drawn across the page's width), None where there is no picture."""
+    goes (the UMAP note does, once its frame is ready). Returns this epoch's Z, the followed
+    nodes (for follow.panel, drawn across the page's width) and whether the picture drawn is the
+    one asked for (not PCA standing in, nor a quick layout); None where there is no picture."""
     frame, note = frame_for(source, epoch, view)
     if frame is None:
         st.error(f"No picture at epoch {epoch}: {note}", icon=":material/error:")
@@ -71,7 +72,7 @@ def scatter(source: Source, epoch: int, view: dict, graph: runs.GraphInfo) -> tu
     scale_views(source, epoch, view, z, chosen, graph)
     if source.config.adversarial:
         discriminator_view(source, epoch, view, z)
-    return z, chosen
+    return z, chosen, note is None   # frame_for notes every stand-in
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -236,6 +236,20 @@ def test_umap_replaces_the_pca_stand_in_on_its_own(runs_dir, saved):
     assert not at.info
 
 
+def test_a_stand_in_on_screen_keeps_the_page_polling_though_the_frame_is_done(runs_dir, saved, monkeypatch):
+    """A warm process computes a small UMAP frame in well under a second: it once finished
+    between drawing the PCA stand-in and the page asking whether it was still pending, the
+    page stopped polling, and PCA stayed on screen for good."""
+    from pages import latent_frames, latent_views
+    real = latent_frames.frame_for
+    monkeypatch.setattr(latent_views, "frame_for",   # a stand-in, as drawn just before its frame is done
+                        lambda source, epoch, view: (real(source, epoch, dict(view, method="pca"))[0], "Computing"))
+    monkeypatch.setattr(latent_frames, "pending", lambda *a: False)   # ... and done by now
+    at = open_latent(saved[1], method="umap")
+    assert "(PCA)" in figure(at)["layout"]["title"]["text"]
+    assert at.session_state["latent_poll"] is not None
+
+
 def test_the_sessions_training_appears_while_it_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("ARGAE_RUNS_DIR", str(tmp_path / "runs"))
     at = AppTest.from_file(APP, default_timeout=60)

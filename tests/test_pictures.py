@@ -176,6 +176,38 @@ def test_the_serve_loop_draws_what_is_asked_most_urgent_first_and_says_so(saved_
     assert pictures.load(final, root, full=True) is not None
 
 
+def test_an_older_snapshot_starts_from_its_drawn_neighbour_and_skips_the_quick_layout(saved_run, umap_warm,
+                                                                                       monkeypatch):
+    """The newest snapshot is drawn when a run ends; a user then scrubbing back asks for an
+    older one: it is warm-started from the nearest full picture (a quarter of a cold layout's
+    CPU), counts as full, keeps the layout's quality, and the serve loop sends no quick one."""
+    from sklearn.manifold import trustworthiness
+    from argae_core import runs
+    root, job = saved_run
+    epochs = runs.load_run(job.run_id, root).snapshot_epochs
+    keys = [pictures.PictureKey(job.run_id, pictures.SNAPSHOT, e, "umap", 41) for e in epochs]
+    assert pictures.neighbour(keys[0], root) is None   # nothing drawn yet: a cold layout
+    pictures.draw(keys[-1], root)
+    assert pictures.neighbour(keys[0], root) is not None
+    assert pictures.neighbour(pictures.PictureKey(job.run_id, pictures.SNAPSHOT, epochs[0], "umap", 42), root) is None
+    starts = []
+    real = projection.project
+    monkeypatch.setattr(projection, "project", lambda *a, **k: starts.append(k.get("init")) or real(*a, **k))
+    answers = io.StringIO()
+    warm.serve(io.StringIO(f"{ahead.NOW}\t" + json.dumps({"key": keys[0].to_dict(), "root": str(root)}) + "\n"),
+               answers)
+    said = answers.getvalue().splitlines()
+    assert not any(s.startswith("quick") for s in said) and any(s.startswith("done") for s in said), said
+    assert len(starts) == 1 and starts[0] is not None   # one layout, warm-started
+    warm_frame, layout = pictures.load_entry(keys[0], root)
+    assert not pictures.is_quick(keys[0], layout)
+    z = runs.load_run(job.run_id, root).snapshot(epochs[0])[0]
+    points = np.vstack([z, pictures.prior_for(keys[0], z)])
+    cold = real(z, pictures.prior_for(keys[0], z), "umap", seed=41)
+    kept = trustworthiness(points, np.vstack([warm_frame.z_xy, warm_frame.prior_xy]), n_neighbors=5)
+    assert kept >= trustworthiness(points, cold.xy, n_neighbors=5) - 0.05, kept
+
+
 # ------------------------------------------------------------------ the on-done hook
 class FakeExecutor:
     slots = 1
