@@ -20,115 +20,160 @@ log = logging.getLogger(__name__)
 
 NICENESS = 4            # pictures are drawn below the pages and the trainings (workers: 3)
 COMPILE_NICENESS = 6    # and umap's compilation on a fresh install further below (10 in all)
+LIVE_PATIENCE = 3.0     # s a live picture waits on the idle-class process before the other draws it
 NOW, FINAL, LATER, REFINE = 0, 1, 2, 3   # request priorities: a page waiting, a comparison's picture,
                                          # the rest, then the full layout of a quick one
 
-_lock = threading.Lock()
-_process: subprocess.Popen | None = None
-_thread: threading.Thread | None = None
-_ready = threading.Event()
-_answers: dict[str, tuple[str, float]] = {}   # request line -> ("done" | "failed: ...", when)
-_sent: set[str] = set()
+class PictureProcess:
+    """One `warm --serve` process and the thread that reads its answers (started on first
+    use, again if it died)."""
+
+    def __init__(self, name: str, extra: tuple[str, ...] = ()):
+        self.name, self.extra = name, extra
+        self.lock = threading.Lock()
+        self.process: subprocess.Popen | None = None
+        self.thread: threading.Thread | None = None
+        self.ready = threading.Event()
+        self.answers: dict[str, tuple[str, float]] = {}   # request line -> ("done" | "failed: ...", when)
+        self.sent: dict[str, float] = {}   # request line -> when it was sent
+
+    def start(self, niceness: int = NICENESS, compile_niceness: int = COMPILE_NICENESS) -> threading.Thread:
+        with self.lock:
+            if self.process is None or self.process.poll() is not None:
+                self.ready.clear()
+                self.sent.clear()
+                self.process = subprocess.Popen(
+                    [sys.executable, "-m", "argae_core", "warm", "--serve", "--quiet", "--nice", str(niceness),
+                     "--compile-nice", str(compile_niceness), *self.extra],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+                self.thread = threading.Thread(target=self._read_answers, args=(self.process,), name=self.name,
+                                               daemon=True)
+                self.thread.start()
+            return self.thread
+
+    def _read_answers(self, process: subprocess.Popen) -> None:
+        for line in process.stdout:
+            word, _, rest = line.rstrip("\n").partition(" ")
+            if word == "ready":
+                self.ready.set()
+            elif word in ("quick", "done", "failed"):
+                request, _, message = rest.partition("\t")
+                self.answers[request] = (f"failed: {message}" if word == "failed" else word, time.time())
+        self.ready.set()   # it ended: nobody may wait for it forever
+
+    def send(self, line: str, priority: int) -> bool:
+        self.start()
+        with self.lock:
+            if line in self.sent:
+                return True
+            try:
+                self.process.stdin.write(f"{priority}\t{line}\n")
+                self.process.stdin.flush()
+            except (OSError, ValueError, AttributeError) as exc:   # it died: the next call starts another
+                log.warning("the %s process is gone (%s)", self.name, exc)
+                return False
+            self.sent[line] = time.monotonic()
+            return True
+
+    def stop(self) -> None:
+        with self.lock:
+            process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            try:
+                process.stdin.close()
+            except OSError:
+                pass
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.terminate()
+                process.wait(timeout=10)
+
+
+# The pictures ahead of need (finished runs, pages asking) and, apart, a live run's newest
+# snapshot: that process draws in Linux's idle scheduling class (`warm --serve --idle`), so a
+# training keeps its speed while a page watches it, and the page process never holds its
+# interpreter lock inside umap (the in-page frame filler did; see argae_core.frames).
+_AHEAD = PictureProcess("pictures-ahead")
+_LIVE = PictureProcess("pictures-live", ("--idle",))
 
 
 def start_ahead(niceness: int = NICENESS, compile_niceness: int = COMPILE_NICENESS) -> threading.Thread:
     """Server start, once (again if the process died): the picture process and the thread
     that reads its answers. Returns that thread."""
-    global _process, _thread
-    with _lock:
-        if _process is None or _process.poll() is not None:
-            _ready.clear()
-            _sent.clear()
-            _process = subprocess.Popen(
-                [sys.executable, "-m", "argae_core", "warm", "--serve", "--quiet", "--nice", str(niceness),
-                 "--compile-nice", str(compile_niceness)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
-            _thread = threading.Thread(target=_read_answers, args=(_process,), name="pictures-ahead", daemon=True)
-            _thread.start()
-        return _thread
+    return _AHEAD.start(niceness, compile_niceness)
 
 
-def _read_answers(process: subprocess.Popen) -> None:
-    for line in process.stdout:
-        word, _, rest = line.rstrip("\n").partition(" ")
-        if word == "ready":
-            _ready.set()
-        elif word in ("quick", "done", "failed"):
-            request, _, message = rest.partition("\t")
-            _answers[request] = (f"failed: {message}" if word == "failed" else word, time.time())
-    _ready.set()   # it ended: nobody may wait for it forever
-
-
-def _line(key, root) -> str:
-    return json.dumps({"key": key.to_dict(), "root": None if root is None else str(root)}, sort_keys=True)
+def _line(key, root, live: bool = False) -> str:
+    asked = {"key": key.to_dict(), "root": None if root is None else str(root)}
+    return json.dumps(asked | {"live": True} if live else asked, sort_keys=True)
 
 
 def request(key, root=None, priority: int = LATER) -> bool:
     """Ask the picture process for `key` (a pictures.PictureKey) of the run under `root`;
     once per key and process (asking again is free). False when the process is gone."""
-    return _send(_line(key, root), priority)
+    return _AHEAD.send(_line(key, root), priority)
+
+
+def request_live(key, root=None) -> bool:
+    """Ask the live picture process (started on first use) for a training run's newest
+    snapshot `key`: drawn warm-started from that run's previous picture, and skipped when a
+    newer snapshot of the run was asked meanwhile. Unanswered after LIVE_PATIENCE s (on a busy
+    machine an idle-class process gets no CPU at all), the same live request goes to the
+    picture process too, whose priority is a worker's: the first to draw it answers. False
+    when the live process is gone."""
+    line = _line(key, root)
+    if not _LIVE.send(line, NOW):
+        return False
+    with _LIVE.lock:
+        waited = time.monotonic() - _LIVE.sent.get(line, time.monotonic())
+    if waited >= LIVE_PATIENCE and line not in _LIVE.answers:
+        _AHEAD.send(_line(key, root, live=True), NOW)
+    return True
 
 
 def run_ended(job, root=None) -> bool:
     """A JobManager done hook: the pictures of `job`'s run worth drawing before anyone asks
     (pictures.keys_ahead: its scored Z for a comparison's run, its newest snapshot)."""
     run = {"run_id": job.run_id, "group": job.group, "seed": int(job.config.seed)}
-    return _send(json.dumps({"run": run, "root": None if root is None else str(root)}, sort_keys=True), FINAL)
-
-
-def _send(line: str, priority: int) -> bool:
-    start_ahead()
-    with _lock:
-        if line in _sent:
-            return True
-        try:
-            _process.stdin.write(f"{priority}\t{line}\n")
-            _process.stdin.flush()
-        except (OSError, ValueError, AttributeError) as exc:   # it died: the next call starts another
-            log.warning("the picture process is gone (%s)", exc)
-            return False
-        _sent.add(line)
-        return True
+    return _AHEAD.send(json.dumps({"run": run, "root": None if root is None else str(root)}, sort_keys=True), FINAL)
 
 
 def asked(key, root=None) -> bool:
     """Whether `key` was asked of the running picture process."""
-    with _lock:
-        return _line(key, root) in _sent
+    with _AHEAD.lock:
+        return _line(key, root) in _AHEAD.sent
 
 
-def answer(key, root=None) -> str | None:
+def answer(key, root=None, live: bool = False) -> str | None:
     """"quick" (a short layout is on disk), "done", "failed: <why>" or None (not answered
-    yet) for a request."""
-    found = _answers.get(_line(key, root))
+    yet) for a request (with `live`, the live request's: either process's answer)."""
+    if live:
+        found = _LIVE.answers.get(_line(key, root)) or _AHEAD.answers.get(_line(key, root, live=True))
+    else:
+        found = _AHEAD.answers.get(_line(key, root))
     return found[0] if found else None
 
 
 def is_ready() -> bool:
-    return _ready.is_set()
+    return _AHEAD.ready.is_set()
+
+
+def live_ready() -> bool:
+    """Whether the live picture process runs and has umap loaded (False before its first use)."""
+    return _LIVE.process is not None and _LIVE.ready.is_set() and _LIVE.process.poll() is None
 
 
 def wait_ahead(timeout: float | None = None) -> None:
     """Block while the picture process compiles umap (a page that needs umap now waits for
     it rather than compile a second copy beside it); returns at once if none was started."""
-    with _lock:
-        started = _process is not None
+    with _AHEAD.lock:
+        started = _AHEAD.process is not None
     if started:
-        _ready.wait(timeout)
+        _AHEAD.ready.wait(timeout)
 
 
 def stop_ahead() -> None:
-    """End the picture process, if running (server shutdown, tests)."""
-    global _process
-    with _lock:
-        process, _process = _process, None
-    if process is not None and process.poll() is None:
-        try:
-            process.stdin.close()
-        except OSError:
-            pass
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.terminate()
-            process.wait(timeout=10)
+    """End the picture processes, if running (server shutdown, tests)."""
+    _AHEAD.stop()
+    _LIVE.stop()

@@ -178,10 +178,10 @@ def read_z(key: PictureKey, root: Path | str | None = None) -> np.ndarray:
     return final[1]
 
 
-def neighbour(key: PictureKey, root: Path | str | None = None) -> projection.Projection | None:
-    """The full UMAP picture of this run's snapshot nearest to `key`'s epoch, drawn with the
-    same seed and cap (a warm start for `key`'s picture), or None: not a snapshot's UMAP
-    picture, or none of its run's other snapshots is drawn in full yet."""
+def neighbour(key: PictureKey, root: Path | str | None = None, quick_ok: bool = False) -> projection.Projection | None:
+    """The full UMAP picture (with `quick_ok`, or a quick one) of this run's snapshot nearest
+    to `key`'s epoch, drawn with the same seed and cap (a warm start for `key`'s picture), or
+    None: not a snapshot's UMAP picture, or none of its run's other snapshots is drawn yet."""
     if key.kind != SNAPSHOT or key.method != "umap":
         return None
     folder = run_path(key.run_id, root) / FOLDER
@@ -194,17 +194,19 @@ def neighbour(key: PictureKey, root: Path | str | None = None) -> projection.Pro
     for epoch in sorted((e for e in epochs if e != key.epoch), key=lambda e: (abs(e - key.epoch), e)):
         other = PictureKey(key.run_id, SNAPSHOT, epoch, "umap", key.seed, key.cap)
         entry = load_entry(other, root)
-        if entry is not None and not is_quick(other, entry[1]):
+        if entry is not None and (quick_ok or not is_quick(other, entry[1])):
             return entry[0]
     return None
 
 
-def draw(key: PictureKey, root: Path | str | None = None, layout_epochs: int | None = None) -> projection.Projection:
+def draw(key: PictureKey, root: Path | str | None = None, layout_epochs: int | None = None,
+         start_from_quick: bool = False) -> projection.Projection:
     """The picture, from the cache (one of at least `layout_epochs`, default the full
     layout) or drawn now and cached. A snapshot's UMAP picture starts from the nearest
     snapshot's full picture where there is one (`neighbour`): the warm-start schedule, about
     a quarter of a cold layout's CPU, gives the layout the Latent page's own frames have
     (each warm-started from its neighbour, aligned onto it), so it counts as a full one.
+    `start_from_quick`: a live run's pictures, each refining the one before, the first a quick one.
     RunError / ValueError when the run or its Z cannot be read or projected."""
     wanted = layout_epochs or FULL_LAYOUT_EPOCHS
     cached = load_entry(key, root)
@@ -212,7 +214,7 @@ def draw(key: PictureKey, root: Path | str | None = None, layout_epochs: int | N
         return cached[0]
     z = read_z(key, root)
     source = fingerprint(source_path(key, root))   # Z files are written once (atomically, by rename)
-    start, prior = neighbour(key, root), prior_for(key, z)
+    start, prior = neighbour(key, root, quick_ok=start_from_quick), prior_for(key, z)
     rows = min(len(z), key.cap) + min(len(prior), key.cap)
     if start is not None and len(start.z_xy) + len(start.prior_xy) == rows:   # the same points: always, in a run
         frame = projection.project(z, prior, "umap", init=start, seed=key.seed, cap=key.cap)

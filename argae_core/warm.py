@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--serve", action="store_true",
                         help="then stay up: draw the pictures asked for on stdin (argae_core.ahead)")
+    parser.add_argument("--idle", action="store_true",
+                        help="with --serve: a live run's pictures, drawn in Linux's idle scheduling class "
+                             "(a training keeps its speed), each newest snapshot warm-started from the one before")
     args = parser.parse_args(argv)
     lower_priority(args.nice)
     started = time.perf_counter()
@@ -56,11 +59,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"umap compiled and cached in {time.perf_counter() - started:.1f} s "
               f"(numba cache: {os.environ.get('NUMBA_CACHE_DIR') or 'beside the packages'})")
     if args.serve:
-        serve(sys.stdin, sys.stdout)
+        if args.idle:
+            from .frames import _idle_thread
+            _idle_thread()   # after the compilation (or the cache's load): at idle class it could wait for long
+        serve(sys.stdin, sys.stdout, live=args.idle)
     return 0
 
 
-def serve(requests, answers) -> None:
+def serve(requests, answers, live: bool = False) -> None:
     """Say `ready`, then draw the pictures asked for, one at a time, most urgent first (lines
     `<priority>\t{"key": PictureKey dict, "root": runs root or null}`; a lower priority
     number goes first, then the oldest), answering `done <request>` or `failed <request>\t<why>`,
@@ -68,7 +74,11 @@ def serve(requests, answers) -> None:
     first with a short layout (pictures.QUICK_LAYOUT_EPOCHS, `quick <request>`), and the full
     one after every quick one asked for: Compare's 4 pictures turn UMAP in a few seconds, and
     the Latent page's first picture of each run is there soon after.
-    `{"run": {"run_id", "group", "seed"}}` asks for the pictures of a run that ended."""
+    `{"run": {"run_id", "group", "seed"}}` asks for the pictures of a run that ended.
+    `live`: a training run's newest snapshots; one superseded by a newer snapshot of its run
+    asked meanwhile is skipped, and each picture starts from the run's previous one (quick or
+    not; the first is a quick layout), as the Latent page's own live frames did. A request
+    with `"live": true` is served so by any picture process (ahead.request_live's fallback)."""
     from . import pictures, runs
     print("ready", file=answers, flush=True)
     waiting: list[tuple[int, int, str]] = []
@@ -111,6 +121,19 @@ def serve(requests, answers) -> None:
                         heapq.heappush(waiting, (FINAL if key.kind == pictures.FINAL else LATER, next(order), line))
             else:
                 key, root = pictures.PictureKey.from_dict(asked["key"]), asked.get("root")
+                if live or asked.get("live"):
+                    with arrived:
+                        newer = any(_supersedes(line, key) for _, _, line in waiting)
+                    if newer:
+                        print(f"failed {request}\tskipped: a newer snapshot was asked", file=answers, flush=True)
+                        continue
+                    if pictures.neighbour(key, root, quick_ok=True) is None:
+                        pictures.draw(key, root, layout_epochs=pictures.QUICK_LAYOUT_EPOCHS)
+                    else:
+                        pictures.draw(key, root, start_from_quick=True)
+                    drawn.add(request)
+                    print(f"done {request}", file=answers, flush=True)
+                    continue
                 entry = pictures.load_entry(key, root)
                 if entry is None and key.method == "umap" and pictures.neighbour(key, root) is None:
                     # a quick layout first, the full one later (a neighbour's warm start is quick already)
@@ -128,3 +151,14 @@ def serve(requests, answers) -> None:
             drawn.add(request)
             print(f"done {request}", file=answers, flush=True)
 
+
+
+def _supersedes(line: str, key) -> bool:
+    """Whether request `line` asks for a later snapshot of `key`'s run, seed and cap."""
+    try:
+        other = json.loads(line)["key"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return (other.get("run_id") == key.run_id and other.get("kind") == key.kind
+            and int(other.get("seed", 0)) == key.seed and int(other.get("cap", key.cap)) == key.cap
+            and int(other.get("epoch", -1)) > key.epoch)

@@ -3,10 +3,13 @@
     ARGAE_DATA_DIR=/work/shared/datasets PYTHONPATH=. python benchmarks/bench_live_umap.py [--epochs 200]
 
 Two trainings of the same config in the dashboard's own worker process (a `JobManager` on a
-`ProcessExecutor`, one slot): the first with nobody watching, the second with the Latent
-page's frame filler (argae_core.frames.FrameFiller, a UMAP `Projector`) asked for the newest
-snapshot every 0.5 s, as the page's live refresh does (`newest_only`: snapshots that arrive
-while a frame is computed are skipped). umap is warmed first (a server has done so by then:
+`ProcessExecutor`, one slot): the first with nobody watching, the second with the newest
+snapshot's UMAP picture asked for every 0.5 s, as the page's live refresh does: with `--path
+process` (the default, what a server does) of the live picture process (argae_core.ahead.
+request_live: `warm --serve --idle`, idle scheduling class, each picture warm-started from the
+run's previous one), with `--path filler` of the page process's own frame filler
+(argae_core.frames.FrameFiller, `newest_only`; what a page without a server's processes does).
+Snapshots that arrive while a picture is drawn are skipped. umap is warmed first (a server has done so by then:
 argae_core.warm). Prints the epochs per second of both, their ratio (target at least 0.8), how
 long after a snapshot arrived its UMAP picture was ready, and how long after each snapshot
 arrived the page showed a UMAP picture of it or of a newer one (the page's staleness; target 5 s).
@@ -31,9 +34,11 @@ OWNER = "bench"
 ASK_EVERY = 0.5   # the Latent page's live refresh
 
 
-def train(manager: JobManager, config: TrainConfig, root: str, watch: bool) -> dict:
+def train(manager: JobManager, config: TrainConfig, root: str, watch: bool, path: str = "process") -> dict:
+    from argae_core import ahead, pictures
     from argae_core.frames import FrameFiller
     job_id = manager.submit(OWNER, config)
+    key = lambda epoch: pictures.PictureKey(job.run_id, pictures.SNAPSHOT, epoch, "umap", config.seed)  # noqa: E731
     projector = projection.Projector("umap", config.seed)
     filler = FrameFiller(projector, lambda epoch: runs.load_run(job.run_id, root).snapshot(epoch)[0])
     seen: dict[int, float] = {}
@@ -53,8 +58,15 @@ def train(manager: JobManager, config: TrainConfig, root: str, watch: bool) -> d
             seen.setdefault(epoch, now)
         for epoch in list(projector.frames):
             ready.setdefault(epoch, now)
+        if watch and path == "process" and job.run_id:
+            for epoch in job.snapshot_epochs[-3:]:
+                if epoch not in ready and pictures.load(key(epoch), root) is not None:
+                    ready[epoch] = now
         if watch and job.snapshot_epochs and job.run_id and now - last_ask >= ASK_EVERY:
-            filler.ask(job.snapshot_epochs[-1], list(job.snapshot_epochs), newest_only=True)
+            if path == "process":
+                ahead.request_live(key(job.snapshot_epochs[-1]), root)
+            else:
+                filler.ask(job.snapshot_epochs[-1], list(job.snapshot_epochs), newest_only=True)
             last_ask = now
         if not job.active:
             break
@@ -62,7 +74,14 @@ def train(manager: JobManager, config: TrainConfig, root: str, watch: bool) -> d
     if job.state != "finished":
         sys.exit(f"the training ended {job.state}: {job.message}")
     deadline = time.perf_counter() + 30   # the last snapshot's picture, after the training's end
-    while watch and job.snapshot_epochs and filler.pending(job.snapshot_epochs[-1]) and time.perf_counter() < deadline:
+    while watch and path == "process" and job.snapshot_epochs and job.snapshot_epochs[-1] not in ready \
+            and time.perf_counter() < deadline:
+        ahead.request_live(key(job.snapshot_epochs[-1]), root)
+        if pictures.load(key(job.snapshot_epochs[-1]), root) is not None:
+            ready[job.snapshot_epochs[-1]] = time.perf_counter()
+        time.sleep(0.05)
+    while watch and path == "filler" and job.snapshot_epochs and filler.pending(job.snapshot_epochs[-1]) \
+            and time.perf_counter() < deadline:
         filler.ask(job.snapshot_epochs[-1], list(job.snapshot_epochs), newest_only=True)
         time.sleep(0.05)
     for epoch in list(projector.frames):
@@ -86,10 +105,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1,
                         help="pairs of trainings, alone / watched then watched / alone (ABBA: a load "
                              "that drifts during the run weighs on both sides) [1]")
+    parser.add_argument("--path", choices=("process", "filler"), default="process",
+                        help="who draws the live pictures: the live picture process (a server) or the page "
+                             "process's frame filler [process]")
     args = parser.parse_args()
     config = TrainConfig(dataset="cora", model="argva", epochs=args.epochs, seed=0,
                          snapshot_interval=args.snapshot_interval).validate()
     projection.warm_up(background=False)
+    if args.path == "process":   # started by the first live view of a server's page; warm from then on
+        from argae_core import ahead
+        ahead.start_ahead()   # a server's picture process: it takes a live picture left waiting (ahead.LIVE_PATIENCE)
+        ahead._LIVE.start()
+        ahead._LIVE.ready.wait(600)
+        ahead.wait_ahead(600)
     loads = [os.getloadavg()[0]]
     alone, watched = [], []
     with tempfile.TemporaryDirectory(prefix="bench-live-umap-") as root:
@@ -97,10 +125,12 @@ def main() -> None:
         try:
             for round_ in range(args.rounds):
                 for watch in ((False, True) if round_ % 2 == 0 else (True, False)):
-                    (watched if watch else alone).append(train(manager, config, root, watch=watch))
+                    (watched if watch else alone).append(train(manager, config, root, watch=watch, path=args.path))
                     loads.append(os.getloadavg()[0])
         finally:
             manager.shutdown()
+            if args.path == "process":
+                ahead.stop_ahead()
     ratios = [w["epochs_per_s"] / a["epochs_per_s"] for a, w in zip(alone, watched)]
     ratio = statistics.mean(ratios)
     lags = [lag for w in watched for lag in w["lags"]]
@@ -110,7 +140,7 @@ def main() -> None:
     print(f" training alone:                  {listed(a['epochs_per_s'] for a in alone)} epochs/s")
     print(" (epochs/s from the worker's own epoch times; as rows reached the page: alone "
           f"{listed(a['seen_per_s'] for a in alone)}, watched {listed(w['seen_per_s'] for w in watched)})")
-    print(f" with the Latent page's live UMAP: {listed(w['epochs_per_s'] for w in watched)} epochs/s "
+    print(f" with the Latent page's live UMAP ({args.path}): {listed(w['epochs_per_s'] for w in watched)} epochs/s "
           f"({listed(ratios, '{:.2f}')} of alone, mean {ratio:.2f}; target 0.80 -> "
           f"{'met' if ratio >= 0.8 else 'MISSED'})")
     if lags:

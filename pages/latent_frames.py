@@ -1,6 +1,6 @@
 """Which frame the Latent page draws: the UMAP frame of an epoch (drawn ahead by the server's
-picture process, or computed here in the background) or PCA standing in until it is ready;
-no drawing here (pages/latent_views.py)."""
+picture process, a live run's newest by its live picture process, or computed here in the
+background) or PCA standing in until it is ready; no drawing here (pages/latent_views.py)."""
 from __future__ import annotations
 
 from argae_core import ahead, pictures, projection, runs
@@ -13,6 +13,9 @@ DIMENSION_LABELS = {2: "2-D", 3: "3-D"}
 # This machine's figures (benchmarks/bench_projection.py, bench_live_umap.py; README, Measured)
 FRAME_NOTE = "about 2 s while a run trains, 3 s for a first picture"
 FIRST_NOTE = "about 3 s on this machine"
+# The live picture process (argae_core.ahead.request_live), idle-class beside a training
+LIVE_NOTE = "a few seconds after each snapshot, in CPU time the training leaves over"
+LIVE_START_NOTE = "a few seconds, once per server"
 QUICK = "A quick UMAP layout"   # its axes are not the full layout's: a chart of its own
 READY_NOTE = ("its code compiles once per install, 20-40 s on the 2-core machine this was measured on, "
               "`python -m argae_core warm` does it at install time; then it loads in about 1 s")
@@ -33,11 +36,13 @@ def frame_for(source: Source, epoch: int, view: dict) -> tuple[projection.Projec
         return None, filler.errors[epoch]
     if epoch in projector.frames:
         return projector.frames[epoch], None
-    if view["method"] == "umap" and not source.live and view["dims"] == 2:  # drawn ahead?
-        key = pictures.PictureKey(source.run_id, pictures.SNAPSHOT, epoch, "umap", view["seed"], view["cap"])
+    key = pictures.PictureKey(source.run_id, pictures.SNAPSHOT, epoch, "umap", view["seed"], view["cap"])
+    if view["method"] == "umap" and view["dims"] == 2:  # drawn ahead, or by the live picture process?
         entry = pictures.load_entry(key, root())
         if entry is not None and not pictures.is_quick(key, entry[1]):
             return projector.adopt(epoch, entry[0]), None
+        if entry is not None and source.live:   # a live run's first picture: the next one refines it
+            return entry[0], None
         if entry is not None and not (ahead.answer(key, root()) or "").startswith("failed"):
             return entry[0], QUICK + "; the full picture replaces it in seconds."
     pca_projector, _ = projector_of(source, view, "pca")
@@ -50,7 +55,13 @@ def frame_for(source: Source, epoch: int, view: dict) -> tuple[projection.Projec
     if not source.live and ask_picture_process(source, epoch, view):
         projection.warm_up()   # this process loads umap meanwhile, for the frames after this one
         return stand_in, f"Drawing the UMAP picture of epoch {epoch} ({FIRST_NOTE}); PCA is shown meanwhile."
-    filler.ask(epoch, source.epochs, newest_only=source.live and epoch == source.epochs[-1])
+    newest = source.live and epoch == source.epochs[-1]
+    if newest and view["dims"] == 2 and internals.real_server() and ahead.request_live(key, root()) \
+            and not live_failed(key):
+        return stand_in, (f"Drawing the UMAP picture of epoch {epoch} ({LIVE_NOTE}); PCA is shown meanwhile."
+                          if ahead.live_ready() else
+                          f"Starting the live picture process ({LIVE_START_NOTE}); PCA is shown meanwhile.")
+    filler.ask(epoch, source.epochs, newest_only=newest)
     if projection.is_warm():
         return stand_in, f"Computing the UMAP picture of epoch {epoch} ({FRAME_NOTE}); PCA is shown meanwhile."
     return stand_in, (f"UMAP is getting ready on this server ({READY_NOTE}). PCA is shown meanwhile; "
@@ -67,6 +78,13 @@ def ask_picture_process(source: Source, epoch: int, view: dict) -> bool:
     if projection.is_warm() and not ahead.asked(key, root()):
         return False   # umap is loaded here: the frame filler draws it, warm-started from its neighbour
     return ahead.request(key, root(), priority=ahead.NOW) and not (ahead.answer(key, root()) or "").startswith("failed")
+
+
+def live_failed(key: pictures.PictureKey) -> bool:
+    """Whether the live picture could not be drawn (computed here then, where the error shows),
+    not merely skipped for a newer snapshot."""
+    said = ahead.answer(key, root(), live=True) or ""
+    return said.startswith("failed") and "skipped:" not in said
 
 
 def pca_frame(projector, epoch: int, source: Source) -> projection.Projection:

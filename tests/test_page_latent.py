@@ -267,6 +267,36 @@ def test_the_sessions_training_appears_while_it_runs(tmp_path, monkeypatch):
     run_latent_until(at, lambda a: "Epoch 30" in figure(a)["layout"]["title"]["text"], timeout=120)
 
 
+def test_on_a_real_server_a_live_runs_newest_snapshot_is_asked_of_the_live_picture_process(tmp_path, monkeypatch):
+    """Not computed in the page process (it held the interpreter lock inside umap, or took a
+    quarter of a core from the training): asked of the idle-class live picture process."""
+    from argae_core import ahead
+    from pages import internals
+    asked = []
+    monkeypatch.setattr(ahead, "request_live", lambda key, *a: asked.append(key) or True)
+    monkeypatch.setattr(ahead, "live_ready", lambda: True)
+    monkeypatch.setenv("ARGAE_RUNS_DIR", str(tmp_path / "runs"))
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in {"epochs": "400", "snapshot_interval": "5"}.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page("pages/train.py")
+    at.run()
+    next(b for b in at.button if b.label == "Start").click().run()
+    monkeypatch.setattr(internals, "real_server", lambda: True)   # the Latent page as a server runs it
+    at.session_state["latent_method"] = "umap"
+    at.switch_page("pages/latent.py")
+    run_latent_until(at, lambda a: asked and "Drawing the UMAP picture" in messages(a), timeout=120)
+    assert asked[-1].kind == "snapshot" and asked[-1].method == "umap"
+    from argae_core import projection
+    _, filler = __import__("pages.common", fromlist=["x"]).latent_projector(
+        str(tmp_path / "runs"), asked[-1].run_id, "umap", 0, projection.DEFAULT_CAP, 2)
+    assert not filler.busy   # nothing computed in the page process
+    monkeypatch.setattr(internals, "real_server", lambda: False)
+    at.session_state["latent_method"] = "pca"
+    run_latent_until(at, lambda a: "Epoch 400" in figure(a)["layout"]["title"]["text"], timeout=120)  # run ended
+
+
 def test_the_frame_filler_computes_the_asked_epoch_and_its_neighbours_in_line():
     from argae_core.frames import FrameFiller
     rng = np.random.default_rng(0)

@@ -208,6 +208,33 @@ def test_an_older_snapshot_starts_from_its_drawn_neighbour_and_skips_the_quick_l
     assert kept >= trustworthiness(points, cold.xy, n_neighbors=5) - 0.05, kept
 
 
+def test_the_live_loop_refines_each_newest_snapshot_from_the_one_before_and_skips_superseded_ones(
+        saved_run, umap_warm, monkeypatch):
+    """`warm --serve --idle`: the first snapshot is a quick layout, each next one starts from
+    the picture before it (quick or not), and a snapshot asked while a newer one of its run
+    waits is skipped."""
+    from argae_core import runs
+    root, job = saved_run
+    epochs = runs.load_run(job.run_id, root).snapshot_epochs
+    keys = [pictures.PictureKey(job.run_id, pictures.SNAPSHOT, e, "umap", 51) for e in epochs]
+    starts = []
+    real = projection.project
+    monkeypatch.setattr(projection, "project", lambda *a, **k: starts.append(k.get("init")) or real(*a, **k))
+    for key in keys[:2]:   # one at a time, as a training writes them
+        answers = io.StringIO()
+        warm.serve(io.StringIO(f"{ahead.NOW}\t" + json.dumps({"key": key.to_dict(), "root": str(root)}) + "\n"),
+                   answers, live=True)
+        assert any(s.startswith("done") for s in answers.getvalue().splitlines())
+    assert starts[0] is None and starts[1] is not None   # cold, then from the one before
+    assert pictures.is_quick(keys[0], pictures.load_entry(keys[0], root)[1])
+    assert not pictures.is_quick(keys[1], pictures.load_entry(keys[1], root)[1])
+    assert warm._supersedes(json.dumps({"key": keys[2].to_dict()}), keys[1])
+    assert not warm._supersedes(json.dumps({"key": keys[1].to_dict()}), keys[2])
+    other_seed = pictures.PictureKey(job.run_id, pictures.SNAPSHOT, epochs[-1], "umap", 52)
+    assert not warm._supersedes(json.dumps({"key": other_seed.to_dict()}), keys[1])
+    assert not warm._supersedes("not json", keys[1])
+
+
 # ------------------------------------------------------------------ the on-done hook
 class FakeExecutor:
     slots = 1

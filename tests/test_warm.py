@@ -71,3 +71,61 @@ def test_the_picture_process_draws_a_finished_runs_pictures_beside_it(tmp_path):
     finally:
         manager.shutdown()
         ahead.stop_ahead()
+
+
+def test_the_live_picture_process_draws_a_training_runs_newest_snapshot_at_idle_priority(tmp_path):
+    """`warm --serve --idle` (ahead.request_live): started on first use, in Linux's idle
+    scheduling class once umap is loaded, it draws the snapshot asked for beside the run."""
+    import time
+
+    from argae_core import ahead, pictures
+    from argae_core.config import TrainConfig
+    from argae_core.jobs import JobManager, ThreadExecutor
+    manager = JobManager(ThreadExecutor(1, runs_root=str(tmp_path)), owner_timeout=600)
+    try:
+        job_id = manager.submit("me", TrainConfig(epochs=8, snapshot_interval=4))
+        deadline = time.monotonic() + 300
+        while manager.get(job_id, "me").active and time.monotonic() < deadline:
+            time.sleep(0.2)
+        job = manager.get(job_id, "me")
+        key = pictures.PictureKey(job.run_id, pictures.SNAPSHOT, job.snapshot_epochs[-1], "umap", 0)
+        assert not ahead.live_ready()
+        assert ahead.request_live(key, tmp_path)
+        while ahead.answer(key, tmp_path, live=True) is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert ahead.answer(key, tmp_path, live=True) == "done" and pictures.load(key, tmp_path) is not None
+        assert ahead.live_ready() and ahead.answer(key, tmp_path) is None   # not the other process's
+        pid = ahead._LIVE.process.pid
+        assert os.sched_getscheduler(pid) == os.SCHED_IDLE
+    finally:
+        manager.shutdown()
+        ahead.stop_ahead()
+    assert ahead._LIVE.process is None and not ahead.live_ready()
+
+
+def test_a_live_picture_unanswered_for_a_while_is_asked_of_the_other_process_too(monkeypatch):
+    """On a busy machine the idle-class live process may get no CPU at all: after
+    LIVE_PATIENCE s the worker-priority picture process is asked the same live request."""
+    import json
+    import time
+
+    from argae_core import ahead, pictures
+    key = pictures.PictureKey("run-1", pictures.SNAPSHOT, 40)
+    live_sent, ahead_sent = [], []
+
+    def live_send(line, priority):
+        live_sent.append(line)
+        ahead._LIVE.sent.setdefault(line, time.monotonic())
+        return True
+    monkeypatch.setattr(ahead._LIVE, "send", live_send)
+    monkeypatch.setattr(ahead._AHEAD, "send", lambda line, priority: ahead_sent.append(line) or True)
+    monkeypatch.setattr(ahead._LIVE, "sent", {})
+    monkeypatch.setattr(ahead._AHEAD, "answers", {})
+    assert ahead.request_live(key, "/runs") and live_sent and not ahead_sent   # just asked: wait
+    ahead._LIVE.sent[live_sent[0]] = time.monotonic() - ahead.LIVE_PATIENCE - 0.1
+    assert ahead.request_live(key, "/runs")
+    assert len(ahead_sent) == 1 and json.loads(ahead_sent[0])["live"] is True
+    assert json.loads(ahead_sent[0])["key"] == key.to_dict()
+    assert ahead.answer(key, "/runs", live=True) is None
+    ahead._AHEAD.answers[ahead_sent[0]] = ("done", time.time())
+    assert ahead.answer(key, "/runs", live=True) == "done" and ahead.answer(key, "/runs") is None
