@@ -282,11 +282,11 @@ class Discriminator(nn.Module):
         h2 = torch.addmm(lin2.bias, h1, lin2.weight.t(), out=work["h2"]).relu_()
         logits = torch.addmm(lin3.bias, h2, lin3.weight.t(), out=work["logits"])      # [2n, 1]
         prob = torch.sigmoid(logits, out=work["prob"])
-        # d loss / d logit = 2 (sigmoid - target) / 2n, in autograd's order of operations
-        grad = work["grad"].copy_(prob)
-        grad[:n] -= 1
-        loss = 2 * (F.softplus(logits[n:]).sum() + F.softplus(-logits[:n]).sum()) / (2 * n)
-        grad.mul_(2).div_(2 * n)
+        # d loss / d logit = 2 (sigmoid - target) / 2n: (sigmoid - target) / n, the same
+        # floats (doubling is exact, so 2s / 2n and s / n round alike)
+        grad = torch.sub(prob, work["target"], out=work["grad"]).div_(n)
+        # 2 x mean BCE = (sum of softplus(-logit) over real rows + softplus(logit) over fake) / n
+        loss = F.softplus(torch.mul(logits, work["sign"], out=work["signed"])).sum() / n
         for layer, inputs, below in ((lin3, h2, work["g2"]), (lin2, h1, work["g1"]), (lin1, x, None)):
             weight_grad, bias_grad = _grad_buffer(layer.weight), _grad_buffer(layer.bias)
             torch.mm(grad.t(), inputs, out=weight_grad)
@@ -323,7 +323,10 @@ class Discriminator(nn.Module):
             hidden = self.lin1.out_features
             work = {name: x.new_empty(rows, width) for name, width in
                     (("h1", hidden), ("h2", hidden), ("g1", hidden), ("g2", hidden),
-                     ("logits", 1), ("prob", 1), ("grad", 1))}
+                     ("logits", 1), ("prob", 1), ("grad", 1), ("signed", 1))}
+            real = torch.arange(rows, device=x.device) < rows // 2  # the batch is [real; fake]
+            work["target"] = real.to(x.dtype).unsqueeze(1)         # BCE targets 1 then 0
+            work["sign"] = 1 - 2 * work["target"]                   # -1 on real rows, +1 on fake
             self._workspace = {key: work}  # one size at a time: a new graph replaces the old
         return work
 
