@@ -439,8 +439,12 @@ class Trainer:
         return {name: value.detach().cpu().numpy().copy()
                 for name, value in self.model.discriminator.state_dict().items()}
 
+    @torch.no_grad()
     def _validate(self, z: torch.Tensor) -> tuple[float, float]:
-        auc, ap = self.model.test(z, *self.val_edges)
+        # PyG's `test` (decoder scores of the held-out edges and non-edges, sklearn's AUC and AP),
+        # with the scores taken by metrics.link_auc_ap: the same floats, 0.1 ms instead of 3
+        scores = [self.model.decoder(z, edges, sigmoid=True).cpu().numpy() for edges in self.val_edges]
+        auc, ap = metrics.link_auc_ap(*scores)
         if auc > self.best_val_auc:
             self.best_val_auc, self.best_epoch = auc, self.epoch
             self._best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}

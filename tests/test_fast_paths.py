@@ -249,3 +249,36 @@ def test_kl_and_reparametrisation_gradient_equal_autograd_with_clamped_log_std()
     assert torch.allclose(weighted_kl, trainer.kl_weight * kl.detach(), rtol=1e-6)
     assert torch.allclose(grad_out[:, :latent], mu.grad, rtol=1e-5, atol=1e-7)
     assert torch.allclose(grad_out[:, latent:], logstd.grad, rtol=1e-5, atol=1e-7)
+
+
+def test_direct_adam_step_updates_as_optimizer_step():
+    """adam_step (the fused kernel called directly) leaves the same weights and state as
+    `Adam(fused=True).step()`, from the first step (made by step() itself) on."""
+    from argae_core.training import adam_step
+    torch.manual_seed(0)
+    weights = [torch.nn.Parameter(torch.randn(6, 4)), torch.nn.Parameter(torch.randn(4))]
+    copies = [torch.nn.Parameter(w.detach().clone()) for w in weights]
+    plain = torch.optim.Adam(weights, lr=0.01, fused=True)
+    direct = torch.optim.Adam(copies, lr=0.01, fused=True)
+    for step in range(6):
+        for w, c in zip(weights, copies):
+            w.grad = torch.randn_like(w)
+            c.grad = w.grad.clone()
+        if step == 3:  # a learning rate steered between steps
+            for optimizer in (plain, direct):
+                optimizer.param_groups[0]["lr"] = 0.003
+        plain.step()
+        adam_step(direct)
+    for w, c in zip(weights, copies):
+        assert torch.equal(w, c)
+        for key in ("step", "exp_avg", "exp_avg_sq"):
+            assert torch.equal(plain.state[w][key], direct.state[c][key])
+
+
+def test_validation_scores_equal_pyg_test():
+    trainer = Trainer(TrainConfig(dataset="karate", model="argva", epochs=3, device="cpu"))
+    for _ in trainer:
+        pass
+    z = trainer.embed()
+    auc, ap = trainer.model.test(z, *trainer.val_edges)
+    assert trainer._validate(z) == (float(auc), float(ap))
