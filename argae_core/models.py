@@ -278,8 +278,8 @@ class Discriminator(nn.Module):
         returned are a view of a kept buffer: valid until the next call."""
         work = self._buffers_for(x, 2 * n)
         lin1, lin2, lin3 = self.lin1, self.lin2, self.lin3
-        h1 = torch.addmm(lin1.bias, x, lin1.weight.t(), out=work["h1"]).relu_()
-        h2 = torch.addmm(lin2.bias, h1, lin2.weight.t(), out=work["h2"]).relu_()
+        h1 = linear_relu(x, lin1, work["h1"])
+        h2 = linear_relu(h1, lin2, work["h2"])
         logits = torch.addmm(lin3.bias, h2, lin3.weight.t(), out=work["logits"])      # [2n, 1]
         prob = torch.sigmoid(logits, out=work["prob"])
         # d loss / d logit = 2 (sigmoid - target) / 2n: (sigmoid - target) / n, the same
@@ -306,8 +306,8 @@ class Discriminator(nn.Module):
         autograd computes through D with D's parameters frozen, written out (the same
         products; tests/test_fast_paths.py). Returns (unweighted loss, weighted gradient)."""
         lin1, lin2, lin3 = self.lin1, self.lin2, self.lin3
-        h1 = torch.addmm(lin1.bias, z, lin1.weight.t()).relu_()
-        h2 = torch.addmm(lin2.bias, h1, lin2.weight.t()).relu_()
+        h1 = linear_relu(z, lin1)
+        h2 = linear_relu(h1, lin2)
         p = torch.sigmoid(torch.addmm(lin3.bias, h2, lin3.weight.t()))            # [n, 1]
         inside = p + EPS
         loss = -torch.log(inside).mean()
@@ -329,6 +329,22 @@ class Discriminator(nn.Module):
             work["sign"] = 1 - 2 * work["target"]                   # -1 on real rows, +1 on fake
             self._workspace = {key: work}  # one size at a time: a new graph replaces the old
         return work
+
+
+_LINEAR_POINTWISE = getattr(torch.ops.mkldnn, "_linear_pointwise", None) if torch.backends.mkldnn.is_available() else None
+FUSE_LINEAR_RELU = True
+
+
+def linear_relu(x: torch.Tensor, layer: nn.Linear, out: torch.Tensor | None = None) -> torch.Tensor:
+    """relu(x W^T + b). On the CPU by oneDNN's linear with the ReLU fused into it (one pass
+    over the output less: Cora, [5416 x 64] outputs, about 35 us of 200-390 per product);
+    elsewhere, or without oneDNN, `addmm` into `out` then ReLU in place."""
+    if FUSE_LINEAR_RELU and _LINEAR_POINTWISE is not None and x.device.type == "cpu" and x.dtype == torch.float32 \
+            and not torch.is_grad_enabled():
+        return _LINEAR_POINTWISE(x, layer.weight, layer.bias, "relu", [], "")
+    if out is None:
+        return torch.addmm(layer.bias, x, layer.weight.t()).relu_()
+    return torch.addmm(layer.bias, x, layer.weight.t(), out=out).relu_()
 
 
 def _grad_buffer(parameter: nn.Parameter) -> torch.Tensor:
