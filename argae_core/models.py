@@ -132,7 +132,10 @@ class GCNEncoder(nn.Module):
         self.conv_logstd = GCNLayer(hidden, latent) if variational else None
         self._prepared: tuple | None = None  # (x, edge_index, features, adjacency)
 
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor):
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, joint: bool = False):
+        """Z (GAE), or (mu, log std); `joint`: the variational heads as one [N x 2 latent]
+        tensor, mu first (the trainer's backward then starts there: no concatenation of the
+        two heads' gradients)."""
         features, adjacency = self.prepare(x, edge_index)
         h = F.relu_(self.conv1(features, adjacency))  # in place, as in GCNLayer.forward
         if self.conv_logstd is None:
@@ -142,7 +145,7 @@ class GCNEncoder(nn.Module):
         heads = (self.conv_mu, self.conv_logstd)
         weight = torch.cat([head.lin.weight for head in heads])
         out = (adjacency @ (h @ weight.t())).add_(torch.cat([head.bias for head in heads]))
-        return out.split(self.conv_mu.out_channels, dim=1)
+        return out if joint else out.split(self.conv_mu.out_channels, dim=1)
 
     def prepare(self, x: torch.Tensor, edge_index: torch.Tensor) -> tuple:
         """(features, Â) for these tensors, built once per graph."""
