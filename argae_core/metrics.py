@@ -8,7 +8,6 @@ import warnings
 
 import numpy as np
 from scipy import stats
-from scipy.integrate import trapezoid
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
@@ -209,33 +208,3 @@ def auc_standard_error(auc: float, positives: int, negatives: int) -> float:
     variance = (auc * (1 - auc) + (positives - 1) * (q1 - auc * auc)
                 + (negatives - 1) * (q2 - auc * auc)) / (positives * negatives)
     return math.sqrt(max(variance, 0.0))
-
-
-def link_auc_ap(positive: np.ndarray, negative: np.ndarray) -> tuple[float, float]:
-    """ROC AUC and average precision of link scores (held-out edges `positive`, non-edges
-    `negative`): what sklearn's `roc_auc_score` and `average_precision_score` give on
-    labels [1...1, 0...0] (PyG's `test`), by the same steps (scores sorted high to low, one
-    point per distinct score, collinear ROC points dropped, trapezoids; the precision-recall
-    step sum), without sklearn's input checks, which were most of a validation's 3-4 ms on
-    Cora (tests/test_metrics.py: the same floats as sklearn, ties included)."""
-    scores = np.concatenate([np.asarray(positive).ravel(), np.asarray(negative).ravel()])
-    truth = np.zeros(scores.size, dtype=np.float64)
-    truth[:np.asarray(positive).size] = 1.0
-    order = np.argsort(-scores, kind="stable")
-    scores, truth = scores[order], truth[order]
-    thresholds = np.concatenate([np.flatnonzero(np.diff(scores)), [scores.size - 1]])
-    tps = np.cumsum(truth)[thresholds]
-    fps = 1 + thresholds.astype(np.float64) - tps
-    if tps[-1] <= 0 or fps[-1] <= 0:  # one class only: whatever sklearn says (warnings, NaN)
-        from sklearn.metrics import average_precision_score, roc_auc_score
-        return float(roc_auc_score(truth, scores)), float(average_precision_score(truth, scores))
-    # average precision: recall steps times the precision at each, highest threshold first
-    precision = np.concatenate([(tps / (tps + fps))[::-1], [1.0]])
-    recall = np.concatenate([(tps / tps[-1])[::-1], [0.0]])
-    ap = float(max(0.0, -np.sum(np.diff(recall) * precision[:-1])))
-    if fps.size > 2:  # ROC: drop the points that lie on a straight line between their neighbours
-        keep = np.flatnonzero(np.concatenate([[True], np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), [True]]))
-        fps, tps = fps[keep], tps[keep]
-    fpr = np.concatenate([[0.0], fps]) / fps[-1]
-    tpr = np.concatenate([[0.0], tps]) / tps[-1]
-    return float(trapezoid(tpr, fpr)), ap
