@@ -21,6 +21,7 @@ and `regulariser_gradients`), each checked against autograd on PyG's loss.
 """
 from __future__ import annotations
 
+import math
 import warnings
 
 import torch
@@ -157,6 +158,7 @@ class GCNEncoder(nn.Module):
 
 
 PAIR_CHUNK = 4096  # node pairs scored at a time: their gathered rows stay in cache
+CHUNK_STRETCH = 1.25  # the training loss's chunks may grow by this much to be one fewer
 PAIR_BLOCK_FLOATS = 2**18  # the training loss gathers up to 1 MB of rows per end of its pairs
 
 
@@ -203,7 +205,12 @@ class _PairScores(torch.autograd.Function):
         return grad_z, None, None
 
 
-def _chunks(src: torch.Tensor, dst: torch.Tensor, size: int = PAIR_CHUNK):
+def _chunks(src: torch.Tensor, dst: torch.Tensor, size: int = PAIR_CHUNK, stretch: float = 1.0):
+    """(start, src, dst) of consecutive chunks of pairs, at most `size` each; with `stretch`
+    > 1, as few equal chunks of up to `stretch` x `size` as that allows (a remainder of a few
+    hundred pairs costs a chunk's dozen small steps)."""
+    if stretch > 1 and src.numel():
+        size = math.ceil(src.numel() / math.ceil(src.numel() / (stretch * size)))
     for start in range(0, src.numel(), size):
         yield start, src[start:start + size], dst[start:start + size]
 
@@ -224,7 +231,7 @@ def recon_loss_gradients(z: torch.Tensor, positive: torch.Tensor, negative: torc
     total = z.new_zeros(())
     for pairs, is_positive in ((positive, True), (negative, False)):
         count, part = pairs.size(1), z.new_zeros(())
-        for _, src, dst in _chunks(pairs[0], pairs[1], pair_chunk(z.size(1))):
+        for _, src, dst in _chunks(pairs[0], pairs[1], pair_chunk(z.size(1)), stretch=CHUNK_STRETCH):
             a, b = z.index_select(0, src), z.index_select(0, dst)
             p = torch.sigmoid((a * b).sum(dim=1))
             slope = p * (1 - p)
@@ -274,11 +281,13 @@ class Discriminator(nn.Module):
 
         Autograd's bookkeeping, the target tensor, zeroing and accumulating `.grad`, and a
         fresh [2n x hidden] tensor for every product and ReLU were a good part of an update
-        at these sizes; here every product writes into kept buffers (`out=`) and into the
-        weights' own `.grad` tensors, the ReLUs and their backward run in place, and what is
-        left is the five matrix products (Cora, latent 32, one thread: CPU ms per update
-        6.7 with autograd, 3.5 written out, 2.7 with kept buffers). The probabilities
-        returned are a view of a kept buffer: valid until the next call."""
+        at these sizes; here the products write into kept buffers (`out=`) and into the
+        weights' own `.grad` tensors (the two hidden layers: `linear_relu`, ReLU fused), the
+        ReLUs' backward runs in place, and what is left is the five matrix products (Cora,
+        latent 32, one thread: CPU ms per update 6.7 with autograd, 3.5 written out, 2.7 with
+        kept buffers; the whole D step with its prior draw and Adam step, 2.9 -> 2.5 with
+        `linear_relu`, fewer loss steps and `training.adam_step`). The probabilities returned
+        are a view of a kept buffer: valid until the next call."""
         work = self._buffers_for(x, 2 * n)
         lin1, lin2, lin3 = self.lin1, self.lin2, self.lin3
         h1 = linear_relu(x, lin1, work["h1"])

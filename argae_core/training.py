@@ -415,7 +415,8 @@ class Trainer:
             # ends_epoch: the record comes next (sampled: after the last batch's update only)
             yield {"phase": "encoder", "epoch": self.epoch, **where, "ends_epoch": batch == batches, **all_parts[-1]}
         # sampled: the epoch's losses are the means over its batches (one batch: as they are)
-        parts = {key: float(np.mean([p[key] for p in all_parts])) for key in all_parts[-1]}
+        parts = (dict(all_parts[0]) if len(all_parts) == 1 else
+                 {key: float(np.mean([p[key] for p in all_parts])) for key in all_parts[-1]})
         record = EpochRecord(epoch=self.epoch, **parts,
                              discriminator_loss=float(np.mean(d_losses)) if d_losses else None,
                              d_real=d_real, d_fake=d_fake)

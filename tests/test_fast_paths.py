@@ -170,7 +170,7 @@ def test_written_out_recon_loss_and_gradient_equal_pyg_with_autograd():
     from torch_geometric.nn import GAE
     torch.manual_seed(0)
     z = torch.randn(50, 6, requires_grad=True)
-    positive = torch.randint(50, (2, models.pair_chunk(6) + 300))  # more than one chunk
+    positive = torch.randint(50, (2, 2 * models.pair_chunk(6) + 300))  # more than one chunk, stretched or not
     negative = torch.randint(50, (2, 700))
     expected = GAE(torch.nn.Identity(), ChunkedDecoder()).recon_loss(z, positive, negative)
     expected.backward()
@@ -282,3 +282,16 @@ def test_validation_scores_equal_pyg_test():
     z = trainer.embed()
     auc, ap = trainer.model.test(z, *trainer.val_edges)
     assert trainer._validate(z) == (float(auc), float(ap))
+
+
+@pytest.mark.parametrize("pairs, size, stretch, expected", [
+    (4488, 4096, 1.25, [4488]), (8976, 4096, 1.25, [4488, 4488]), (8976, 8192, 1.25, [8976]),
+    (8976, 4096, 1.0, [4096, 4096, 784]), (3 * 4096, 4096, 1.25, [4096] * 3), (0, 4096, 1.25, [])])
+def test_stretched_chunks_cover_every_pair_once_in_order(pairs, size, stretch, expected):
+    src, dst = torch.arange(pairs), torch.arange(pairs) + 1
+    chunks = list(models._chunks(src, dst, size, stretch))
+    assert [s.numel() for _, s, _ in chunks] == expected
+    assert all(start == int(s[0]) for start, s, _ in chunks)
+    if pairs:
+        assert torch.equal(torch.cat([s for _, s, _ in chunks]), src)
+        assert torch.equal(torch.cat([d for _, _, d in chunks]), dst)
