@@ -351,9 +351,13 @@ def linear_relu(x: torch.Tensor, layer: nn.Linear, out: torch.Tensor | None = No
     """relu(x W^T + b). On the CPU by oneDNN's linear with the ReLU fused into it (one pass
     over the output less: Cora, [5416 x 64] outputs, about 35 us of 200-390 per product);
     elsewhere, or without oneDNN, `addmm` into `out` then ReLU in place."""
+    global FUSE_LINEAR_RELU
     if FUSE_LINEAR_RELU and _LINEAR_POINTWISE is not None and x.device.type == "cpu" and x.dtype == torch.float32 \
             and not torch.is_grad_enabled():
-        return _LINEAR_POINTWISE(x, layer.weight, layer.bias, "relu", [], "")
+        try:
+            return _LINEAR_POINTWISE(x, layer.weight, layer.bias, "relu", [], "")
+        except RuntimeError:  # a build whose oneDNN does not take it: the plain path from now on
+            FUSE_LINEAR_RELU = False
     if out is None:
         return torch.addmm(layer.bias, x, layer.weight.t()).relu_()
     return torch.addmm(layer.bias, x, layer.weight.t(), out=out).relu_()
