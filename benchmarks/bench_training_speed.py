@@ -160,10 +160,10 @@ def parts(references: dict[str, TutorialARGVA], trainers: dict[str, Trainer], re
         for _ in range(trainer.config.discriminator_steps):
             trainer.discriminator_step(z)
 
-    def trainer_evaluation(trainer):
+    def trainer_evaluation(trainer):  # what a validating, snapshotting epoch adds
         z = trainer.embed()
-        trainer.model.test(z, *trainer.val_edges)
-        trainer.snapshot(z)
+        trainer._validate(z)
+        trainer.snapshot(z, subsample=True)
 
     for _ in range(repeats):
         for name, reference in references.items():
@@ -255,16 +255,17 @@ def report(configs: dict[str, TrainConfig], graph, timings: dict[int, dict], sco
                 last = scores.get(f"{name} (last epoch)")
                 print(f"{'  same, last epoch':<48}{mean_std(last, 0):<17}{mean_std(last, 1):<17}")
         print("target: a Trainer's mean test AUC / AP not lower than its reference's")
-    if not timings or DEFAULT not in rows:
+    if not timings:
         return
     first = next(iter(timings.values()))
-    share = evaluation_share(first["history"], config)
-    wall_default = statistics.median(w for w, _ in first["blocks"][DEFAULT])
-    print(f"\nevaluation share of the default Trainer's epoch time: {100 * share:.1f} %   (target < 20 %)")
-    cost, between = first["prior_match"], config.snapshot_interval * wall_default
-    print(f"prior match, per snapshot (beside the pictures, not in the loop): {cost['curve point']:.0f} ms = "
-          f"{100 * cost['curve point'] / between:.0f} % of the {between:.0f} ms between two snapshots; "
-          f"full set at the end of a run: {cost['final']:.0f} ms once")
+    if DEFAULT in rows:
+        share = evaluation_share(first["history"], config)
+        wall_default = statistics.median(w for w, _ in first["blocks"][DEFAULT])
+        print(f"\nevaluation share of the default Trainer's epoch time: {100 * share:.1f} %   (target < 20 %)")
+        cost, between = first["prior_match"], config.snapshot_interval * wall_default
+        print(f"prior match, per snapshot (beside the pictures, not in the loop): {cost['curve point']:.0f} ms = "
+              f"{100 * cost['curve point'] / between:.0f} % of the {between:.0f} ms between two snapshots; "
+              f"full set at the end of a run: {cost['final']:.0f} ms once")
     print(f"\nwhere the time goes (CPU ms, one epoch, median, {next(iter(timings))} thread(s)):")
     for name, ms in first["parts"].items():
         print(f"  {name:<70}{ms:>8.2f}")

@@ -170,7 +170,7 @@ def test_written_out_recon_loss_and_gradient_equal_pyg_with_autograd():
     from torch_geometric.nn import GAE
     torch.manual_seed(0)
     z = torch.randn(50, 6, requires_grad=True)
-    positive = torch.randint(50, (2, models.pair_chunk(6) + 300))  # more than one chunk
+    positive = torch.randint(50, (2, 2 * models.pair_chunk(6) + 300))  # more than one chunk, stretched or not
     negative = torch.randint(50, (2, 700))
     expected = GAE(torch.nn.Identity(), ChunkedDecoder()).recon_loss(z, positive, negative)
     expected.backward()
@@ -249,3 +249,64 @@ def test_kl_and_reparametrisation_gradient_equal_autograd_with_clamped_log_std()
     assert torch.allclose(weighted_kl, trainer.kl_weight * kl.detach(), rtol=1e-6)
     assert torch.allclose(grad_out[:, :latent], mu.grad, rtol=1e-5, atol=1e-7)
     assert torch.allclose(grad_out[:, latent:], logstd.grad, rtol=1e-5, atol=1e-7)
+
+
+def test_direct_adam_step_updates_as_optimizer_step():
+    """adam_step (the fused kernel called directly) leaves the same weights and state as
+    `Adam(fused=True).step()`, from the first step (made by step() itself) on."""
+    from argae_core.training import adam_step
+    torch.manual_seed(0)
+    weights = [torch.nn.Parameter(torch.randn(6, 4)), torch.nn.Parameter(torch.randn(4))]
+    copies = [torch.nn.Parameter(w.detach().clone()) for w in weights]
+    plain = torch.optim.Adam(weights, lr=0.01, fused=True)
+    direct = torch.optim.Adam(copies, lr=0.01, fused=True)
+    for step in range(6):
+        for w, c in zip(weights, copies):
+            w.grad = torch.randn_like(w)
+            c.grad = w.grad.clone()
+        if step == 3:  # a learning rate steered between steps
+            for optimizer in (plain, direct):
+                optimizer.param_groups[0]["lr"] = 0.003
+        plain.step()
+        adam_step(direct)
+    for w, c in zip(weights, copies):
+        assert torch.equal(w, c)
+        for key in ("step", "exp_avg", "exp_avg_sq"):
+            assert torch.equal(plain.state[w][key], direct.state[c][key])
+
+
+def test_validation_scores_equal_pyg_test():
+    trainer = Trainer(TrainConfig(dataset="karate", model="argva", epochs=3, device="cpu"))
+    for _ in trainer:
+        pass
+    z = trainer.embed()
+    auc, ap = trainer.model.test(z, *trainer.val_edges)
+    assert trainer._validate(z) == (float(auc), float(ap))
+
+
+@pytest.mark.parametrize("pairs, size, stretch, expected", [
+    (4488, 4096, 1.25, [4488]), (8976, 4096, 1.25, [4488, 4488]), (8976, 8192, 1.25, [8976]),
+    (8976, 4096, 1.0, [4096, 4096, 784]), (3 * 4096, 4096, 1.25, [4096] * 3), (0, 4096, 1.25, [])])
+def test_stretched_chunks_cover_every_pair_once_in_order(pairs, size, stretch, expected):
+    src, dst = torch.arange(pairs), torch.arange(pairs) + 1
+    chunks = list(models._chunks(src, dst, size, stretch))
+    assert [s.numel() for _, s, _ in chunks] == expected
+    assert all(start == int(s[0]) for start, s, _ in chunks)
+    if pairs:
+        assert torch.equal(torch.cat([s for _, s, _ in chunks]), src)
+        assert torch.equal(torch.cat([d for _, _, d in chunks]), dst)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_linear_relu_is_relu_of_the_linear_layer(monkeypatch, fused):
+    """oneDNN's linear with the ReLU fused (CPU, no autograd) and the addmm fallback give
+    relu(x W^T + b) to float rounding; with autograd on, the plain path (a graph to follow)."""
+    monkeypatch.setattr(models, "FUSE_LINEAR_RELU", fused)
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(12, 9)
+    x = torch.randn(300, 12)
+    expected = F.relu(layer(x)).detach()
+    with torch.no_grad():
+        assert torch.allclose(models.linear_relu(x, layer), expected, atol=1e-6)
+        assert torch.allclose(models.linear_relu(x, layer, torch.empty(300, 9)), expected, atol=1e-6)
+    assert torch.allclose(models.linear_relu(x, layer).detach(), expected, atol=1e-6)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
 
+from argae_core import metrics, training
 from argae_core.metrics import cluster_accuracy, clustering, degenerate, mmd_to_prior, prior_match
 
 
@@ -149,7 +150,7 @@ def test_clustering_with_many_classes_is_capped_finishes_fast_and_says_so():
 
 
 def test_clustering_of_many_nodes_scores_a_sample_and_says_so(monkeypatch):
-    from argae_core import metrics
+    from argae_core import metrics, training
     monkeypatch.setattr(metrics, "CLUSTER_MAX_NODES", 300)
     z, labels = np.repeat(np.eye(3) * 10, 200, axis=0), np.repeat(np.arange(3), 200)
     scores = clustering(z, labels, seed=0)
@@ -159,3 +160,21 @@ def test_clustering_of_many_nodes_scores_a_sample_and_says_so(monkeypatch):
 def test_an_ordinary_clustering_is_not_capped():
     z, labels = np.repeat(np.eye(3) * 10, 20, axis=0), np.repeat(np.arange(3), 20)
     assert "clustering_capped" not in clustering(z, labels)
+
+
+@pytest.mark.parametrize("levels", [3, 50, 10**6])  # heavy ties, some ties, almost none
+def test_validation_auc_ap_gives_sklearns_floats(levels):
+    from sklearn.metrics import average_precision_score, roc_auc_score
+    rng = np.random.default_rng(levels)
+    for _ in range(40):
+        p, n = rng.integers(1, 400, 2)
+        positive = (rng.integers(0, levels, p) / levels + 0.2 * rng.random()).astype(np.float32)
+        negative = (rng.integers(0, levels, n) / levels).astype(np.float32)
+        labels, scores = np.r_[np.ones(p), np.zeros(n)], np.r_[positive, negative]
+        assert training.link_auc_ap(positive, negative) == (roc_auc_score(labels, scores),
+                                                           average_precision_score(labels, scores))
+
+
+def test_validation_auc_ap_refuses_one_class():
+    with pytest.raises(ValueError, match="both"):
+        training.link_auc_ap(np.array([0.3, 0.9], dtype=np.float32), np.array([], dtype=np.float32))
