@@ -180,9 +180,16 @@ def test_a_backend_that_cannot_run_falls_back_to_the_subgraphs_and_says_why(grap
 
 def test_the_sampler_is_said_before_start_and_kept_in_the_metrics(graph_and_split, monkeypatch):
     graph, split = graph_and_split
+    from argae_core import cli
+    from argae_core.runs import reader
     trainer = Trainer(planted(sampling="sampled", epochs=1), graph, split)
     assert trainer.sampler == sampler_label("auto", sampling.loader_backend())
-    assert trainer.final_metrics()["sampler"] == trainer.sampler
+    final = trainer.final_metrics()
+    assert final["sampler"] == trainer.sampler
+    assert f"trained sampled, by {trainer.sampler}" in cli.metrics_table(final, trainer.config, graph)
+    assert reader._checked_metrics(dict(final))["sampler"] == trainer.sampler  # the Runs page reads it back
+    with pytest.raises(reader.RunError, match="sampler is 3, not text"):
+        reader._checked_metrics({**final, "sampler": 3})
     assert "sampler" not in Trainer(planted(sampling="full", epochs=1), graph, split).final_metrics()
     assert Trainer(planted(sampling="sampled", sampler="subgraph", epochs=1), graph, split).sampler == \
         "edge-seeded subgraphs (torch + PyG subgraph)" or sampling.loader_backend() is None
