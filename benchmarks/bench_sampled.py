@@ -6,7 +6,9 @@
 
 `--samplers subgraph,neighbour` trains sampled once per sampler (config `sampler`: the
 edge-seeded subgraphs, PyG's LinkNeighborLoader, which needs pyg-lib or torch-sparse; auto:
-the loader where it runs), each its own column; `--no-full` leaves full-batch out.
+the loader where it runs), each its own column; `--no-full` leaves full-batch out. `--draw`
+trains nothing: it times one epoch of each sampler's batch draws on seed 0's graph and prints
+the batches' nodes and message edges.
 
 For each seed: a planted partition (10 communities, degree ~10, 128 features; the graph and
 the split drawn from the seed), the default ARGVA trained full-batch and sampled, each in a
@@ -56,6 +58,31 @@ def child(args) -> dict:
             "load": os.getloadavg()[0]}
 
 
+def draw(args, samplers: list[str]) -> None:
+    """One epoch of batch draws per sampler (no training): ms per batch, nodes and edges."""
+    import torch
+
+    from argae_core import sampling
+    from argae_core.data import load_graph, split_edges
+    from argae_core.training import one_direction
+    torch.set_num_threads(args.threads)
+    config = planted_config(args.nodes, 10.0, 128, sampling="sampled", batch_nodes=args.batch_nodes)
+    graph = load_graph(config)
+    train = split_edges(graph, config.seed).train_edge_index
+    positives = one_direction(train)
+    for choice in samplers:
+        torch.manual_seed(0)
+        batches, words = sampling.batch_source(choice, train, positives, graph.num_nodes, args.batch_nodes)
+        start, nodes, edges = time.perf_counter(), [], []
+        for batch in batches.epoch():
+            nodes.append(batch.nodes.numel())
+            edges.append(batch.edge_index.size(1))
+        wall = time.perf_counter() - start
+        print(f"{choice}: {words}: {len(nodes)} batches, {1000 * wall / len(nodes):.1f} ms per draw, nodes "
+              f"{statistics.mean(nodes):,.0f} on average (min {min(nodes):,}, max {max(nodes):,}), message edges "
+              f"{statistics.mean(edges):,.0f}; load average {os.getloadavg()[0]:.1f}")
+
+
 def run(mode: str, seed: int, args) -> dict:
     """`mode`: "full" or "sampled:<sampler>"."""
     child, _, sampler = mode.partition(":")
@@ -89,6 +116,7 @@ def main() -> None:
     parser.add_argument("--samplers", default="auto",
                         help=f"comma-separated, of {', '.join(SAMPLERS)}: one sampled column each [auto]")
     parser.add_argument("--no-full", action="store_true", help="leave full-batch training out")
+    parser.add_argument("--draw", action="store_true", help="only time the samplers' batch draws")
     parser.add_argument("--timeout", type=float, default=1200, help="seconds per training")
     parser.add_argument("--child", choices=("full", "sampled"), help=argparse.SUPPRESS)
     parser.add_argument("--sampler", default="auto", choices=SAMPLERS, help=argparse.SUPPRESS)
@@ -100,6 +128,9 @@ def main() -> None:
     samplers = [name.strip() for name in args.samplers.split(",") if name.strip()]
     if not samplers or set(samplers) - set(SAMPLERS):
         parser.error(f"--samplers takes {', '.join(SAMPLERS)}")
+    if args.draw:
+        draw(args, samplers)
+        return
     modes = ([] if args.no_full else ["full"]) + [f"sampled:{name}" for name in samplers]
     load_before = os.getloadavg()[0]
     results = {mode: [] for mode in modes}
