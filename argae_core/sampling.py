@@ -182,9 +182,11 @@ class NeighbourBatches:
     def __init__(self, train_edges: torch.Tensor, positives: torch.Tensor, num_nodes: int,
                  batch_nodes: int, edge_ids: torch.Tensor | None = None,
                  num_neighbors: list[int] | None = None):
-        """As `EdgeBatches`; `num_neighbors` per hop, `fan_out` unless given."""
+        """As `EdgeBatches`; `num_neighbors` per hop, `fan_out` unless given. The loader samples
+        on the CPU (torch-sparse's sampler is CPU only); its batches go to the edges' device."""
         from torch_geometric.data import Data
         from torch_geometric.loader import LinkNeighborLoader
+        self.device = train_edges.device
         self.num_nodes = num_nodes
         self.batch_nodes = min(batch_nodes, num_nodes)
         self.positives = positives
@@ -195,8 +197,8 @@ class NeighbourBatches:
         # induced: the encoder sees every training edge among the sampled nodes, both ways
         with warnings.catch_warnings():  # torch-sparse's sampler is "deprecated" in favour of pyg-lib's
             warnings.filterwarnings("ignore", message=".*without a 'pyg-lib' installation is deprecated")
-            self.loader = LinkNeighborLoader(Data(edge_index=train_edges, num_nodes=num_nodes),
-                                             num_neighbors=self.num_neighbors, edge_label_index=positives,
+            self.loader = LinkNeighborLoader(Data(edge_index=train_edges.cpu(), num_nodes=num_nodes),
+                                             num_neighbors=self.num_neighbors, edge_label_index=positives.cpu(),
                                              batch_size=self.per_batch, shuffle=True, subgraph_type="induced")
 
     def __len__(self) -> int:
@@ -204,14 +206,14 @@ class NeighbourBatches:
 
     def epoch(self):
         for data in self.loader:
-            nodes = data.n_id
-            positives = data.edge_label_index
-            yield Batch(nodes=nodes, edge_index=data.edge_index, positives=positives,
+            nodes, positives = data.n_id.to(self.device), data.edge_label_index.to(self.device)
+            yield Batch(nodes=nodes, edge_index=data.edge_index.to(self.device), positives=positives,
                         negatives=non_edges(nodes, positives.size(1), self.edge_ids, self.num_nodes))
 
     def probe(self) -> None:
         """Sample one seed link: raises where the loader's backend cannot run here."""
-        self.loader.collate_fn(torch.zeros(1, dtype=torch.long))
+        if self.positives.size(1):
+            self.loader.collate_fn(torch.zeros(1, dtype=torch.long))
 
 
 def batch_source(choice: str, train_edges: torch.Tensor, positives: torch.Tensor, num_nodes: int,
