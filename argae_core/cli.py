@@ -353,6 +353,8 @@ def metrics_table(metrics: dict, config: TrainConfig, graph: Graph) -> str:
         lines.append(f"{DEGENERATE_NOTES[metrics['degenerate']]} {DEGENERATE_HINT}")
     if metrics.get("clustering_capped"):
         lines.append(metrics["clustering_capped"])
+    if metrics.get("sampler"):
+        lines.append(f"trained sampled, by {metrics['sampler']}")
     width = max(len(label) for _, label in TABLE_ROWS)
     for key, label in TABLE_ROWS:
         value = metrics.get(key)

@@ -34,6 +34,11 @@ PLANTED_EDGE_LIMIT = 2_000_000
 # degree 10 is 5 M; measured peak in README "Performance").
 PLANTED_SAMPLED_EDGE_LIMIT = 12_000_000
 SAMPLING_MODES = ("auto", "full", "sampled")
+# How a sampled run draws its subgraphs (argae_core/sampling.py): "neighbour" is PyG's
+# LinkNeighborLoader, which needs pyg-lib or torch-sparse (neither is a requirement: PyPI has
+# no wheel of either for this torch); "subgraph" the edge-seeded sampler on torch and PyG's
+# `subgraph` only; "auto" the loader when one of the two is installed, else the subgraphs.
+SAMPLERS = ("auto", "neighbour", "subgraph")
 QUOTE_CHARS = 40  # a value longer than this is cut short when a message quotes it
 
 
@@ -124,6 +129,10 @@ class TrainConfig:
     batch_nodes: int = _knob(8192, "Sampled training: nodes per subgraph (the endpoints of a batch of "
                              "training edges, their sampled neighbours, random nodes to fill up). Memory "
                              "and time per update grow with it.", 64, 1_000_000, group="big")
+    sampler: str = _knob("auto", "Sampled training: neighbour is PyG's LinkNeighborLoader (needs pyg-lib or "
+                         "torch-sparse installed; without them the run uses the subgraphs and says so); "
+                         "subgraph is the edge-seeded sampler on torch and PyG's subgraph only; auto: the "
+                         "loader when installed, else the subgraphs.", choices=SAMPLERS, group="big")
 
     # ----------------------------------------------------------------- derived
     @property
@@ -278,6 +287,21 @@ def edges_per_batch(batch_nodes: int) -> int:
     """Training edges seeding one sampled batch (argae_core/sampling.py): their endpoints fill
     at most half the batch (the rest: sampled neighbours of them and random nodes)."""
     return max(1, batch_nodes // 4)
+
+
+def chosen_sampler(choice: str, backend: str | None) -> str:
+    """'neighbour' or 'subgraph': the sampler a sampled run with config `sampler` = `choice`
+    uses where PyG's neighbour loaders have `backend` ('pyg-lib', 'torch-sparse' or None)."""
+    return "neighbour" if choice in ("auto", "neighbour") and backend else "subgraph"
+
+
+def sampler_label(choice: str, backend: str | None) -> str:
+    """What a sampled run's sampler is, in words (the Train page, the run's metrics, the CLI)."""
+    if chosen_sampler(choice, backend) == "neighbour":
+        return f"PyG LinkNeighborLoader ({backend})"
+    missing = ("; PyG's LinkNeighborLoader needs pyg-lib or torch-sparse, neither is installed here"
+               if backend is None else "")
+    return f"edge-seeded subgraphs (torch + PyG subgraph{missing})"
 
 
 def planted_edge_estimate(nodes: int, communities: int, p_in: float, p_out: float) -> float:

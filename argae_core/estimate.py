@@ -9,10 +9,11 @@ metrics come on top.
 """
 from __future__ import annotations
 
+import importlib.util
 import math
 from dataclasses import dataclass
 
-from .config import edges_per_batch  # noqa: F401  (the sampler's rule; importable from here too)
+from .config import edges_per_batch, sampler_label  # noqa: F401  (edges_per_batch: the sampler's rule)
 
 SPLIT_TRAIN_SHARE = 0.85  # graph.split_edges holds out 5 % validation and 10 % test edges
 GB = 1e9
@@ -58,6 +59,7 @@ class Estimate:
     epochs: int
     batches: int = 1            # updates per epoch
     batch_nodes: int = 0
+    sampler: str = ""           # sampled: the sampler, in words (config.sampler_label)
 
     @property
     def seconds(self) -> float:
@@ -73,7 +75,8 @@ class Estimate:
         memory = f"peak memory about {gigabytes(self.peak_bytes)}"
         if available is not None:
             memory += f" of {gigabytes(available)} available"
-        return (f"Training {self.how()}. Estimate: about {duration(self.seconds_per_epoch)} per epoch, "
+        sampler = f" Sampler: {self.sampler}." if self.sampled and self.sampler else ""
+        return (f"Training {self.how()}.{sampler} Estimate: about {duration(self.seconds_per_epoch)} per epoch, "
                 f"{duration(self.seconds)} for {self.epochs:,} epoch{'' if self.epochs == 1 else 's'} "
                 f"(one thread, quiet machine); {memory}.")
 
@@ -97,7 +100,18 @@ def estimate(nodes: int, edges: int, features: int, config) -> Estimate:
     per_batch = BATCH_MS_AT_8192 * (batch / 8192) * (hidden / 256) * (1 + 0.15 * (d_steps - 1))
     embeds_per_epoch = 1 / config.eval_interval + 1 / config.snapshot_interval
     seconds = (batches * per_batch + embeds_per_epoch * EMBED_MS_PER_K * (edges + nodes) / 1000) / 1000
-    return Estimate(True, nodes, edges, peak, seconds, config.epochs, batches, batch)
+    return Estimate(True, nodes, edges, peak, seconds, config.epochs, batches, batch,
+                    sampler_label(config.sampler, installed_backend()))
+
+
+def installed_backend() -> str | None:
+    """'pyg-lib' or 'torch-sparse' when installed (found, not imported: no torch here), else
+    None. What `sampling.loader_backend()` will say in the training process, unless the
+    package is there but fails to load (then the run's metrics name the sampler it used)."""
+    for module, name in (("pyg_lib", "pyg-lib"), ("torch_sparse", "torch-sparse")):
+        if importlib.util.find_spec(module) is not None:
+            return name
+    return None
 
 
 def _full_ms_per_k_edge(nodes: int) -> float:

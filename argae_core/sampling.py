@@ -1,10 +1,18 @@
 """Sampled training for big graphs: each update trains on a subgraph of about `batch_nodes`
 nodes, so memory is bounded by the sample, not the graph (config `sampling`).
 
-PyG's neighbour samplers (`LinkNeighborLoader`, `NeighborLoader`) need `pyg-lib` or
-`torch-sparse`, which PyPI does not serve for this torch (`loader_backend()` says which is
-here). Without them, this module samples with torch and PyG's `subgraph` only, edge-seeded
-as in FastGAE (Salha et al., 2021):
+Two samplers give the same `Batch` (config `sampler`; `batch_source` picks, `loader_backend()`
+says what is here):
+
+`NeighbourBatches`: PyG's `LinkNeighborLoader`, which needs `pyg-lib` or `torch-sparse`
+(PyPI serves neither for this torch; neither is a requirement). Its seed links are the
+training edges, each once per epoch in random batches of `config.edges_per_batch(batch_nodes)`;
+their endpoints are sampled outwards (`fan_out`: as many neighbours per hop as keep the batch
+within `batch_nodes`), the encoder runs on the subgraph the sampled nodes induce among the
+training edges, and the negatives are the same in-batch non-edges as below.
+
+`EdgeBatches`, with torch and PyG's `subgraph` only, edge-seeded as in FastGAE (Salha et al.,
+2021):
 
 - an epoch is one pass over the training edges (each once, one direction) in random batches
   of `config.edges_per_batch(batch_nodes)` edges;
@@ -22,6 +30,7 @@ the per-epoch validation) with a full-graph Z computed without autograd in chunk
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -29,7 +38,7 @@ import torch.nn.functional as F
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.utils import subgraph
 
-from .config import edges_per_batch
+from .config import chosen_sampler, edges_per_batch, sampler_label
 
 VALIDATION_EDGES = 20_000   # held-out edges (and as many non-edges) scored at each validation
 EMBED_CHUNK = 16_384        # rows of Z computed at a time by `chunked_embedding`
@@ -133,17 +142,97 @@ class EdgeBatches:
                      negatives=self.non_edges(nodes, pairs.size(1)))
 
     def non_edges(self, nodes: torch.Tensor, count: int) -> torch.Tensor:
-        """`count` random pairs (i, j), i != j, of the batch's local ids that are no training edge."""
-        found, have = [], 0
-        while have < count:
-            draws = math.ceil(1.2 * (count - have)) + 8
-            pairs = torch.randint(nodes.numel(), (2, draws), device=nodes.device)
-            ids = nodes[pairs[0]] * self.num_nodes + nodes[pairs[1]]
-            nearest = torch.searchsorted(self.edge_ids, ids).clamp_(max=self.edge_ids.numel() - 1)
-            keep = (self.edge_ids[nearest] != ids) & (pairs[0] != pairs[1])
-            found.append(pairs[:, keep])
-            have += int(keep.sum())
-        return torch.cat(found, dim=1)[:, :count]
+        return non_edges(nodes, count, self.edge_ids, self.num_nodes)
+
+
+def non_edges(nodes: torch.Tensor, count: int, edge_ids: torch.Tensor, num_nodes: int) -> torch.Tensor:
+    """`count` random pairs (i, j), i != j, of a batch's local ids (`nodes`: their global ids)
+    that are no training edge (`edge_ids`: sorted src * num_nodes + dst of the training edges)."""
+    found, have = [], 0
+    while have < count:
+        draws = math.ceil(1.2 * (count - have)) + 8
+        pairs = torch.randint(nodes.numel(), (2, draws), device=nodes.device)
+        ids = nodes[pairs[0]] * num_nodes + nodes[pairs[1]]
+        nearest = torch.searchsorted(edge_ids, ids).clamp_(max=edge_ids.numel() - 1)
+        keep = (edge_ids[nearest] != ids) & (pairs[0] != pairs[1])
+        found.append(pairs[:, keep])
+        have += int(keep.sum())
+    return torch.cat(found, dim=1)[:, :count]
+
+
+def fan_out(batch_nodes: int, seeds: int, hops: int = 2) -> list[int]:
+    """Neighbours sampled per node and hop by `NeighbourBatches`: `hops` hops (the encoder's
+    two GCN layers) of k each, the largest k whose batch stays within `batch_nodes` nodes
+    (2 * seeds endpoints, then at most k new nodes per node of the hop before), else fewer hops;
+    at least one hop of one neighbour. Default sizes (8,192 nodes, 2,048 seed edges): [1]."""
+    endpoints = max(1, 2 * seeds)
+    for depth in range(hops, 0, -1):
+        k = 0
+        while endpoints * sum((k + 1) ** h for h in range(depth + 1)) <= batch_nodes:
+            k += 1
+        if k:
+            return [k] * depth
+    return [1]
+
+
+class NeighbourBatches:
+    """PyG's `LinkNeighborLoader` over the training edges, one batch per update (needs
+    pyg-lib or torch-sparse: `loader_backend()`)."""
+
+    def __init__(self, train_edges: torch.Tensor, positives: torch.Tensor, num_nodes: int,
+                 batch_nodes: int, edge_ids: torch.Tensor | None = None,
+                 num_neighbors: list[int] | None = None):
+        """As `EdgeBatches`; `num_neighbors` per hop, `fan_out` unless given. The loader samples
+        on the CPU (torch-sparse's sampler is CPU only); its batches go to the edges' device."""
+        from torch_geometric.data import Data
+        from torch_geometric.loader import LinkNeighborLoader
+        self.device = train_edges.device
+        self.num_nodes = num_nodes
+        self.batch_nodes = min(batch_nodes, num_nodes)
+        self.positives = positives
+        self.per_batch = edges_per_batch(self.batch_nodes)
+        self.edge_ids = (edge_ids if edge_ids is not None
+                         else torch.sort(train_edges[0] * num_nodes + train_edges[1]).values)
+        self.num_neighbors = num_neighbors or fan_out(self.batch_nodes, self.per_batch)
+        # induced: the encoder sees every training edge among the sampled nodes, both ways
+        with warnings.catch_warnings():  # torch-sparse's sampler is "deprecated" in favour of pyg-lib's
+            warnings.filterwarnings("ignore", message=".*without a 'pyg-lib' installation is deprecated")
+            self.loader = LinkNeighborLoader(Data(edge_index=train_edges.cpu(), num_nodes=num_nodes),
+                                             num_neighbors=self.num_neighbors, edge_label_index=positives.cpu(),
+                                             batch_size=self.per_batch, shuffle=True, subgraph_type="induced")
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def epoch(self):
+        for data in self.loader:
+            nodes, positives = data.n_id.to(self.device), data.edge_label_index.to(self.device)
+            yield Batch(nodes=nodes, edge_index=data.edge_index.to(self.device), positives=positives,
+                        negatives=non_edges(nodes, positives.size(1), self.edge_ids, self.num_nodes))
+
+    def probe(self) -> None:
+        """Sample one seed link: raises where the loader's backend cannot run here."""
+        if self.positives.size(1):
+            self.loader.collate_fn(torch.zeros(1, dtype=torch.long))
+
+
+def batch_source(choice: str, train_edges: torch.Tensor, positives: torch.Tensor, num_nodes: int,
+                 batch_nodes: int, edge_ids: torch.Tensor | None = None):
+    """(batches, the sampler in words): `NeighbourBatches` when config `sampler` = `choice`
+    asks for it or allows it and `loader_backend()` has one, else `EdgeBatches` (also when the
+    loader, tried on one seed link, fails: the words say why)."""
+    backend = loader_backend()
+    if chosen_sampler(choice, backend) == "neighbour":
+        try:
+            batches = NeighbourBatches(train_edges, positives, num_nodes, batch_nodes, edge_ids)
+            batches.probe()
+            return batches, sampler_label(choice, backend)
+        except (ImportError, RuntimeError) as exc:
+            reason = f"; PyG's LinkNeighborLoader ({backend}) failed here: {str(exc).splitlines()[0][:120]}"
+            words = sampler_label("subgraph", backend).replace(")", reason + ")", 1)
+            return EdgeBatches(train_edges, positives, num_nodes, batch_nodes, edge_ids), words
+    return (EdgeBatches(train_edges, positives, num_nodes, batch_nodes, edge_ids),
+            sampler_label(choice, backend))
 
 
 def full_adjacency(edge_index: torch.Tensor, num_nodes: int) -> torch.Tensor:

@@ -170,9 +170,12 @@ class Trainer:
         # Sampled training (argae_core/sampling.py): one update per batch of training edges,
         # validation on a sample of the held-out edges, Z computed in chunks of nodes.
         self.sampled = config.sampled_for(self.graph.num_nodes)
-        self.batches = (sampling.EdgeBatches(self.train_edges, self.positive_edges, self.graph.num_nodes,
-                                             config.batch_nodes, edge_ids=self.negative_edges.edge_ids)
-                        if self.sampled else None)
+        # the batches: PyG's LinkNeighborLoader where it runs, else edge-seeded subgraphs (config
+        # `sampler`); `sampler` says which, in words (the run's metrics, the CLI, the Runs page)
+        self.batches, self.sampler = (
+            sampling.batch_source(config.sampler, self.train_edges, self.positive_edges, self.graph.num_nodes,
+                                  config.batch_nodes, edge_ids=self.negative_edges.edge_ids)
+            if self.sampled else (None, None))
         self._adjacency = None  # the whole graph's Â for `embed`, built when first needed
         self.on_batch = None    # sampled: called with (epoch, batch, batches) after each update
         if self.sampled:
@@ -500,6 +503,8 @@ class Trainer:
                "diverged_at": self.diverged_at, "best_epoch": self.best_epoch or self.epoch,
                "seconds_per_epoch": (float(np.mean([h["seconds"] for h in self.history]))
                                      if self.history else None)}
+        if self.sampler:
+            out["sampler"] = self.sampler
         if self.diverged_at is not None and self._best_state is None:
             return out  # nothing trustworthy to evaluate
         auc, ap = self.model.test(z, *self.test_edges)

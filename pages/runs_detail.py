@@ -130,8 +130,9 @@ def final_metrics(run: runs.Run) -> None:
         st.caption("No test metrics: the run did not reach its final evaluation.")
         return
     common.metrics_table({run.config.model.upper(): run.metrics}, key="runs_metrics")
+    sampled = f" Trained sampled, by {run.metrics['sampler']}." if run.metrics.get("sampler") else ""
     st.caption(f"Test metrics at epoch {run.metrics.get('best_epoch')}, the epoch with the best "
-               f"validation AUC. {run.metrics.get('clustering_capped') or ''}")
+               f"validation AUC.{sampled} {run.metrics.get('clustering_capped') or ''}")
 
 
 def curves(run: runs.Run) -> None:

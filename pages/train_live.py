@@ -162,6 +162,7 @@ def outcome(job) -> None:
         st.warning(f"{note} {metrics.DEGENERATE_HINT}", icon=":material/compress:")
     if job.metrics and "test_auc" in job.metrics:
         st.header("Test metrics")  # h2: the page's title is its h1 (screen readers go by levels)
+        sampled = f"Trained sampled, by {job.metrics['sampler']}. " if job.metrics.get("sampler") else ""
         st.caption(f"At epoch {job.metrics.get('best_epoch')}, the epoch with the best validation AUC. "
-                   f"Run saved as `{job.run_id}`. {job.metrics.get('clustering_capped') or ''}")
+                   f"{sampled}Run saved as `{job.run_id}`. {job.metrics.get('clustering_capped') or ''}")
         common.metrics_table({job.label: job.metrics}, key="final_metrics")

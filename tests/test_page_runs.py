@@ -230,6 +230,14 @@ def test_a_capped_clustering_score_says_so_under_the_metrics(runs_dir, saved):
     assert any(note in c.value for c in at.caption), [c.value for c in at.caption]
 
 
+def test_the_sampler_a_run_trained_with_is_said_under_the_metrics(runs_dir, saved):
+    metrics = runs_dir / saved[2] / "metrics.json"
+    metrics.write_text(json.dumps({**json.loads(metrics.read_text()), "sampler": "PyG LinkNeighborLoader (torch-sparse)"}))
+    at = open_page("pages/runs.py")
+    assert any("Trained sampled, by PyG LinkNeighborLoader (torch-sparse)." in c.value for c in at.caption), \
+        [c.value for c in at.caption]
+
+
 def test_the_runs_page_counts_dropped_snapshots_and_shows_the_folder_against_its_budget(runs_dir, saved, monkeypatch):
     _, argva_id, gae_id = saved
     monkeypatch.delenv(runs.budget.RUNS_ENV, raising=False)

@@ -222,11 +222,15 @@ def test_a_sampled_run_is_said_with_its_estimate_before_start_and_trains():
     at = open_page("pages/train.py", SMALL_SAMPLED)
     captions = " ".join(c.value for c in at.caption)
     assert "Training sampled: 256-node subgraphs" in captions and " per epoch" in captions, captions
+    from argae_core import estimate
+    from argae_core.config import sampler_label
+    assert f"per epoch. Sampler: {sampler_label('auto', estimate.installed_backend())}." in captions, captions
     assert "peak memory about" in captions and "available" in captions
     assert at.selectbox(key="w_sampling").value == "sampled"
     button(at, "Start").click()
     run_until(at, lambda a: any(h.value == "Test metrics" for h in a.header), timeout=240)
     assert epochs_shown(at) == 3 and not at.error
+    assert "Trained sampled, by " in " ".join(c.value for c in at.caption)  # the sampler that ran
 
 
 def test_full_batch_beyond_memory_is_refused_with_numbers(monkeypatch):

@@ -2,12 +2,14 @@
 run against full-batch on the same split. Small planted graphs only."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
 
 from argae_core import estimate, sampling
-from argae_core.config import TrainConfig
+from argae_core.config import TrainConfig, chosen_sampler, sampler_label
 from argae_core.data import load_graph, split_edges
 from argae_core.training import ROW_FIELDS, Trainer, one_direction
 
@@ -138,3 +140,130 @@ def test_validation_of_a_sampled_run_scores_a_seeded_sample_of_the_held_out_edge
 def test_the_loader_backend_is_reported():
     assert sampling.loader_backend() in (None, "pyg-lib", "torch-sparse")
     np.testing.assert_equal(estimate.edges_per_batch(8192), 2048)
+
+
+# ------------------------------------------- PyG's LinkNeighborLoader (pyg-lib / torch-sparse)
+NO_LOADER = pytest.mark.skipif(sampling.loader_backend() is None,
+                               reason="PyG's neighbour loaders need pyg-lib or torch-sparse (neither installed)")
+
+
+def test_the_sampler_is_chosen_by_the_knob_and_what_is_installed():
+    assert chosen_sampler("auto", "torch-sparse") == chosen_sampler("neighbour", "pyg-lib") == "neighbour"
+    assert chosen_sampler("auto", None) == chosen_sampler("neighbour", None) == "subgraph"
+    assert chosen_sampler("subgraph", "torch-sparse") == "subgraph"
+    assert sampler_label("auto", "torch-sparse") == "PyG LinkNeighborLoader (torch-sparse)"
+    assert sampler_label("subgraph", "pyg-lib") == "edge-seeded subgraphs (torch + PyG subgraph)"
+    assert "needs pyg-lib or torch-sparse, neither is installed here" in sampler_label("neighbour", None)
+    assert TrainConfig().sampler == "auto" and "sampler" in TrainConfig(sampler="oops").problems()
+
+
+def test_a_backend_that_cannot_run_falls_back_to_the_subgraphs_and_says_why(graph_and_split, monkeypatch):
+    graph, split = graph_and_split
+    train = split.train_edge_index
+    installed = sampling.loader_backend()
+    args = (train, one_direction(train), graph.num_nodes, 256)
+    monkeypatch.setattr(sampling, "loader_backend", lambda: "torch-sparse")
+    batches, words = sampling.batch_source("auto", *args)
+    if installed is None:  # PyG says torch-sparse, but it is not here: the loader fails on its probe
+        assert isinstance(batches, sampling.EdgeBatches)
+        assert words.startswith("edge-seeded subgraphs (torch + PyG subgraph; PyG's LinkNeighborLoader "
+                                "(torch-sparse) failed here: "), words
+    else:
+        assert isinstance(batches, sampling.NeighbourBatches) and words == "PyG LinkNeighborLoader (torch-sparse)"
+    batch = next(iter(batches.epoch()))  # either way the batches are there
+    assert batch.positives.size(1) == batch.negatives.size(1) > 0
+    monkeypatch.setattr(sampling, "loader_backend", lambda: None)
+    batches, words = sampling.batch_source("neighbour", *args)
+    assert isinstance(batches, sampling.EdgeBatches) and "neither is installed here" in words
+    assert isinstance(sampling.batch_source("subgraph", *args)[0], sampling.EdgeBatches)
+
+
+def test_the_sampler_is_said_before_start_and_kept_in_the_metrics(graph_and_split, monkeypatch):
+    graph, split = graph_and_split
+    from argae_core import cli
+    from argae_core.runs import reader
+    trainer = Trainer(planted(sampling="sampled", epochs=1), graph, split)
+    assert trainer.sampler == sampler_label("auto", sampling.loader_backend())
+    final = trainer.final_metrics()
+    assert final["sampler"] == trainer.sampler
+    assert f"trained sampled, by {trainer.sampler}" in cli.metrics_table(final, trainer.config, graph)
+    assert reader._checked_metrics(dict(final))["sampler"] == trainer.sampler  # the Runs page reads it back
+    with pytest.raises(reader.RunError, match="sampler is 3, not text"):
+        reader._checked_metrics({**final, "sampler": 3})
+    assert "sampler" not in Trainer(planted(sampling="full", epochs=1), graph, split).final_metrics()
+    assert Trainer(planted(sampling="sampled", sampler="subgraph", epochs=1), graph, split).sampler == \
+        "edge-seeded subgraphs (torch + PyG subgraph)" or sampling.loader_backend() is None
+    for backend, words in (("torch-sparse", "Sampler: PyG LinkNeighborLoader (torch-sparse). Estimate"),
+                           (None, "Sampler: edge-seeded subgraphs (torch + PyG subgraph; PyG's LinkNeighborLoader "
+                                  "needs pyg-lib or torch-sparse, neither is installed here). Estimate")):
+        monkeypatch.setattr(estimate, "installed_backend", lambda backend=backend: backend)
+        found = estimate.estimate(100_000, 500_000, 128, TrainConfig(sampling="sampled"))
+        assert f"Training sampled: 8,192-node subgraphs, 208 per epoch. {words}" in found.sentence(), found.sentence()
+
+
+def test_the_fan_out_keeps_a_batch_within_its_nodes():
+    assert sampling.fan_out(8192, 2048) == [1]
+    assert sampling.fan_out(8192, 512) == [2, 2] and sampling.fan_out(8192, 100) == [5, 5]
+    for nodes, seeds in ((8192, 2048), (8192, 512), (8192, 100), (256, 64), (1000, 300)):
+        fan = sampling.fan_out(nodes, seeds)
+        reach, total = 2 * seeds, 2 * seeds
+        for k in fan:
+            reach *= k
+            total += reach
+        assert total <= nodes or fan == [1]
+
+
+@NO_LOADER
+def test_loader_batches_are_induced_subgraphs_and_cover_every_training_edge_once(graph_and_split):
+    graph, split = graph_and_split
+    train = split.train_edge_index
+    positives_all = one_direction(train)
+    torch.manual_seed(0)
+    batches, words = sampling.batch_source("neighbour", train, positives_all, graph.num_nodes, 256)
+    assert isinstance(batches, sampling.NeighbourBatches) and words.startswith("PyG LinkNeighborLoader (")
+    assert batches.num_neighbors == [1] and len(batches) == math.ceil(positives_all.size(1) / 64)
+    training = edge_set(train)
+    held_out = edge_set(split.test_pos) | edge_set(split.val_pos)
+    seen = []
+    for batch in batches.epoch():
+        nodes = batch.nodes.tolist()
+        n = len(nodes)
+        assert n == len(set(nodes)) and n <= 256  # no node twice, within the batch's nodes
+        for local in (batch.edge_index, batch.positives, batch.negatives):
+            assert local.dtype == torch.long and (local.numel() == 0 or 0 <= int(local.min()) <= int(local.max()) < n)
+        inside = set(nodes)
+        induced = {(a, b) for a, b in training if a in inside and b in inside}
+        local = {(nodes[a], nodes[b]) for a, b in batch.edge_index.t().tolist()}
+        assert local == induced and not local & held_out  # every training edge among them, no held-out one
+        positives = [(nodes[a], nodes[b]) for a, b in batch.positives.t().tolist()]
+        assert set(positives) <= training and len(positives) <= 64
+        seen += positives
+        negatives = batch.negatives.t().tolist()
+        assert len(negatives) == len(positives)
+        assert all(a != b and (nodes[a], nodes[b]) not in training for a, b in negatives)
+    # the loader's contract: one epoch is one pass over the seed links, each once
+    assert sorted(seen) == sorted(map(tuple, positives_all.t().tolist()))
+
+
+@NO_LOADER
+def test_loader_batches_follow_the_seed(graph_and_split):
+    graph, split = graph_and_split
+    train = split.train_edge_index
+    firsts = []
+    for _ in range(2):
+        torch.manual_seed(5)
+        batches = sampling.NeighbourBatches(train, one_direction(train), graph.num_nodes, 256)
+        firsts.append(next(iter(batches.epoch())))
+    assert torch.equal(firsts[0].nodes, firsts[1].nodes) and torch.equal(firsts[0].negatives, firsts[1].negatives)
+
+
+@NO_LOADER
+def test_a_run_sampled_by_the_loader_learns(graph_and_split):
+    graph, split = graph_and_split
+    trainer = Trainer(planted(sampling="sampled", sampler="neighbour", epochs=6), graph, split)
+    assert isinstance(trainer.batches, sampling.NeighbourBatches)
+    rows = [record.row() for record in trainer]
+    assert all(set(r) == set(ROW_FIELDS) for r in rows) and len(rows) == 6
+    final = trainer.final_metrics()
+    assert final["sampler"].startswith("PyG LinkNeighborLoader (")
+    assert final["test_auc"] > 0.7, final["test_auc"]

@@ -32,7 +32,7 @@ STATUS_TEXTS = ("status", "dataset", "model", "started", "heartbeat", "finished_
                 "group", "source", "message", "owner")
 STATUS_COUNTS = ("epochs_done", "epochs_planned", "seed", "pid", "pid_start")
 METRIC_NUMBERS = SUMMARY_METRICS + ("best_epoch", "epochs_run", "diverged_at", "seconds_per_epoch")
-METRIC_TEXTS = ("degenerate", "clustering_capped")
+METRIC_TEXTS = ("degenerate", "clustering_capped", "sampler")
 LARGEST_COUNT = 2**63 - 1   # what numpy, pandas and Arrow hold in an int64
 
 
