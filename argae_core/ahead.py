@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 NICENESS = 4            # pictures are drawn below the pages and the trainings (workers: 3)
 COMPILE_NICENESS = 6    # and umap's compilation on a fresh install further below (10 in all)
-LIVE_PATIENCE = 3.0     # s a live picture waits on the idle-class process before the other draws it
+LIVE_PATIENCE = 6.0     # s a live picture waits on the live process before the other draws it
 NOW, FINAL, LATER, REFINE = 0, 1, 2, 3   # request priorities: a page waiting, a comparison's picture,
                                          # the rest, then the full layout of a quick one
 
@@ -91,11 +91,13 @@ class PictureProcess:
 
 
 # The pictures ahead of need (finished runs, pages asking) and, apart, a live run's newest
-# snapshot: that process draws in Linux's idle scheduling class (`warm --serve --idle`), so a
-# training keeps its speed while a page watches it, and the page process never holds its
-# interpreter lock inside umap (the in-page frame filler did; see argae_core.frames).
+# snapshot (`warm --serve --live`): below the trainings' priority and resting after each
+# picture (at most a quarter of a core, as argae_core.frames' filler), so a training keeps
+# its speed while a page watches it, and the page process never holds its interpreter lock
+# inside umap (the in-page frame filler does). Measured in benchmarks/bench_live_umap.py.
+LIVE_NICENESS = 5       # the workers' 3, + 2
 _AHEAD = PictureProcess("pictures-ahead")
-_LIVE = PictureProcess("pictures-live", ("--idle",))
+_LIVE = PictureProcess("pictures-live", ("--live",))
 
 
 def start_ahead(niceness: int = NICENESS, compile_niceness: int = COMPILE_NICENESS) -> threading.Thread:
@@ -118,11 +120,12 @@ def request(key, root=None, priority: int = LATER) -> bool:
 def request_live(key, root=None) -> bool:
     """Ask the live picture process (started on first use) for a training run's newest
     snapshot `key`: drawn warm-started from that run's previous picture, and skipped when a
-    newer snapshot of the run was asked meanwhile. Unanswered after LIVE_PATIENCE s (on a busy
-    machine an idle-class process gets no CPU at all), the same live request goes to the
-    picture process too, whose priority is a worker's: the first to draw it answers. False
+    newer snapshot of the run was asked meanwhile. Unanswered after LIVE_PATIENCE s (a live
+    process starved on a busy machine, or still starting), the same live request goes to the
+    picture process too: the first to draw it answers. False
     when the live process is gone."""
     line = _line(key, root)
+    _LIVE.start(LIVE_NICENESS, 0)
     if not _LIVE.send(line, NOW):
         return False
     with _LIVE.lock:

@@ -26,6 +26,7 @@ import threading
 import time
 
 from .ahead import FINAL, LATER, NICENESS, REFINE, start_ahead, stop_ahead, wait_ahead  # noqa: F401  (the server's side)
+from .frames import CPU_SHARE, MAX_REST
 from .threads import lower_priority
 
 
@@ -41,9 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--serve", action="store_true",
                         help="then stay up: draw the pictures asked for on stdin (argae_core.ahead)")
+    parser.add_argument("--live", action="store_true",
+                        help="with --serve: a live run's pictures, each newest snapshot warm-started from the "
+                             "one before, resting after each so that it takes at most a quarter of a core")
     parser.add_argument("--idle", action="store_true",
-                        help="with --serve: a live run's pictures, drawn in Linux's idle scheduling class "
-                             "(a training keeps its speed), each newest snapshot warm-started from the one before")
+                        help="with --serve: draw in Linux's idle scheduling class (only CPU nobody else wants)")
     args = parser.parse_args(argv)
     lower_priority(args.nice)
     started = time.perf_counter()
@@ -62,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.idle:
             from .frames import _idle_thread
             _idle_thread()   # after the compilation (or the cache's load): at idle class it could wait for long
-        serve(sys.stdin, sys.stdout, live=args.idle)
+        serve(sys.stdin, sys.stdout, live=args.live)
     return 0
 
 
@@ -127,12 +130,15 @@ def serve(requests, answers, live: bool = False) -> None:
                     if newer:
                         print(f"failed {request}\tskipped: a newer snapshot was asked", file=answers, flush=True)
                         continue
+                    cpu = time.thread_time()
                     if pictures.neighbour(key, root, quick_ok=True) is None:
                         pictures.draw(key, root, layout_epochs=pictures.QUICK_LAYOUT_EPOCHS)
                     else:
                         pictures.draw(key, root, start_from_quick=True)
                     drawn.add(request)
                     print(f"done {request}", file=answers, flush=True)
+                    # at most CPU_SHARE of a core, as the page's frame filler: the training keeps the rest
+                    time.sleep(min(MAX_REST, (time.thread_time() - cpu) * (1 / CPU_SHARE - 1)))
                     continue
                 entry = pictures.load_entry(key, root)
                 if entry is None and key.method == "umap" and pictures.neighbour(key, root) is None:

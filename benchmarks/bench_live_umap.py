@@ -6,8 +6,8 @@ Two trainings of the same config in the dashboard's own worker process (a `JobMa
 `ProcessExecutor`, one slot): the first with nobody watching, the second with the newest
 snapshot's UMAP picture asked for every 0.5 s, as the page's live refresh does: with `--path
 process` (the default, what a server does) of the live picture process (argae_core.ahead.
-request_live: `warm --serve --idle`, idle scheduling class, each picture warm-started from the
-run's previous one), with `--path filler` of the page process's own frame filler
+request_live: `warm --serve --live`, below the workers' priority and at most a quarter of a
+core, each picture warm-started from the run's previous one), with `--path filler` of the page process's own frame filler
 (argae_core.frames.FrameFiller, `newest_only`; what a page without a server's processes does).
 Snapshots that arrive while a picture is drawn are skipped. umap is warmed first (a server has done so by then:
 argae_core.warm). Prints the epochs per second of both, their ratio (target at least 0.8), how
@@ -59,8 +59,9 @@ def train(manager: JobManager, config: TrainConfig, root: str, watch: bool, path
         for epoch in list(projector.frames):
             ready.setdefault(epoch, now)
         if watch and path == "process" and job.run_id:
-            for epoch in job.snapshot_epochs[-3:]:
-                if epoch not in ready and pictures.load(key(epoch), root) is not None:
+            for epoch in job.snapshot_epochs:   # a file check each (4 snapshots a second arrive here)
+                if epoch not in ready and pictures.cache_path(key(epoch), root).is_file() \
+                        and pictures.load(key(epoch), root) is not None:
                     ready[epoch] = now
         if watch and job.snapshot_epochs and job.run_id and now - last_ask >= ASK_EVERY:
             if path == "process":
@@ -115,7 +116,7 @@ def main() -> None:
     if args.path == "process":   # started by the first live view of a server's page; warm from then on
         from argae_core import ahead
         ahead.start_ahead()   # a server's picture process: it takes a live picture left waiting (ahead.LIVE_PATIENCE)
-        ahead._LIVE.start()
+        ahead._LIVE.start(ahead.LIVE_NICENESS, 0)
         ahead._LIVE.ready.wait(600)
         ahead.wait_ahead(600)
     loads = [os.getloadavg()[0]]

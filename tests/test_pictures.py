@@ -210,7 +210,7 @@ def test_an_older_snapshot_starts_from_its_drawn_neighbour_and_skips_the_quick_l
 
 def test_the_live_loop_refines_each_newest_snapshot_from_the_one_before_and_skips_superseded_ones(
         saved_run, umap_warm, monkeypatch):
-    """`warm --serve --idle`: the first snapshot is a quick layout, each next one starts from
+    """`warm --serve --live`: the first snapshot is a quick layout, each next one starts from
     the picture before it (quick or not), and a snapshot asked while a newer one of its run
     waits is skipped."""
     from argae_core import runs
