@@ -12,9 +12,9 @@ METHOD_LABELS = {"umap": "UMAP", "pca": "PCA (instant)"}
 DIMENSION_LABELS = {2: "2-D", 3: "3-D"}
 # This machine's figures (benchmarks/bench_projection.py, bench_live_umap.py; README, Measured)
 FRAME_NOTE = "about 2 s while a run trains, 3 s for a first picture"
-FIRST_NOTE = "about 3 s on this machine"
+FIRST_NOTE = "1-2 s on this machine"
 # The live picture process (argae_core.ahead.request_live), below the trainings, a quarter of a core
-LIVE_NOTE = "a few seconds after each snapshot, in CPU time the training leaves over"
+LIVE_NOTE = "about 2 s after its snapshot on this machine, at most a quarter of a core beside the training"
 LIVE_START_NOTE = "a few seconds, once per server"
 QUICK = "A quick UMAP layout"   # its axes are not the full layout's: a chart of its own
 READY_NOTE = ("its code compiles once per install, 20-40 s on the 2-core machine this was measured on, "
