@@ -80,6 +80,23 @@ def ask_picture_process(source: Source, epoch: int, view: dict) -> bool:
     return ahead.request(key, root(), priority=ahead.NOW) and not (ahead.answer(key, root()) or "").startswith("failed")
 
 
+def newest_drawn(source: Source, epoch: int, view: dict, reach: int = 12) -> tuple[int, projection.Projection] | None:
+    """(epoch, UMAP frame) of the newest snapshot before `epoch` already drawn (by this page's
+    filler or the live picture process), among the `reach` before it: while a run trains, a
+    snapshot comes every few seconds and its picture a second or two later, so the newest is
+    rarely drawn yet, and PCA in its place reshuffled the picture at every snapshot."""
+    projector, _ = projector_of(source, view)
+    for earlier in [e for e in source.epochs if e < epoch][-reach:][::-1]:
+        if earlier in projector.frames:
+            return earlier, projector.frames[earlier]
+        if view["dims"] == 2:
+            entry = pictures.load_entry(pictures.PictureKey(source.run_id, pictures.SNAPSHOT, earlier, "umap",
+                                                            view["seed"], view["cap"]), root())
+            if entry is not None:
+                return earlier, entry[0]
+    return None
+
+
 def live_failed(key: pictures.PictureKey) -> bool:
     """Whether the live picture could not be drawn (computed here then, where the error shows),
     not merely skipped for a newer snapshot."""

@@ -8,7 +8,7 @@ import streamlit as st
 from argae_core import judge, plots, projection, runs
 from pages import follow
 from pages.latent_data import Source, root, snapshot
-from pages.latent_frames import METHOD_LABELS, QUICK, frame_for, pca_frame, projector_of
+from pages.latent_frames import LIVE_NOTE, METHOD_LABELS, QUICK, frame_for, newest_drawn, pca_frame, projector_of
 
 PICK_IN_3D = "In 3-D, pick nodes in the Follow nodes box below or in the 2-D view; followed nodes stay ringed."
 
@@ -20,6 +20,11 @@ def scatter(source: Source, epoch: int, view: dict, graph: runs.GraphInfo) -> tu
     nodes (for follow.panel, drawn across the page's width) and whether the picture drawn is the
     one asked for (not PCA standing in, nor a quick layout); None where there is no picture."""
     frame, note = frame_for(source, epoch, view)
+    drawn = newest_drawn(source, epoch, view) if note and source.live and view["method"] == "umap" else None
+    if drawn is not None:   # the newest snapshot's picture is on its way: the one before it meanwhile
+        note = (f"UMAP of epoch {drawn[0]}, the newest drawn: epoch {epoch}'s follows in seconds "
+                f"({LIVE_NOTE}).")
+        epoch, frame = drawn
     if frame is None:
         st.error(f"No picture at epoch {epoch}: {note}", icon=":material/error:")
         return None

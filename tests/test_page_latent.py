@@ -297,6 +297,40 @@ def test_on_a_real_server_a_live_runs_newest_snapshot_is_asked_of_the_live_pictu
     run_latent_until(at, lambda a: "Epoch 400" in figure(a)["layout"]["title"]["text"], timeout=120)  # run ended
 
 
+def test_while_training_the_newest_drawn_umap_stands_in_for_a_newer_snapshot_not_pca(tmp_path, monkeypatch):
+    """Snapshots come faster than their pictures: the page shows the newest one drawn, says
+    which epoch it is, and does not fall back to PCA at every snapshot."""
+    import re
+    from pages import latent_frames, latent_views
+    real = latent_frames.frame_for
+
+    def newest_not_drawn_yet(source, epoch, view):   # it asks the filler, and says the newest is not ready
+        frame, note = real(source, epoch, view)
+        if source.live and note is None and view["method"] == "umap":
+            return real(source, epoch, dict(view, method="pca"))[0], "Computing"
+        return frame, note
+    monkeypatch.setattr(latent_views, "frame_for", newest_not_drawn_yet)
+    monkeypatch.setenv("ARGAE_RUNS_DIR", str(tmp_path / "runs"))
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in {"epochs": "3000", "snapshot_interval": "20"}.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page("pages/train.py")
+    at.run()
+    next(b for b in at.button if b.label == "Start").click().run()
+    at.session_state["latent_method"] = "umap"
+    at.switch_page("pages/latent.py")
+    run_latent_until(at, lambda a: "the newest drawn" in messages(a), timeout=180)
+    shown = int(re.search(r"UMAP of epoch (\d+), the newest drawn: epoch (\d+)", messages(at)).group(1))
+    newer = int(re.search(r"the newest drawn: epoch (\d+)", messages(at)).group(1))
+    assert shown < newer
+    assert figure(at)["layout"]["title"]["text"].startswith(f"<b>Epoch {shown}:") or f"Epoch {shown}:" in \
+        figure(at)["layout"]["title"]["text"]
+    assert "(UMAP)" in figure(at)["layout"]["title"]["text"]
+    at.session_state["latent_method"] = "pca"
+    run_latent_until(at, lambda a: "Epoch 3000" in figure(a)["layout"]["title"]["text"], timeout=300)  # run ended
+
+
 def test_the_frame_filler_computes_the_asked_epoch_and_its_neighbours_in_line():
     from argae_core.frames import FrameFiller
     rng = np.random.default_rng(0)
