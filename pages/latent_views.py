@@ -20,10 +20,11 @@ def scatter(source: Source, epoch: int, view: dict, graph: runs.GraphInfo) -> tu
     nodes (for follow.panel, drawn across the page's width) and whether the picture drawn is the
     one asked for (not PCA standing in, nor a quick layout); None where there is no picture."""
     frame, note = frame_for(source, epoch, view)
-    drawn = newest_drawn(source, epoch, view) if note and source.live and view["method"] == "umap" else None
-    if drawn is not None:   # the newest snapshot's picture is on its way: the one before it meanwhile
-        note = (f"UMAP of epoch {drawn[0]}, the newest drawn: epoch {epoch}'s follows in seconds "
-                f"({LIVE_NOTE}).")
+    newest = bool(source.epochs) and epoch == source.epochs[-1]
+    drawn = newest_drawn(source, epoch, view) if note and newest and view["method"] == "umap" else None
+    if drawn is not None:   # the newest snapshot's picture is on its way (also just after the run's end)
+        note = (f"UMAP of epoch {drawn[0]}, the newest drawn: epoch {epoch}'s follows in seconds"
+                + (f" ({LIVE_NOTE})." if source.live else "."))
         epoch, frame = drawn
     if frame is None:
         st.error(f"No picture at epoch {epoch}: {note}", icon=":material/error:")
