@@ -158,7 +158,6 @@ def serve(requests, answers, live: bool = False) -> None:
             print(f"done {request}", file=answers, flush=True)
 
 
-
 def _supersedes(line: str, key) -> bool:
     """Whether request `line` asks for a later snapshot of `key`'s run, seed and cap."""
     try:
