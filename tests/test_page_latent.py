@@ -250,15 +250,20 @@ def test_a_stand_in_on_screen_keeps_the_page_polling_though_the_frame_is_done(ru
     assert at.session_state["latent_poll"] is not None
 
 
-def test_the_sessions_training_appears_while_it_runs(tmp_path, monkeypatch):
+def start_session_run(tmp_path, monkeypatch, epochs: int, snapshot_interval: int) -> AppTest:
+    """The app with this session's run started on the Train page (runs under tmp_path)."""
     monkeypatch.setenv("ARGAE_RUNS_DIR", str(tmp_path / "runs"))
     at = AppTest.from_file(APP, default_timeout=60)
-    for key, value in {"epochs": "30", "snapshot_interval": "5"}.items():
-        at.query_params[key] = value
+    at.query_params["epochs"], at.query_params["snapshot_interval"] = str(epochs), str(snapshot_interval)
     at.run()
     at.switch_page("pages/train.py")
     at.run()
     next(b for b in at.button if b.label == "Start").click().run()
+    return at
+
+
+def test_the_sessions_training_appears_while_it_runs(tmp_path, monkeypatch):
+    at = start_session_run(tmp_path, monkeypatch, epochs=30, snapshot_interval=5)
     at.session_state["latent_method"] = "pca"
     at.switch_page("pages/latent.py")
     run_latent_until(at, lambda a: a.get("plotly_chart"), timeout=90)
@@ -275,14 +280,7 @@ def test_on_a_real_server_a_live_runs_newest_snapshot_is_asked_of_the_live_pictu
     asked = []
     monkeypatch.setattr(ahead, "request_live", lambda key, *a: asked.append(key) or True)
     monkeypatch.setattr(ahead, "live_ready", lambda: True)
-    monkeypatch.setenv("ARGAE_RUNS_DIR", str(tmp_path / "runs"))
-    at = AppTest.from_file(APP, default_timeout=60)
-    for key, value in {"epochs": "400", "snapshot_interval": "5"}.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page("pages/train.py")
-    at.run()
-    next(b for b in at.button if b.label == "Start").click().run()
+    at = start_session_run(tmp_path, monkeypatch, epochs=400, snapshot_interval=5)
     monkeypatch.setattr(internals, "real_server", lambda: True)   # the Latent page as a server runs it
     at.session_state["latent_method"] = "umap"
     at.switch_page("pages/latent.py")
@@ -310,14 +308,7 @@ def test_while_training_the_newest_drawn_umap_stands_in_for_a_newer_snapshot_not
             return real(source, epoch, dict(view, method="pca"))[0], "Computing"
         return frame, note
     monkeypatch.setattr(latent_views, "frame_for", newest_not_drawn_yet)
-    monkeypatch.setenv("ARGAE_RUNS_DIR", str(tmp_path / "runs"))
-    at = AppTest.from_file(APP, default_timeout=60)
-    for key, value in {"epochs": "3000", "snapshot_interval": "20"}.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page("pages/train.py")
-    at.run()
-    next(b for b in at.button if b.label == "Start").click().run()
+    at = start_session_run(tmp_path, monkeypatch, epochs=3000, snapshot_interval=20)
     at.session_state["latent_method"] = "umap"
     at.switch_page("pages/latent.py")
     run_latent_until(at, lambda a: "the newest drawn" in messages(a), timeout=180)
