@@ -22,7 +22,7 @@ from typing import Callable
 
 from .config import TrainConfig
 from .events import Idle
-from .jobs import SNAPSHOTS_IN_MEMORY, Job, JobManager, default_slots, drain, run_job
+from .jobs import SNAPSHOTS_IN_MEMORY, Job, JobManager, default_slots, run_job
 from .ray_loopback import LOOPBACK, keep_on_loopback
 from .runs import runs_dir
 
@@ -121,7 +121,6 @@ class RayExecutor:
         self._tasks: list[ray.ObjectRef | None] = [None] * self.slots
 
     def start(self, slot, job_id, config_dict, group=None, user=None):
-        drain(self._controls[slot])
         self._tasks[slot] = _remote_train().options(name=f"argae-train-{job_id}").remote(
             job_id, config_dict, group, user, self.events, self._controls[slot], self.runs_root)
 

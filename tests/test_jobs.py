@@ -189,3 +189,39 @@ def test_time_left_follows_the_recent_pace_not_the_wall_clock():
     assert job.seconds_left() == pytest.approx(0.01 * 80)  # ...do not count; the slow start neither
     job.state = "finished"
     assert job.seconds_left() is None
+
+
+def test_a_control_left_for_an_earlier_run_of_the_slot_does_not_reach_the_next():
+    """A slot's controls queue serves its runs one after another: a late Stop addressed to the
+    run before must not stop this one (it trains all its epochs)."""
+    import queue
+    from argae_core.events import Done, Record
+    from argae_core.jobs import run_job
+    control, events = queue.Queue(), queue.Queue()
+    control.put({"job": "the-run-before", "command": "stop"})
+    control.put({"job": "the-run-before", "steer": {"reg_weight": 3.0}})
+    run_job("this-run", TrainConfig(epochs=6).to_dict(), events, control)
+    got = []
+    while not events.empty():
+        got.append(events.get())
+    assert sum(isinstance(e, Record) for e in got) == 6
+    assert isinstance(got[-1], Done) and got[-1].status == "finished"
+
+
+def test_a_pause_pressed_while_a_worker_still_loads_reaches_its_run(tmp_path):
+    """A fresh worker process imports torch for seconds before it takes its first run; a
+    Pause sent meanwhile was dropped with the slot's old controls, and the run trained to
+    its end. Now it pauses the run (at its first epoch's end)."""
+    from argae_core.jobs import ProcessExecutor
+    m = JobManager(ProcessExecutor(slots=1, runs_root=str(tmp_path)), owner_timeout=120)
+    try:
+        job_id = m.submit("alice", TrainConfig(epochs=3000))
+        m.control(job_id, "alice", "pause")            # the worker is still importing torch
+        wait(lambda: m.get(job_id, "alice").state == "paused", timeout=120)
+        held = m.get(job_id, "alice").epochs_done
+        time.sleep(1.0)
+        assert m.get(job_id, "alice").epochs_done == held < 3000
+        m.control(job_id, "alice", "stop")
+        wait(lambda: not m.get(job_id, "alice").active, timeout=60)
+    finally:
+        m.shutdown()

@@ -16,8 +16,8 @@ protocol, threads, processes), `manager` (Job, JobManager: the queue and the pro
 from ..status import ACTIVE
 from .executors import Executor, ProcessExecutor, ThreadExecutor, default_slots
 from .manager import MAX_JOBS_PER_OWNER, PHASES_IN_MEMORY, SNAPSHOTS_IN_MEMORY, Job, JobManager
-from .worker import drain, run_job
+from .worker import addressed, run_job
 
 __all__ = ["ACTIVE", "MAX_JOBS_PER_OWNER", "PHASES_IN_MEMORY", "SNAPSHOTS_IN_MEMORY", "Executor",
-           "Job", "JobManager", "ProcessExecutor", "ThreadExecutor", "default_slots", "drain",
+           "Job", "JobManager", "ProcessExecutor", "ThreadExecutor", "default_slots", "addressed",
            "run_job"]

@@ -13,7 +13,7 @@ import types
 from typing import Protocol
 
 from ..events import Idle
-from .worker import _worker_main, drain, run_job
+from .worker import _worker_main, run_job
 
 
 class Executor(Protocol):
@@ -44,7 +44,6 @@ class ThreadExecutor:
         self._threads: list[threading.Thread | None] = [None] * slots
 
     def start(self, slot, job_id, config_dict, group=None, user=None):
-        drain(self._controls[slot])
         thread = threading.Thread(target=self._run, args=(slot, job_id, config_dict, group, user), daemon=True,
                                   name=f"argae-job-{job_id}")
         self._threads[slot] = thread

@@ -165,8 +165,8 @@ class JobManager:
                 return
             if command == "stop":
                 job.stop_requested = True
-            if job.slot is not None:
-                self.executor.control(job.slot, command)
+            if job.slot is not None:   # addressed: a slot's next run skips what was meant for this one
+                self.executor.control(job.slot, {"job": job.job_id, "command": command})
 
     def steer(self, job_id: str, owner: str, change: dict) -> dict:
         """Change the game of a running or paused job from its next epoch on (steering.py);
@@ -178,7 +178,7 @@ class JobManager:
                 raise SteeringError("only a run that is training or paused can be steered")
             checked = check_change(job.config, change)
             job.steer_pending.update(checked)
-            self.executor.control(job.slot, {"steer": checked})
+            self.executor.control(job.slot, {"job": job.job_id, "steer": checked})
             return checked
 
     def stop_run(self, run_id: str) -> bool:

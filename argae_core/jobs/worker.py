@@ -77,6 +77,9 @@ def _obey(control, trainer, paused: bool, steps_allowed: int, events, job_id) ->
             if paused and steps_allowed == 0:
                 continue
             return paused, steps_allowed
+        command = addressed(command, job_id)
+        if command is None:   # left for an earlier run of this worker (a late Stop must not stop this one)
+            continue
         if isinstance(command, dict) and "steer" in command:
             trainer.steer(command["steer"])  # checked by the manager already; queued for the next epoch
             events.put(SteerQueued(job_id, trainer.epoch + 1))
@@ -136,16 +139,20 @@ def _worker_main(tasks, events, control, slots: int, runs_root: str | None) -> N
         if task is None:
             return
         job_id, config_dict, group, user = task
-        drain(control)
         torch.set_num_threads(choose_threads(slots)[0])
         run_job(job_id, config_dict, events, control, group=group, user=user, runs_root=runs_root)
         events.put(Idle(job_id, os.getpid()))
 
 
-def drain(control) -> None:
-    """Drop controls left for a previous task of the same slot (a late Stop must not stop the next run)."""
-    while True:
-        try:
-            control.get_nowait()
-        except queue.Empty:
-            return
+def addressed(message, job_id: str):
+    """The control in `message` when it is meant for run `job_id`, else None. The manager
+    addresses each control ({"job": id, "command": ...} or {"job": id, "steer": change}): a
+    slot's controls queue is shared by its runs one after another, and a control sent while a
+    worker still loads (importing torch) must reach the run it was sent to, not be dropped
+    (a Pause pressed then was lost, and the run trained to its end). An unaddressed control
+    (an executor's shutdown "stop") is for whichever run is there."""
+    if not (isinstance(message, dict) and "job" in message):
+        return message
+    if message["job"] != job_id:
+        return None
+    return message["command"] if "command" in message else {"steer": message["steer"]}
