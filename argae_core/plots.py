@@ -88,12 +88,18 @@ def _colour(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
+def _line_mode(xs: Sequence) -> str:
+    """A line, or a marker too while a series has one point (a line of one point draws
+    nothing: after the first epoch, or paused there in step mode, the charts looked empty)."""
+    return "lines+markers" if len(xs) == 1 else "lines"
+
+
 def discriminator_loss_figure(runs: Mapping[str, Rows], revision: str = "d-loss", markers: Markers = (),
                               **options) -> go.Figure:
     fig = go.Figure()
     for i, (label, rows) in enumerate(runs.items()):
         xs, ys = _series(rows, "discriminator_loss")
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=label, line=dict(color=_colour(i))))
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode=_line_mode(xs), name=label, line=dict(color=_colour(i))))
     # A judge that cannot tell real from fake sits at 2 ln 2 (0.5 / 0.5 on both halves).
     fig.add_hline(y=2 * math.log(2), line=dict(color="#999", dash="dot"),
                   annotation_text="2 ln 2: D is guessing", annotation_position="top left")
@@ -109,7 +115,7 @@ def encoder_loss_figure(runs: Mapping[str, Rows], revision: str = "e-loss", mark
             if not xs:
                 continue
             name = PART_NAME[part] if len(runs) == 1 else f"{label} {PART_NAME[part]}"
-            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=name, legendgroup=label,
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode=_line_mode(xs), name=name, legendgroup=label,
                                      line=dict(color=_colour(i), dash=dash,
                                                width=2.5 if part == "encoder_loss" else 1.5)))
     return _layout(_add_markers(fig, markers), "Encoder loss and its parts", "loss", revision, **options)
@@ -121,7 +127,7 @@ def reconstruction_figure(runs: Mapping[str, Rows], revision: str = "recon", **o
     for i, (label, rows) in enumerate(runs.items()):
         xs, ys = _series(rows, "recon_loss")
         if xs:
-            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=label, legendgroup=label,
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode=_line_mode(xs), name=label, legendgroup=label,
                                      line=dict(color=_colour(i), dash="solid", width=2)))
     return _layout(fig, "Reconstruction loss (the term every model has)", "loss", revision, **options)
 
@@ -135,7 +141,7 @@ def discriminator_verdict_figure(runs: Mapping[str, Rows], revision: str = "d-ve
         for key, name, colour in (("d_real", "D(prior sample): real", REAL_COLOUR),
                                   ("d_fake", "D(z): fake", FAKE_COLOUR)):
             xs, ys = _series(rows, key)
-            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=prefix + name, legendgroup=label,
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode=_line_mode(xs), name=prefix + name, legendgroup=label,
                                      line=dict(color=colour if len(runs) == 1 else _colour(i),
                                                dash="solid" if key == "d_real" else "dash")))
     fig.add_hline(y=0.5, line=dict(color="#999", dash="dot"), annotation_text="equilibrium 0.5",

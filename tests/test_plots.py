@@ -74,3 +74,13 @@ def test_followed_nodes_are_ringed_in_3d():
     assert np.allclose([ring.x[0], ring.y[0], ring.z[0]], deep.z_xy[3])
     assert fig.layout.scene.aspectmode == "data"   # equal units on every axis, as in 2-D
     assert not fig.layout.scene.xaxis.showticklabels
+
+
+def test_a_curve_of_one_epoch_is_drawn_as_a_point_not_an_empty_line():
+    one = [{"epoch": 1, "discriminator_loss": 1.38, "d_real": 0.5, "d_fake": 0.49, "encoder_loss": 6.7,
+            "recon_loss": 6.5}]
+    three = [dict(one[0], epoch=e) for e in (1, 2, 3)]
+    for figure in (plots.discriminator_loss_figure, plots.discriminator_verdict_figure,
+                   plots.encoder_loss_figure, plots.reconstruction_figure):
+        assert all("markers" in t.mode for t in figure({"run": one}).data if t.type == "scatter" and t.x), figure
+        assert all(t.mode == "lines" for t in figure({"run": three}).data if t.type == "scatter" and t.x), figure
