@@ -203,7 +203,8 @@ def _pca(points: np.ndarray, components: int = 2,
     for cores), this takes ~5 ms. On a torch device the same covariance's eigh runs there."""
     kept = min(components, points.shape[1])
     if target.uses_torch:
-        xy, backend = projection_device.pca(points, kept, target.torch_device), TORCH_PCA.format(device=target.torch_device)
+        xy = projection_device.pca(points, kept, target.torch_device)
+        backend = TORCH_PCA.format(device=target.torch_device)
     else:
         xy = PCA(n_components=kept, svd_solver="covariance_eigh").fit_transform(points)
         backend = SKLEARN_PCA

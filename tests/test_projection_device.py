@@ -202,8 +202,8 @@ def test_auto_imports_torch_only_where_the_system_shows_a_gpu(monkeypatch):
 def test_asking_for_a_gpu_that_is_not_there_says_why(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     z, prior = cloud(30, 4), P.prior_samples(30, 4)
-    with pytest.raises(D.ProjectionDeviceError, match=r"projection device: 'cuda' was asked for but no GPU "
-                                                      r"is available: this torch \(.*\) is built .*; use auto or cpu") as caught:
+    refusal = r"projection device: 'cuda' was asked for but no GPU is available: this torch \(.*\) is built .*; use auto or cpu"
+    with pytest.raises(D.ProjectionDeviceError, match=refusal) as caught:
         P.project(z, prior, "umap", device="cuda")
     assert isinstance(caught.value, ConfigError) and isinstance(caught.value, ValueError)
     assert caught.value.problems.keys() == {"projection device"}
