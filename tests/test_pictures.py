@@ -132,6 +132,12 @@ def test_a_picture_keeps_what_computed_it_and_the_device_comes_from_the_environm
     monkeypatch.setenv("ARGAE_PROJECTION_DEVICE", "tpu")
     with pytest.raises(ValueError, match="unknown device 'tpu'"):
         pictures.draw(pictures.PictureKey(job.run_id, pictures.SNAPSHOT, epoch, "pca", 33), root)
+    asked = json.dumps({"key": pictures.PictureKey(job.run_id, pictures.SNAPSHOT, epoch, "umap", 34).to_dict(),
+                        "root": str(root)})
+    answers = io.StringIO()
+    warm.serve(io.StringIO(f"{ahead.NOW}\t{asked}\n"), answers)   # the picture process says why, per request
+    assert answers.getvalue().splitlines()[1] == (f"failed {asked}\tprojection device: unknown device 'tpu' "
+                                                  "(from ARGAE_PROJECTION_DEVICE); choose auto, cpu, cuda, torch-cpu")
     path = pictures.cache_path(key, root)
     with np.load(path) as arrays:
         older = {name: arrays[name] for name in arrays.files if name != "backend"}
