@@ -72,6 +72,7 @@ TORCH_PCA = "torch PCA on {device}"
 UMAP_LEARN = "umap-learn (CPU)"
 TORCH_KNN_UMAP_LEARN = "kNN on {device} (torch) + umap-learn layout (CPU)"
 CUML = "cuML (GPU; kNN on {device} by torch)"
+CPU_BACKENDS = ("", SKLEARN_PCA, UMAP_LEARN)   # the CPU path's (and unknown): pages name only the others
 CURVE_MMD_SAMPLE = 500       # points per cloud for the MMD curve: Cora Z 14 ms, against 100 ms at 1000
                              # (0.128 against 0.129; the final metrics use metrics.MMD_SAMPLE)
 
