@@ -159,7 +159,7 @@ def run_spec(config: TrainConfig, history: list[dict], metrics: dict | None, run
     spec = {"run_id": run_id, "config": raw_config, "steering": history, "source": config.dataset
             if builtin else "embedded", "graph_name": graph.name, "nodes": graph.num_nodes,
             "edges": graph.num_edges,
-            "reported": {k: (metrics or {}).get(k) for k in ("test_auc", "test_ap", "best_epoch")}}
+            "reported": {k: (metrics or {}).get(k) for k in ("test_auc", "test_ap", "best_epoch", "sampler")}}
     return spec, blob
 
 
@@ -257,6 +257,10 @@ def main() -> None:
     config = TrainConfig.from_dict(RUN["config"]).validate()
     graph, split = load_run_graph(args.root)
     trainer = ExportedTrainer(config, graph, split, plan=RUN["steering"])
+    ran_by = RUN["reported"].get("sampler")
+    if ran_by and trainer.sampler != ran_by:   # e.g. PyG's loader there, no torch-sparse / pyg-lib here
+        print(f"note: the run was trained sampled by {ran_by}; here the batches come from {trainer.sampler}, "
+              "so its epochs and scores will differ from the run's", file=sys.stderr)
     every = max(1, config.epochs // 10)
     for record in trainer:
         if not args.json and (record.epoch % every == 0 or record.epoch == config.epochs):

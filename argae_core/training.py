@@ -208,6 +208,8 @@ class Trainer:
         self._d_batch: tuple | None = None  # (z it was filled from, z's version, [prior; z] rows)
         self._phases = None  # the epoch in progress, when step mode has begun one
         self._ready: EpochRecord | None = None  # an epoch step mode finished, not yet yielded
+        self.encoder_updates = 0  # Z changes only with these (a D update leaves it as it was)
+        self._step_z: tuple[int, torch.Tensor] | None = None  # (encoder_updates, snapshot rows of Z)
         self.history: list[dict] = []
         # steering (argae_core/steering.py): the settings in effect, changes queued for the
         # next epoch, changes planned at given epochs (a replayed history), changes applied
@@ -331,6 +333,7 @@ class Trainer:
         else:
             encoded["out"].backward(grad_z)
         adam_step(self.encoder_optimizer)
+        self.encoder_updates += 1
         parts["encoder_loss"] = float(loss)
         return parts
 
@@ -472,6 +475,19 @@ class Trainer:
             score = torch.sigmoid(self.model.discriminator(z)).squeeze(-1).cpu().numpy()
         return z.cpu().numpy(), score
 
+    @torch.no_grad()
+    def step_snapshot(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """`snapshot(subsample=True)` after one update of step mode. Z is embedded again only
+        after an encoder update: a discriminator update changes D(z), not Z, and on a big
+        graph each embedding is a full chunked pass (it was made on every click). Only the
+        snapshot's rows are kept in between."""
+        if self._step_z is None or self._step_z[0] != self.encoder_updates:
+            z = self.embed()
+            if self._snapshot_rows is not None:
+                z = z.index_select(0, self._snapshot_rows)
+            self._step_z = (self.encoder_updates, z)
+        return self.snapshot(self._step_z[1])
+
     def discriminator_weights(self) -> dict[str, np.ndarray] | None:
         """D's parameters as arrays (a few tens of KB), so a page can draw D's verdict over the
         latent space at a snapshot; None without a discriminator."""
@@ -498,6 +514,7 @@ class Trainer:
         """Test link prediction, clustering and prior match at the best-validation epoch."""
         if self._best_state is not None:
             self.model.load_state_dict(self._best_state)
+            self._step_z = None
         z = self.embed()
         out = {"epochs_run": self.epoch, "diverged": self.diverged_at is not None,
                "diverged_at": self.diverged_at, "best_epoch": self.best_epoch or self.epoch,

@@ -49,8 +49,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--live", action="store_true",
                         help="with --serve: a live run's pictures, each newest snapshot warm-started from the "
                              "one before, resting after each so that it takes at most a quarter of a core")
-    parser.add_argument("--idle", action="store_true",
-                        help="with --serve: draw in Linux's idle scheduling class (only CPU nobody else wants)")
     args = parser.parse_args(argv)
     lower_priority(args.nice)
     started = time.perf_counter()
@@ -76,9 +74,6 @@ def main(argv: list[str] | None = None) -> int:
               f"(numba cache: {os.environ.get('NUMBA_CACHE_DIR') or 'beside the packages'}; "
               f"projection device: {os.environ.get('ARGAE_PROJECTION_DEVICE') or 'auto'})")
     if args.serve:
-        if args.idle:
-            from .frames import _idle_thread
-            _idle_thread()   # after the compilation (or the cache's load): at idle class it could wait for long
         serve(sys.stdin, sys.stdout, live=args.live)
     return 0
 

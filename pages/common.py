@@ -146,11 +146,23 @@ def time_left(seconds: float | None) -> str:
     return f" · about {seconds:.0f} s left" if seconds < 90 else f" · about {seconds / 60:.0f} min left"
 
 
+# The metrics table's long column names, shown short with the rest as the header's tooltip, so
+# that all ten columns fit the main column at 1024 px (the prior-match ones were cut off)
+METRIC_HEADERS = {"test edges": ("edges", "held-out test edges (as many non-edges) the AUC / AP are on"),
+                  "spread (prior: 1)": ("spread", "per-dimension std of Z, averaged; the prior's is 1"),
+                  "C2ST (0.5: like prior)": ("C2ST", "held-out accuracy of a classifier telling Z from "
+                                                     "prior samples; 0.5: it cannot"),
+                  "MMD to prior": ("MMD", "kernel two-sample distance of Z to N(0, I); 0: indistinguishable")}
+
+
 def metrics_table(metrics: dict[str, dict], key: str) -> None:
     """The final test metrics of runs (label -> metrics), one row each."""
     from argae_core import plots
-    st.dataframe(plots.metrics_table_rows(metrics), hide_index=True, width="stretch", key=key,
-                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in plots.METRICS_TABLE_SCORES})
+    config = {c: st.column_config.NumberColumn(format="%.3f") for c in plots.METRICS_TABLE_SCORES}
+    for column, (label, tip) in METRIC_HEADERS.items():
+        digits = {"test edges": None, "MMD to prior": "%.4f"}.get(column, "%.3f")
+        config[column] = st.column_config.NumberColumn(label, help=tip, format=digits)
+    st.dataframe(plots.metrics_table_rows(metrics), hide_index=True, width="stretch", key=key, column_config=config)
 
 
 # ------------------------------------------------------------------ pictures

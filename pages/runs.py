@@ -27,7 +27,7 @@ def runs_table(summaries: list[runs.RunSummary]) -> pd.DataFrame:
         "dataset": s.dataset_label, "model": MODEL_LABELS.get(s.model, s.model), "seed": s.seed,
         "started": s.started, "epochs": s.epochs_done, "planned": s.epochs_planned,
         **{name: getattr(s, key) for key, name in METRIC_COLUMNS.items()},
-        "status": s.status, "steered at": s.steered_at or None, "dropped": s.snapshots_dropped,
+        "status": s.status, "steered at": s.steered_at or "", "dropped": s.snapshots_dropped,
         "MB": s.disk_bytes / runs_disk.MB, "source": s.source, "group": s.group,
         **({"shared": s.shared} if viewer.signed_in else {}), "run": s.run_id} for s in summaries])
     # Stored in UTC; shown as naive UTC so every viewer of a shared server reads the same time.

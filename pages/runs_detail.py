@@ -161,10 +161,8 @@ def run_details(run_id: str, summary: runs.RunSummary) -> None:
     header(run, summary)
     actions(run)
     runs_downloads.downloads(run)
-    left, right = st.columns([3, 2])
-    with left:
-        final_metrics(run)
-    with right.expander("Config", expanded=False):
+    final_metrics(run)   # the whole width: its ten columns were cut off beside the config
+    with st.expander("Config", expanded=False):
         st.dataframe(config_rows(run.config, run.graph.nodes), hide_index=True, width="stretch",
                      key="runs_config")
     curves(run)

@@ -23,17 +23,19 @@ def graph_size(config: TrainConfig, graph: dict | None) -> tuple[int, int, int] 
     return nodes, round(edges), features
 
 
-def show(config: TrainConfig, graph: dict | None) -> bool:
-    """Draw how the run will train and its estimate, or why it will not fit; True: refused."""
+def show(config: TrainConfig, graph: dict | None, problem: str | None = None) -> bool:
+    """Draw how the run will train and its estimate, or why it will not fit; True: refused.
+    `problem`: the planted partition's size refused by its knob, said in the same message."""
     size = graph_size(config, graph)
-    if size is None:
-        return False
-    found = estimate.estimate(*size, config)
+    found = None if size is None else estimate.estimate(*size, config)
     available = estimate.available_memory()
-    sampled = None if found.sampled else estimate.estimate(*size, config.replace(sampling="sampled"))
-    refused = estimate.refusal(found, available, sampled)
-    if refused:
-        st.error(refused, icon=":material/memory:")
+    sampled = None if found is None or found.sampled else estimate.estimate(*size, config.replace(sampling="sampled"))
+    refused = found is not None and estimate.refusal(found, available, sampled)
+    if refused or problem:
+        said = [f"**planted nodes**: {problem.rstrip('.')}." if problem else "", refused or ""]
+        st.error(" ".join(filter(None, said)), icon=":material/memory:" if refused else ":material/block:")
         return True
+    if found is None:
+        return False
     st.caption(found.sentence(available))
     return False

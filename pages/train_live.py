@@ -165,4 +165,4 @@ def outcome(job) -> None:
         sampled = f"Trained sampled, by {job.metrics['sampler']}. " if job.metrics.get("sampler") else ""
         st.caption(f"At epoch {job.metrics.get('best_epoch')}, the epoch with the best validation AUC. "
                    f"{sampled}Run saved as `{job.run_id}`. {job.metrics.get('clustering_capped') or ''}")
-        common.metrics_table({job.label: job.metrics}, key="final_metrics")
+        common.metrics_table({job.config.model.upper(): job.metrics}, key="final_metrics")  # the caption names the run

@@ -111,6 +111,24 @@ def test_a_sampled_run_travels_too(tmp_path):
     assert out["test_auc"] == pytest.approx(run.metrics["test_auc"], abs=1e-9)
 
 
+def test_a_script_whose_sampler_is_missing_here_says_its_numbers_will_differ(tmp_path):
+    """A run trained by PyG's loader (pyg-lib or torch-sparse there) retrained where neither
+    is installed falls back to the subgraph sampler: the script says so, not only the numbers."""
+    from argae_core.export_script import build_script
+    from argae_core.sampling import loader_backend, sampler_label
+    config = TrainConfig(dataset="planted", planted_nodes=400, epochs=2, sampling="sampled", batch_nodes=64)
+    run = runs.load_run(_plain_run(config))
+    elsewhere = "PyG LinkNeighborLoader (torch-sparse)" if loader_backend() is None else sampler_label("subgraph", None)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARGAE_", "PYTHON"))}
+    for sampler, noted in ((run.metrics["sampler"], False), (elsewhere, True)):
+        path = tmp_path / "script.py"
+        path.write_text(build_script(run.config, run.steering, {**run.metrics, "sampler": sampler}, run.run_id))
+        done = subprocess.run([sys.executable, "-I", str(path), "--json"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert ("note: the run was trained sampled by " + sampler in done.stderr) is noted, done.stderr[-500:]
+
+
 def test_the_cli_writes_the_script_or_says_why_not(tmp_path, capsys):
     run_id = _plain_run(TrainConfig(epochs=2))
     target = tmp_path / "out.py"

@@ -1,6 +1,8 @@
 """The app and its pages under Streamlit's AppTest (no browser): render, train, stop, refuse."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from apptest_helpers import APP, AppTest, button, open_page, run_until, save_run
@@ -35,6 +37,12 @@ def test_start_on_karate_argva_draws_points_and_final_table():
     table = at.dataframe[0].value
     assert set(["AUC", "AP", "ACC", "NMI", "ARI", "MMD to prior"]) <= set(table.columns)
     assert 0.0 <= float(table["AUC"].iloc[0]) <= 1.0
+    # its headers are short (all ten columns fit the main column at 1024 px); a long name
+    # lives on as the header's tooltip
+    shown = json.loads(at.dataframe[0].proto.columns)
+    headers = {column: shown.get(column, {}).get("label", column) for column in table.columns}
+    assert max(map(len, headers.values())) <= 6, headers
+    assert all(shown[column].get("help") for column, header in headers.items() if header != column)
 
 
 def test_stop_ends_a_run_early():

@@ -353,3 +353,20 @@ def test_the_filler_rests_after_a_frame_to_stay_under_its_cpu_share():
     assert time.monotonic() - started >= 0.1 * 4 * 0.9   # 0.1 s of work, then about 0.3 s of rest
     with pytest.raises(ValueError, match="cpu_share"):
         FrameFiller(projection.Projector("pca"), slow_z, cpu_share=0)
+
+
+def test_a_picture_read_again_comes_from_memory_until_its_file_changes(saved_run, umap_warm, monkeypatch):
+    root, _ = saved_run
+    key = final_key(saved_run, seed=23)
+    pictures.draw(key, root)
+    reads = []
+    real_read = pictures._read_entry
+    monkeypatch.setattr(pictures, "_read_entry", lambda *a: reads.append(1) or real_read(*a))
+    first = pictures.load(key, root)
+    assert pictures.load(key, root) is first and len(reads) <= 1     # no second read of the file
+    # a new picture file (as the full layout replaces a quick one) is read
+    pictures.save(key, first, pictures.fingerprint(pictures.source_path(key, root)), root, layout_epochs=7)
+    entry = pictures.load_entry(key, root)
+    assert entry is not None and entry[1] == 7 and len(reads) == 2
+    pictures.cache_path(key, root).unlink()
+    assert pictures.load(key, root) is None

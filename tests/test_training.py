@@ -201,3 +201,23 @@ def test_embed_is_the_eval_mode_encoding_and_leaves_an_epoch_in_progress_alone(m
     assert torch.equal(embedded, expected) and trainer.model.training
     if kl is not None:  # the posterior kl_loss reads is still the epoch's, not the embedding's
         assert torch.equal(trainer.model.kl_loss(), kl) and not torch.equal(z, embedded)
+
+
+def test_step_mode_embeds_z_again_only_after_an_encoder_update():
+    """A discriminator update leaves Z as it was: step mode's picture after it reuses the last
+    embedding (a full chunked pass on a big graph) and gives D(z) under the new D."""
+    config = TrainConfig(dataset="karate", model="argva", epochs=5, seed=0, discriminator_steps=3)
+    trainer = Trainer(config)
+    calls = []
+    embed = trainer.embed
+    trainer.embed = lambda: calls.append(1) or embed()
+    shown = []
+    for _ in range(4):   # 3 discriminator updates, then the encoder update
+        phase = trainer.advance()
+        shown.append((phase["phase"], *trainer.step_snapshot()))
+    assert [p for p, _, _ in shown] == ["discriminator"] * 3 + ["encoder"]
+    assert len(calls) == 2, "Z was embedded again after a discriminator update"
+    fresh = embed().numpy()
+    assert np.array_equal(shown[-1][1], fresh)                       # after the encoder update: today's Z
+    assert np.array_equal(shown[0][1], shown[2][1]) and not np.allclose(shown[2][1], fresh)
+    assert not np.allclose(shown[0][2], shown[2][2])                  # D(z) moved with D

@@ -107,7 +107,7 @@ def _one_update(trainer, events, job_id) -> bool:
     """Step mode: one discriminator or encoder update, sent with Z and D(z) after it.
     Returns True when it was the encoder update, i.e. the epoch is complete."""
     phase = trainer.advance()
-    z, d_score = trainer.snapshot(subsample=True)   # a big graph's kept nodes, as its snapshots
+    z, d_score = trainer.step_snapshot()   # a big graph's kept nodes, as its snapshots
     events.put(Phase(job_id, {**phase, "z": z, "d_score": d_score}))
     if phase["phase"] == "encoder" and phase.get("ends_epoch", True):  # sampled: the epoch's last batch
         trainer.advance()  # completes the epoch's record (validation, snapshot)

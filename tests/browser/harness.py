@@ -369,6 +369,19 @@ def start_button(page):
     return page.get_by_role("button", name="Start")
 
 
+# ------------------------------------------------------------------ the Compare page
+def compare_and_wait(page, app_url: str, epochs: int) -> None:
+    """Open the Compare page, set its epochs, press Compare and wait for its results' heading."""
+    page.goto(f"{app_url}/compare")
+    wait_app_idle(page)
+    box = page.locator(".st-key-cmp_epochs input")
+    box.fill(str(epochs))
+    box.press("Enter")
+    wait_app_idle(page)
+    page.get_by_role("button", name="Compare", exact=True).click()
+    expect(page.get_by_role("heading", name="Test metrics").first).to_be_visible(timeout=FIRST_START * 1000)
+
+
 def epoch_shown(page) -> int | None:
     """The epoch in the Train page's progress text ('epoch 136 / 5000 ...'), or None. Steadier
     than counting chart points: a chart being redrawn holds no points for a few milliseconds."""

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from .harness import (AXE_JS, FIRST_START, axe_report, axe_violations, chart_traces, expect, open_train,
-                      sidebar_link, start_button, wait_app_idle, wait_charts_drawn, wait_until)
+from .harness import (AXE_JS, FIRST_START, axe_report, axe_violations, chart_traces, compare_and_wait, expect,
+                      open_train, sidebar_link, start_button, wait_app_idle, wait_charts_drawn, wait_until)
 
 # The one exclusion, inside Streamlit: a disabled selectbox (the saved run's read-only settings)
 # greys its label, as WCAG 1.4.3 allows for an inactive control, but Streamlit draws that label
@@ -71,14 +71,7 @@ def test_every_page_passes_an_axe_audit(axe_installed, page, app_url):
 def test_compare_with_results_passes_an_axe_audit(axe_installed, page, app_url):
     """The Compare page once its tables, curves and latent clouds are drawn (its headings
     once skipped a level under the page title)."""
-    page.goto(f"{app_url}/compare")
-    wait_app_idle(page)
-    epochs = page.locator(".st-key-cmp_epochs input")
-    epochs.fill("30")
-    epochs.press("Enter")
-    wait_app_idle(page)
-    page.get_by_role("button", name="Compare", exact=True).click()
-    expect(page.get_by_role("heading", name="Test metrics").first).to_be_visible(timeout=FIRST_START * 1000)
+    compare_and_wait(page, app_url, epochs=30)
     expect(page.get_by_role("heading", name="Training curves").first).to_be_visible()
     found = {"Compare, with results": audit(page)}
     assert not any(found.values()), "axe-core found:\n" + axe_report(found)

@@ -3,8 +3,8 @@
 the Runs page listing a run just trained."""
 from __future__ import annotations
 
-from .harness import (FIRST_START, chart_traces, exception_texts, expect, open_train, sidebar_link,
-                      start_button, table_records, wait_app_idle, wait_until)
+from .harness import (FIRST_START, chart_traces, compare_and_wait, exception_texts, expect, open_train,
+                      sidebar_link, start_button, table_records, wait_app_idle, wait_until)
 
 KARATE_NODES = 34
 # Where the Z cloud's sixth point is drawn, in page pixels (plotly's own axis conversion).
@@ -54,18 +54,10 @@ def test_latent_page_draws_z_and_prior_samples_as_two_clouds(page, app_url, scre
 
 
 def test_compare_page_trains_two_models_and_tabulates_them(page, app_url, screenshot):
-    page.goto(f"{app_url}/compare")
-    wait_app_idle(page)
+    compare_and_wait(page, app_url, epochs=60)
     models = page.locator(".st-key-cmp_models")
     expect(models).to_contain_text("GAE")
     expect(models).to_contain_text("ARGVA")
-    epochs = page.locator(".st-key-cmp_epochs input")
-    epochs.fill("60")
-    epochs.press("Enter")
-    wait_app_idle(page)
-    page.get_by_role("button", name="Compare", exact=True).click()
-
-    expect(page.get_by_role("heading", name="Test metrics").first).to_be_visible(timeout=FIRST_START * 1000)
     rows = wait_until(lambda: table_records(page), 30, what="the comparison table's rows")
     assert [row["model"] for row in rows] == ["GAE", "ARGVA"], rows
     assert all(row["AUC"] for row in rows), rows
