@@ -158,7 +158,8 @@ def _read_entry(key: PictureKey, path: Path, root) -> tuple[projection.Projectio
         log.warning("ignoring the damaged picture cache %s (%s: %s); it is drawn again", path, type(exc).__name__, exc)
         return None
     frame = projection.Projection(z_xy=z_xy, prior_xy=prior_xy, z_index=z_index, prior_index=prior_index,
-                                  method=key.method, seconds=float(data.get("seconds", 0.0)))
+                                  method=key.method, seconds=float(data.get("seconds", 0.0)),
+                                  backend=str(data.get("backend", "")))
     return frame, layout_epochs
 
 
@@ -184,7 +185,8 @@ def save(key: PictureKey, frame: projection.Projection, source: np.ndarray, root
         z_xy=frame.z_xy, prior_xy=frame.prior_xy, version=np.array(VERSION), source=source,
         z_index=empty if frame.z_index is None else frame.z_index,
         prior_index=empty if frame.prior_index is None else frame.prior_index,
-        seconds=np.array(frame.seconds), layout_epochs=np.array(int(layout_epochs))))
+        seconds=np.array(frame.seconds), layout_epochs=np.array(int(layout_epochs)),
+        backend=np.array(frame.backend)))
     return path
 
 
@@ -229,13 +231,15 @@ def neighbour(key: PictureKey, root: Path | str | None = None, quick_ok: bool = 
 
 
 def draw(key: PictureKey, root: Path | str | None = None, layout_epochs: int | None = None,
-         start_from_quick: bool = False) -> projection.Projection:
+         start_from_quick: bool = False, device: str | None = None) -> projection.Projection:
     """The picture, from the cache (one of at least `layout_epochs`, default the full
     layout) or drawn now and cached. A snapshot's UMAP picture starts from the nearest
     snapshot's full picture where there is one (`neighbour`): the warm-start schedule, about
     a quarter of a cold layout's CPU, gives the layout the Latent page's own frames have
     (each warm-started from its neighbour, aligned onto it), so it counts as a full one.
     `start_from_quick`: a live run's pictures, each refining the one before, the first a quick one.
+    `device`: projection.project's (None: ARGAE_PROJECTION_DEVICE, else auto; the file keeps
+    what computed the picture, `Projection.backend`).
     RunError / ValueError when the run or its Z cannot be read or projected."""
     wanted = layout_epochs or FULL_LAYOUT_EPOCHS
     cached = load_entry(key, root)
@@ -246,11 +250,11 @@ def draw(key: PictureKey, root: Path | str | None = None, layout_epochs: int | N
     start, prior = neighbour(key, root, quick_ok=start_from_quick), prior_for(key, z)
     rows = min(len(z), key.cap) + min(len(prior), key.cap)
     if start is not None and len(start.z_xy) + len(start.prior_xy) == rows:   # the same points: always, in a run
-        frame = projection.project(z, prior, "umap", init=start, seed=key.seed, cap=key.cap)
+        frame = projection.project(z, prior, "umap", init=start, seed=key.seed, cap=key.cap, device=device)
         save(key, frame, source, root, FULL_LAYOUT_EPOCHS)
         return frame
     frame = projection.project(z, prior, key.method, seed=key.seed, cap=key.cap,
-                               n_epochs=wanted if key.method == "umap" else None)
+                               n_epochs=wanted if key.method == "umap" else None, device=device)
     save(key, frame, source, root, wanted)
     return frame
 

@@ -22,9 +22,17 @@ means the same thing inside Z, inside the prior and between them. Two methods:
   * numba's disk cache is switched on for umap's compiled functions (umap does not ask for
     it), so only the first process on a machine pays the compilation; later processes load
     it in well under a second.
+
+On a GPU (projection_device.py: `device`, auto by default, or ARGAE_PROJECTION_DEVICE) the
+neighbour graph is computed exactly with torch on the GPU, UMAP's layout by RAPIDS cuML when it
+is installed (else umap-learn's on the CPU, from that graph), and PCA, when the GPU is named,
+with torch there. Each frame says what computed it (`Projection.backend`). Never run on a GPU here.
 """
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import logging
 import sys
 import threading
 import time
@@ -39,10 +47,13 @@ import numpy as np
 # partially initialised sklearn.base (ImportError, seen once under load). Through metrics, the
 # module lock of argae_core.metrics lets one thread import scikit-learn while the other waits.
 from . import metrics  # noqa: I001
+from . import projection_device
 from scipy import stats
 from scipy.linalg import orthogonal_procrustes
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
+
+log = logging.getLogger(__name__)
 
 METHODS = ("umap", "pca")
 COMPONENTS = (2, 3)          # a flat picture, or one to turn (every frame is one or the other)
@@ -55,6 +66,13 @@ WARM_LAYOUT_EPOCHS = 30      # from the previous frame at lr 0.1: 0.244, a 2%-no
 WARM_LEARNING_RATE = 0.1     # 0.08 radii (cold + aligned: 0.43); at lr 1: 0.182 and 0.16
 QUICK_LAYOUT_EPOCHS = 60     # a first picture in a third of the time (Cora ARGVA Z, 15-NN kept / CPU s:
                              # 50 epochs 0.189 / 0.62, 100 0.214 / 1.10, 200 0.238 / 2.29)
+# What computed a frame (Projection.backend); the torch ones name the device (cuda, cpu)
+SKLEARN_PCA = "scikit-learn PCA (CPU)"
+TORCH_PCA = "torch PCA on {device}"
+UMAP_LEARN = "umap-learn (CPU)"
+TORCH_KNN_UMAP_LEARN = "kNN on {device} (torch) + umap-learn layout (CPU)"
+CUML = "cuML (GPU; kNN on {device} by torch)"
+CPU_BACKENDS = ("", SKLEARN_PCA, UMAP_LEARN)   # the CPU path's (and unknown): pages name only the others
 CURVE_MMD_SAMPLE = 500       # points per cloud for the MMD curve: Cora Z 14 ms, against 100 ms at 1000
                              # (0.128 against 0.129; the final metrics use metrics.MMD_SAMPLE)
 
@@ -70,6 +88,7 @@ class Projection:
     method: str
     warm_started: bool = False   # UMAP started from a previous frame
     seconds: float = 0.0
+    backend: str = ""            # what computed it (SKLEARN_PCA, UMAP_LEARN, CUML, ...); "" unknown
 
     @property
     def xy(self) -> np.ndarray:
@@ -127,14 +146,18 @@ def _take(array: np.ndarray, index: np.ndarray | None) -> np.ndarray:
 def project(z: np.ndarray, prior: np.ndarray, method: str = "umap",
             init: Projection | np.ndarray | None = None, seed: int = 0,
             n_epochs: int | None = None, cap: int = DEFAULT_CAP,
-            learning_rate: float | None = None, components: int = 2) -> Projection:
+            learning_rate: float | None = None, components: int = 2,
+            device: str | None = None) -> Projection:
     """Project Z and prior samples jointly to `components` (2 or 3) dimensions.
 
     `init` is the previous frame (a `Projection`, or its stacked `xy`): UMAP starts from
     it, and either method's result is aligned onto it, so successive frames stay put.
     Its rows must be the same points (same sizes and `cap`, hence the same subsample).
-    `n_epochs` / `learning_rate` default to the cold or warm-start settings above."""
+    `n_epochs` / `learning_rate` default to the cold or warm-start settings above.
+    `device`: auto, cpu, cuda or torch-cpu (projection_device.py); None: ARGAE_PROJECTION_DEVICE,
+    else auto. ProjectionDeviceError (a ValueError) when it is unknown or not on this machine."""
     _check_choice(method, components)
+    target = projection_device.resolve(device, method)
     z, prior = _checked("Z", z, DIVERGED_HINT), _checked("the prior sample", prior)
     if z.shape[1] != prior.shape[1]:
         raise ValueError(f"Z has {z.shape[1]} dimensions but the prior sample has "
@@ -144,15 +167,15 @@ def project(z: np.ndarray, prior: np.ndarray, method: str = "umap",
     points = np.vstack([_take(z, z_index), _take(prior, prior_index)])
     previous = _previous_layout(init, len(points), components)
     if method == "pca":
-        xy = _pca(points, components)
+        xy, backend = _pca(points, components, target)
     else:
-        xy = _umap(points, previous, seed, n_epochs, learning_rate, components)
+        xy, backend = _umap(points, previous, seed, n_epochs, learning_rate, components, target)
     if previous is not None:
         xy = align(xy, previous)
     n_z = len(z) if z_index is None else len(z_index)
     return Projection(z_xy=xy[:n_z], prior_xy=xy[n_z:], z_index=z_index, prior_index=prior_index,
                       method=method, warm_started=method == "umap" and previous is not None,
-                      seconds=time.perf_counter() - start)
+                      seconds=time.perf_counter() - start, backend=backend)
 
 
 def _check_choice(method: str, components: int) -> None:
@@ -173,36 +196,81 @@ def _previous_layout(init: Projection | np.ndarray | None, rows: int, components
     return layout
 
 
-def _pca(points: np.ndarray, components: int = 2) -> np.ndarray:
-    """First two (or three) principal components; a latent size below that gives zeros in
-    the missing axes. The solver works on the small dim x dim covariance: under CPU
-    contention a full SVD of the stacked cloud took 0.2-0.9 s (threaded BLAS waiting for
-    cores), this takes ~5 ms."""
+def _pca(points: np.ndarray, components: int = 2,
+         target: projection_device.Target = projection_device.CPU) -> tuple[np.ndarray, str]:
+    """(First two (or three) principal components, what computed them); a latent size below
+    that gives zeros in the missing axes. The solver works on the small dim x dim covariance:
+    under CPU contention a full SVD of the stacked cloud took 0.2-0.9 s (threaded BLAS waiting
+    for cores), this takes ~5 ms. On a torch device the same covariance's eigh runs there."""
     kept = min(components, points.shape[1])
-    xy = PCA(n_components=kept, svd_solver="covariance_eigh").fit_transform(points)
+    if target.uses_torch:
+        xy = projection_device.pca(points, kept, target.torch_device)
+        backend = TORCH_PCA.format(device=target.torch_device)
+    else:
+        xy = PCA(n_components=kept, svd_solver="covariance_eigh").fit_transform(points)
+        backend = SKLEARN_PCA
     if kept < components:
         xy = np.hstack([xy, np.zeros((len(xy), components - kept), dtype=xy.dtype)])
-    return xy.astype(np.float32)
+    return xy.astype(np.float32), backend
 
 
 def _umap(points: np.ndarray, previous: np.ndarray | None, seed: int,
-          n_epochs: int | None, learning_rate: float | None, components: int = 2) -> np.ndarray:
+          n_epochs: int | None, learning_rate: float | None, components: int = 2,
+          target: projection_device.Target = projection_device.CPU) -> tuple[np.ndarray, str]:
+    """(The layout, what computed it): the exact neighbour graph (scikit-learn, or torch on
+    the target's device), then the layout by umap-learn, or by cuML on a GPU where installed."""
     if len(points) < UMAP_MIN_POINTS:
         raise ValueError(f"UMAP needs at least {UMAP_MIN_POINTS} points (Z and prior together), "
                          f"got {len(points)}: use PCA")
-    umap = _umap_module()
     neighbors = min(UMAP_NEIGHBORS, len(points))
-    distances, indices = NearestNeighbors(n_neighbors=neighbors).fit(points).kneighbors(points)
+    if target.uses_torch:
+        indices, distances = projection_device.knn(points, neighbors, target.torch_device)
+    else:
+        distances, indices = NearestNeighbors(n_neighbors=neighbors).fit(points).kneighbors(points)
+        indices, distances = indices.astype(np.int32), distances.astype(np.float32)
     warm = previous is not None
-    reducer = umap.UMAP(
-        n_neighbors=neighbors, n_components=components, random_state=seed, n_jobs=1,
-        n_epochs=n_epochs or (WARM_LAYOUT_EPOCHS if warm else COLD_LAYOUT_EPOCHS),
-        learning_rate=learning_rate or (WARM_LEARNING_RATE if warm else 1.0),
-        init=previous if warm else "spectral",
-        precomputed_knn=(indices.astype(np.int32), distances.astype(np.float32), None))
+    settings = dict(n_neighbors=neighbors, n_components=components, random_state=seed,
+                    n_epochs=n_epochs or (WARM_LAYOUT_EPOCHS if warm else COLD_LAYOUT_EPOCHS),
+                    learning_rate=learning_rate or (WARM_LEARNING_RATE if warm else 1.0),
+                    init=previous if warm else "spectral")
+    cuml_umap = _cuml_umap() if target.gpu else None
+    if cuml_umap is not None:
+        try:
+            reducer = cuml_umap(**settings, precomputed_knn=(indices, distances), output_type="numpy")
+            xy = np.asarray(reducer.fit_transform(points), dtype=np.float32)
+            if xy.shape != (len(points), components) or not np.isfinite(xy).all():
+                raise ValueError(f"a layout of shape {xy.shape} with finite values: {np.isfinite(xy).all()}")
+        except Exception as exc:   # a cuML that does not take these arguments, a GPU out of memory
+            log.warning("cuML's UMAP failed (%s: %s); umap-learn lays this frame out on the CPU",
+                        type(exc).__name__, exc)
+        else:
+            _warm.set()
+            return xy, CUML.format(device=target.torch_device)
+    umap = _umap_module()
+    reducer = umap.UMAP(**settings, n_jobs=1, precomputed_knn=(indices, distances, None))
     xy = reducer.fit_transform(points).astype(np.float32)
     _warm.set()
-    return xy
+    return xy, (TORCH_KNN_UMAP_LEARN.format(device=target.torch_device) if target.uses_torch else UMAP_LEARN)
+
+
+_cuml_broken: list[str] = []   # a cuML whose import failed once: not tried again in this process
+
+
+def _cuml_umap():
+    """RAPIDS cuML's UMAP class when cuML is importable, else None (checked without importing
+    it when it is not installed; a failed import is logged once)."""
+    module = sys.modules.get("cuml.manifold")
+    if module is None:
+        if _cuml_broken or "cuml" not in sys.modules and importlib.util.find_spec("cuml") is None:
+            return None
+        try:
+            module = importlib.import_module("cuml.manifold")
+        except Exception as exc:   # a broken install: CUDA libraries missing, a version clash
+            _cuml_broken.append(f"{type(exc).__name__}: {exc}")
+            log.warning("cuML is installed but does not import (%s); UMAP's layout runs on the CPU",
+                        _cuml_broken[0])
+            return None
+    return getattr(module, "UMAP", None)
 
 
 def align(current: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -222,11 +290,13 @@ class Projector:
     picture are two projectors, so neither overwrites the other's frames): each frame starts
     from, and is aligned onto, the frame of the nearest earlier epoch already computed. Feed
     epochs in order (`update` does); the page keeps one per run and calls `update` as
-    snapshots arrive. Thread-safe."""
+    snapshots arrive. `device`: project()'s, for every frame. Thread-safe."""
 
-    def __init__(self, method: str = "umap", seed: int = 0, cap: int = DEFAULT_CAP, components: int = 2):
+    def __init__(self, method: str = "umap", seed: int = 0, cap: int = DEFAULT_CAP, components: int = 2,
+                 device: str | None = None):
         _check_choice(method, components)
         self.method, self.seed, self.cap, self.components = method, seed, cap, components
+        self.device = device
         self.frames: dict[int, Projection] = {}
         self._prior: np.ndarray | None = None
         self._lock = threading.Lock()
@@ -252,7 +322,7 @@ class Projector:
             prior = self.prior(min(len(z), self.cap), z.shape[1])
             quick_epochs = QUICK_LAYOUT_EPOCHS if quick and previous is None and self.method == "umap" else None
             projection = project(z, prior, self.method, init=previous, seed=self.seed, cap=self.cap,
-                                 n_epochs=quick_epochs, components=self.components)
+                                 n_epochs=quick_epochs, components=self.components, device=self.device)
             self.frames[epoch] = projection
             return projection
 
@@ -270,9 +340,10 @@ class Projector:
 
 
 def project_sequence(snapshots: dict[int, np.ndarray], method: str = "umap", seed: int = 0,
-                     cap: int = DEFAULT_CAP, components: int = 2) -> dict[int, Projection]:
+                     cap: int = DEFAULT_CAP, components: int = 2,
+                     device: str | None = None) -> dict[int, Projection]:
     """Frames of a finished run's snapshots {epoch: Z}, each aligned onto the one before."""
-    return Projector(method, seed, cap, components).update(snapshots)
+    return Projector(method, seed, cap, components, device).update(snapshots)
 
 
 # -------------------------------------------------------------------- warm-up

@@ -13,6 +13,10 @@ compilation can be paid once, out of the way:
 numba's disk cache lives in NUMBA_CACHE_DIR when set, else beside the packages (umap's and
 pynndescent's __pycache__) or in the user's cache folder; an empty NUMBA_CACHE_DIR is a fresh
 install (benchmarks/bench_projection.py measures it so). Light on import: no torch, no umap.
+
+The pictures are computed where ARGAE_PROJECTION_DEVICE says (argae_core/projection_device.py;
+unset: auto, the GPU where torch sees one): the server's picture processes inherit it. A value
+that cannot be used is said once on stderr (`warm` alone exits with 2) and in each failed answer.
 """
 from __future__ import annotations
 
@@ -49,16 +53,26 @@ def main(argv: list[str] | None = None) -> int:
     lower_priority(args.nice)
     started = time.perf_counter()
 
+    refused: list[str] = []
+
     def compile_umap() -> None:
         lower_priority(args.compile_nice, this_thread=True)   # Linux keeps a niceness per thread
         from . import projection   # its imports (scikit-learn, scipy) at that priority too
-        projection.warm_up(background=False)
+        try:
+            projection.warm_up(background=False)
+        except projection.projection_device.ProjectionDeviceError as exc:   # ARGAE_PROJECTION_DEVICE
+            refused.append(str(exc))
     compiling = threading.Thread(target=compile_umap, name="compile")
     compiling.start()
     compiling.join()
-    if not args.quiet:
+    if refused:
+        print(f"warm: {refused[0]}", file=sys.stderr, flush=True)
+        if not args.serve:
+            return 2
+    elif not args.quiet:
         print(f"umap compiled and cached in {time.perf_counter() - started:.1f} s "
-              f"(numba cache: {os.environ.get('NUMBA_CACHE_DIR') or 'beside the packages'})")
+              f"(numba cache: {os.environ.get('NUMBA_CACHE_DIR') or 'beside the packages'}; "
+              f"projection device: {os.environ.get('ARGAE_PROJECTION_DEVICE') or 'auto'})")
     if args.serve:
         serve(sys.stdin, sys.stdout, live=args.live)
     return 0

@@ -15,6 +15,16 @@ it). --aligned-umap N adds umap's AlignedUMAP on the last N snapshots, after the
 (slow: it compiles pynndescent and its own layout, then fits all N frames together).
 
     ARGAE_DATA_DIR=/work/shared/datasets PYTHONPATH=. python benchmarks/bench_projection.py
+
+--projection-device (auto, cpu, cuda, torch-cpu; argae_core/projection_device.py) projects every
+frame there, the fresh processes' and the servers' picture processes' too (through
+ARGAE_PROJECTION_DEVICE); the header names what computed the frames (Projection.backend).
+--knn times only the parts the device changes, at the projection's cap (projection.DEFAULT_CAP
+Z rows + as many prior rows, --dim dimensions): the exact 15-NN graph UMAP is given and PCA, by
+scikit-learn (the CPU path) and by torch on --projection-device (default torch-cpu here), with
+how far they agree, then one cold UMAP frame on each:
+
+    PYTHONPATH=. python benchmarks/bench_projection.py --knn --projection-device cuda
 """
 from __future__ import annotations
 
@@ -152,6 +162,63 @@ def fresh_process(path: Path, numba_cache: Path, warm_up: bool) -> dict:
     return {name: stamp - launched for name, stamp in stamps.items()}
 
 
+# ------------------------------------------------------------ the device's parts
+def knn_rows(device: str, dim: int, repeats: int) -> None:
+    """Neighbour graph, PCA and a cold UMAP frame at the cap, CPU path against `device`."""
+    from sklearn.decomposition import PCA
+    from sklearn.neighbors import NearestNeighbors
+
+    from argae_core import projection as P
+    from argae_core import projection_device as D
+    target = D.resolve(device)
+    if not target.uses_torch:
+        raise SystemExit(f"--knn compares the torch path with the CPU path: give --projection-device cuda or "
+                         f"torch-cpu, not {device}")
+    import torch
+    sync = torch.cuda.synchronize if target.gpu else (lambda: None)
+    z = synthetic_snapshots(50, n=P.DEFAULT_CAP, dim=dim)[50]
+    points = np.vstack([z, P.prior_samples(len(z), dim, seed=0)])
+    k = P.UMAP_NEIGHBORS
+
+    def sklearn_knn():
+        return NearestNeighbors(n_neighbors=k).fit(points).kneighbors(points)
+
+    def torch_knn():
+        result = D.knn(points, k, target.torch_device)   # numpy back: the copy and the GPU's work included
+        sync()
+        return result
+
+    def times(function):
+        function()   # first call: imports, a GPU's context and kernels
+        return median_clock(function, repeats)
+    (distances, indices), (ours_i, ours_d) = sklearn_knn(), torch_knn()
+    same = float((ours_i == indices).mean())
+    gap = float(np.abs(ours_d - distances).max())
+    cpu_knn, torch_knn_s = times(sklearn_knn), times(torch_knn)
+    cpu_pca = times(lambda: PCA(n_components=2, svd_solver="covariance_eigh").fit_transform(points))
+    torch_pca = times(lambda: (D.pca(points, 2, target.torch_device), sync()))
+    print(f"{len(points):,} points x {dim} dims (projection cap {P.DEFAULT_CAP:,} Z + as many prior); torch "
+          f"{torch.__version__}, {torch.get_num_threads()} torch thread(s); device {target.name}"
+          f"{' (' + torch.cuda.get_device_name(target.torch_device) + ')' if target.gpu else ''}; "
+          f"median of {repeats}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    rows = [("", "wall", "CPU", "ratio"),
+            ("15-NN graph, scikit-learn NearestNeighbors", f"{cpu_knn[0]:.3f} s", f"{cpu_knn[1]:.3f} s", "1.00x"),
+            (f"15-NN graph, torch on {target.torch_device}", f"{torch_knn_s[0]:.3f} s", f"{torch_knn_s[1]:.3f} s",
+             f"{torch_knn_s[0] / cpu_knn[0]:.2f}x"),
+            ("PCA, scikit-learn (covariance eigh)", f"{cpu_pca[0]:.4f} s", f"{cpu_pca[1]:.4f} s", "1.00x"),
+            (f"PCA, torch on {target.torch_device}", f"{torch_pca[0]:.4f} s", f"{torch_pca[1]:.4f} s",
+             f"{torch_pca[0] / cpu_pca[0]:.2f}x")]
+    print(table(rows))
+    print(f"same neighbours: {same:.4%} of entries; largest distance difference {gap:.2e}")
+    P.warm_up(background=False)
+    z_frame, prior = z, P.prior_samples(len(z), dim, seed=0)
+    for name in ("cpu", device):
+        frame = P.project(z_frame, prior, "umap", device=name)   # the first on a device: its start
+        frame, wall, cpu = clock(lambda: P.project(z_frame, prior, "umap", device=name))
+        print(f"cold UMAP frame ({P.COLD_LAYOUT_EPOCHS} layout epochs), device {name}: {wall:.2f} s wall, "
+              f"{cpu:.2f} s CPU; {frame.backend}")
+
+
 # ------------------------------------------------------------------ the data
 def snapshots(epochs: int, synthetic: bool) -> tuple[dict[int, np.ndarray], str]:
     if not synthetic:
@@ -281,6 +348,12 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--synthetic", action="store_true")
     parser.add_argument("--aligned-umap", type=int, default=0, metavar="N")
+    parser.add_argument("--projection-device", default=None,
+                        help="auto, cpu, cuda or torch-cpu [ARGAE_PROJECTION_DEVICE, else auto; with --knn torch-cpu]")
+    parser.add_argument("--knn", action="store_true",
+                        help="only the neighbour graph, PCA and a cold UMAP frame at the cap, CPU path vs the device")
+    parser.add_argument("--dim", type=int, default=64, help="with --knn: latent dimensions [64, the default latent size]")
+    parser.add_argument("--repeats", type=int, default=5, help="with --knn: timed calls per measure [5]")
     parser.add_argument("--child")
     parser.add_argument("--no-warm-up", action="store_true")
     parser.add_argument("--server-child", action="store_true")
@@ -289,6 +362,10 @@ def main() -> None:
     parser.add_argument("--server-epochs", type=int, default=100,
                         help="epochs of each of the 4 Cora runs of the server's comparison [100]")
     args = parser.parse_args()
+    if args.projection_device is not None:   # every frame, in this process and the ones it starts
+        os.environ["ARGAE_PROJECTION_DEVICE"] = args.projection_device
+    if args.knn:
+        return knn_rows(args.projection_device or "torch-cpu", args.dim, args.repeats)
     if args.child:
         return child(args.child, warm_up=not args.no_warm_up)
     if args.server_child:
@@ -314,6 +391,8 @@ def main() -> None:
         alone = fresh_process(path, cache, warm_up=False)
 
     P.warm_up(background=False)
+    print(f"projection device {P.projection_device.requested()}: PCA by {P.project(z, prior, 'pca').backend}, "
+          f"UMAP by {P.project(z[:100], prior[:100], 'umap', n_epochs=5).backend}\n")
     pca_frame, pca_cpu = median_clock(lambda: P.project(z, prior, "pca"), 5)
     sequence = sequence_rows(P, snaps, prior)
     noise = noise_rows(P, z, prior)

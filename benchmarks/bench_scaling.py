@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python benchmarks/bench_scaling.py [--sizes 1000,10000,100000] [--epochs 5]
         [--degree 10] [--features 128] [--threads 1] [--no-umap] [--sampled] [--batch-nodes 8192]
-        [--device cpu|cuda|auto]
+        [--device cpu|cuda|auto] [--projection-device auto|cpu|cuda|torch-cpu]
 
 With `--sampled` every size trains sampled (argae_core/sampling.py: an epoch is one pass over
 the training edges in batches of subgraphs of `--batch-nodes` nodes); the parts of an epoch are
@@ -29,7 +29,9 @@ default ARGVA config on a planted partition of 10 communities, average degree `-
 
 `--device` trains on that device (argae_core/devices.py; default cpu); on a GPU the table
 names it (torch.cuda.get_device_name) and adds its peak memory (torch.cuda.max_memory_allocated),
-and wall times wait for the GPU (torch.cuda.synchronize).
+and wall times wait for the GPU (torch.cuda.synchronize). `--projection-device` (default auto:
+the GPU where torch sees one; argae_core/projection_device.py) is where the pictures are
+computed; the table's header names what computed them (Projection.backend).
 """
 from __future__ import annotations
 
@@ -146,10 +148,12 @@ def child(nodes: int, args) -> dict:
     out["test_auc"] = final.get("test_auc")
 
     prior = projection.prior_samples(nodes, z_np.shape[1], seed=config.seed)
-    _, out["pca_picture_s"], _ = clock(projection.project, z_np, prior, "pca")
+    frame, out["pca_picture_s"], _ = clock(projection.project, z_np, prior, "pca")
+    out["pca_backend"] = frame.backend
     if args.umap:
         _, out["umap_warm_up_s"], _ = clock(projection.warm_up, False)
-        _, out["umap_picture_s"], _ = clock(projection.project, z_np, prior, "umap")
+        frame, out["umap_picture_s"], _ = clock(projection.project, z_np, prior, "umap")
+        out["umap_backend"] = frame.backend
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out["gpu_peak_mb"] = devices.peak_memory_mb(device)
     return out
@@ -314,6 +318,8 @@ def main() -> None:
     parser.add_argument("--batch-nodes", type=int, default=8192)
     parser.add_argument("--timeout", type=float, default=600, help="seconds per size")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")
+    parser.add_argument("--projection-device", default="auto",
+                        help="where the pictures are computed: auto (default), cpu, cuda or torch-cpu")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -324,6 +330,12 @@ def main() -> None:
         resolve_device(args.device)   # refused here, with its reason, before any size runs
     except DeviceError as exc:
         raise SystemExit(str(exc)) from None
+    from argae_core import projection_device
+    try:
+        projection_device.resolve(args.projection_device)
+    except projection_device.ProjectionDeviceError as exc:
+        raise SystemExit(str(exc)) from None
+    os.environ[projection_device.ENV] = args.projection_device   # the children project there
     sizes = [int(s) for s in args.sizes.split(",")]
     results = []
     for nodes in sizes:
@@ -334,6 +346,8 @@ def main() -> None:
           f"{args.features} features; {'sampled (' + format(args.batch_nodes, ',') + '-node batches)' if args.sampled else 'full-batch'}; default ARGVA (latent {config.latent_size}, encoder hidden "
           f"{config.encoder_hidden}, {config.discriminator_steps} D step(s)); {args.threads} torch thread(s); "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    print(f"pictures ({args.projection_device}): PCA by {results[0].get('pca_backend')}"
+          + (f", UMAP by {results[0].get('umap_backend')}" if args.umap else ""))
     print(f"{'nodes':<36}" + "".join(f"{r['nodes']:>12,}" for r in results))
     for label, key, fmt in ROWS:
         print(f"{label:<36}" + "".join(f"{cell(r, label, key, fmt):>12}" for r in results))

@@ -73,7 +73,8 @@ def scatter(source: Source, epoch: int, view: dict, graph: runs.GraphInfo) -> tu
                     "epoch (setting `snapshot nodes`); its final Z, in the downloads, has them all.")
     st.caption(caption + " Hover a point for its node id, label, degree and D(z); click a legend entry to hide it."
                + (" Drag to turn the picture, scroll to zoom." if three_d else "")
-               + (" " + plots.UMAP_HIDES_SCALE if frame.method == "umap" else ""))
+               + (" " + plots.UMAP_HIDES_SCALE if frame.method == "umap" else "")
+               + (f" Computed by {frame.backend}." if frame.backend not in projection.CPU_BACKENDS else ""))
     chosen = follow.picker(source.run_id, graph)
     scale_views(source, epoch, view, z, chosen, graph)
     if source.config.adversarial:

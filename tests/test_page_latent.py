@@ -123,6 +123,16 @@ def test_a_saved_run_shows_both_clouds_with_hover(runs_dir, saved):
     assert len(bars) == 8
 
 
+def test_a_picture_computed_off_the_cpu_path_says_by_what(runs_dir, saved, monkeypatch):
+    """On a GPU (here: torch's code on the CPU device, ARGAE_PROJECTION_DEVICE) the caption names
+    what computed the picture; the CPU path's pictures say nothing more than before."""
+    def captions(at: AppTest) -> str:
+        return " ".join(c.value for c in at.caption)
+    assert "Computed by" not in captions(open_latent(saved[1]))
+    monkeypatch.setenv("ARGAE_PROJECTION_DEVICE", "torch-cpu")
+    assert "Computed by torch PCA on cpu." in captions(open_latent(saved[1], latent_seed=3))
+
+
 @pytest.mark.parametrize("choice, shown", [("first", 8), ("furthest", 8), ("pick", 3)])
 def test_the_dimension_histograms_show_the_dimensions_chosen(runs_dir, saved, choice, shown):
     at = open_latent(saved[1])

@@ -117,6 +117,34 @@ def test_a_rewritten_z_file_or_new_layout_settings_make_the_picture_stale(saved_
     assert pictures.draw(key, root) is not None and pictures.load(key, root) is not None
 
 
+def test_a_picture_keeps_what_computed_it_and_the_device_comes_from_the_environment(saved_run, monkeypatch):
+    """The picture process's projections follow ARGAE_PROJECTION_DEVICE (or draw's `device`), and
+    the file says which backend drew it (older files, without it, read as unknown)."""
+    root, job = saved_run
+    from argae_core import runs
+    epoch = runs.load_run(job.run_id, root).snapshot_epochs[0]
+    key = pictures.PictureKey(job.run_id, pictures.SNAPSHOT, epoch, "pca", 31)
+    monkeypatch.setenv("ARGAE_PROJECTION_DEVICE", "torch-cpu")
+    assert pictures.draw(key, root).backend == "torch PCA on cpu"
+    assert pictures.load(key, root).backend == "torch PCA on cpu"
+    other = pictures.PictureKey(job.run_id, pictures.SNAPSHOT, epoch, "pca", 32)
+    assert pictures.draw(other, root, device="cpu").backend == projection.SKLEARN_PCA == pictures.load(other, root).backend
+    monkeypatch.setenv("ARGAE_PROJECTION_DEVICE", "tpu")
+    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+        pictures.draw(pictures.PictureKey(job.run_id, pictures.SNAPSHOT, epoch, "pca", 33), root)
+    asked = json.dumps({"key": pictures.PictureKey(job.run_id, pictures.SNAPSHOT, epoch, "umap", 34).to_dict(),
+                        "root": str(root)})
+    answers = io.StringIO()
+    warm.serve(io.StringIO(f"{ahead.NOW}\t{asked}\n"), answers)   # the picture process says why, per request
+    assert answers.getvalue().splitlines()[1] == (f"failed {asked}\tprojection device: unknown device 'tpu' "
+                                                  "(from ARGAE_PROJECTION_DEVICE); choose auto, cpu, cuda, torch-cpu")
+    path = pictures.cache_path(key, root)
+    with np.load(path) as arrays:
+        older = {name: arrays[name] for name in arrays.files if name != "backend"}
+    np.savez(path, **older)
+    assert pictures.load(key, root).backend == ""
+
+
 @pytest.mark.parametrize("damage", [b"", b"not a zip file at all", "truncate"])
 def test_a_damaged_picture_file_is_logged_and_ignored_then_drawn_again(saved_run, umap_warm, caplog, damage):
     root, _ = saved_run

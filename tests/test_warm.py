@@ -27,6 +27,15 @@ def test_warm_fills_an_empty_numba_cache_and_a_second_process_loads_it(tmp_path)
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.nbc")} == before
 
 
+def test_warm_refuses_a_projection_device_that_is_not_there(tmp_path):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT), ARGAE_PROJECTION_DEVICE="gpu")
+    done = subprocess.run([sys.executable, "-m", "argae_core", "warm"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip() == ("warm: projection device: unknown device 'gpu' (from ARGAE_PROJECTION_DEVICE); "
+                                   "choose auto, cpu, cuda, torch-cpu")
+
+
 def test_the_warm_command_imports_no_torch():
     script = "import sys, argae_core.warm; print('torch' in sys.modules or 'umap' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
