@@ -28,7 +28,7 @@ def runs_table(summaries: list[runs.RunSummary]) -> pd.DataFrame:
         "started": s.started, "epochs": s.epochs_done, "planned": s.epochs_planned,
         **{name: getattr(s, key) for key, name in METRIC_COLUMNS.items()},
         "status": s.status, "steered at": s.steered_at or "", "dropped": s.snapshots_dropped,
-        "MB": s.disk_bytes / runs_disk.MB, "source": s.source, "group": s.group,
+        "MB": s.disk_bytes / runs_disk.MB, "source": s.source, "group": s.group or "",
         **({"shared": s.shared} if viewer.signed_in else {}), "run": s.run_id} for s in summaries])
     # Stored in UTC; shown as naive UTC so every viewer of a shared server reads the same time.
     table["started"] = pd.to_datetime(table["started"], utc=True, errors="coerce").dt.tz_localize(None)
