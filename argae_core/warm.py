@@ -146,8 +146,11 @@ def serve(requests, answers, live: bool = False) -> None:
                         pictures.draw(key, root, start_from_quick=True)
                     drawn.add(request)
                     print(f"done {request}", file=answers, flush=True)
-                    # at most CPU_SHARE of a core, as the page's frame filler: the training keeps the rest
-                    time.sleep(min(MAX_REST, (time.thread_time() - cpu) * (1 / CPU_SHARE - 1)))
+                    # the live process: at most CPU_SHARE of a core, as the page's frame filler (the
+                    # training keeps the rest); the main one serving it as a fallback goes straight on
+                    # to the next page's request
+                    if live:
+                        time.sleep(min(MAX_REST, (time.thread_time() - cpu) * (1 / CPU_SHARE - 1)))
                     continue
                 entry = pictures.load_entry(key, root)
                 if entry is None and key.method == "umap" and pictures.neighbour(key, root) is None:

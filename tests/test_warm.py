@@ -138,3 +138,24 @@ def test_a_live_picture_unanswered_for_a_while_is_asked_of_the_other_process_too
     assert ahead.answer(key, "/runs", live=True) is None
     ahead._AHEAD.answers[ahead_sent[0]] = ("done", time.time())
     assert ahead.answer(key, "/runs", live=True) == "done" and ahead.answer(key, "/runs") is None
+
+
+def test_only_the_live_process_rests_after_a_live_picture(monkeypatch):
+    """The live process rests after each picture (a quarter of a core); the main picture
+    process, serving a live request as the fallback, does not keep other pages waiting."""
+    import io
+    import json
+
+    from argae_core import pictures, warm
+    monkeypatch.setattr(pictures, "neighbour", lambda *a, **k: None)
+    monkeypatch.setattr(pictures, "draw", lambda *a, **k: sum(i * i for i in range(200_000)))   # some CPU
+    rests = []
+    monkeypatch.setattr(warm.time, "sleep", rests.append)
+    key = pictures.PictureKey("run-1", pictures.SNAPSHOT, 40, "umap", 0)
+    line = "0\t" + json.dumps({"key": key.to_dict(), "root": "/runs", "live": True}) + "\n"
+    for live in (True, False):
+        rests.clear()
+        answers = io.StringIO()
+        warm.serve(io.StringIO(line), answers, live=live)
+        assert "done " in answers.getvalue(), answers.getvalue()
+        assert bool(rests and rests[0] > 0) is live, (live, rests)
