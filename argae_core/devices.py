@@ -30,10 +30,7 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if choice == "cuda":
         if not torch.cuda.is_available():
-            build = torch.version.cuda
-            why = (f"this torch ({torch.__version__}) is built for CUDA {build} but finds no GPU"
-                   if build else f"this torch ({torch.__version__}) is built without CUDA")
-            raise DeviceError(f"'cuda' was asked for but no GPU is available: {why}; "
+            raise DeviceError(f"'cuda' was asked for but no GPU is available: {no_cuda_reason()}; "
                               "use auto or cpu")
         return torch.device("cuda")
     if choice == "mps":
@@ -44,6 +41,13 @@ def resolve_device(name: str = "auto") -> torch.device:
     if choice in ("cpu", "meta"):
         return torch.device(choice)
     raise DeviceError(f"unknown device {name!r}; choose auto, cpu, cuda or mps")
+
+
+def no_cuda_reason() -> str:
+    """Why torch finds no CUDA GPU here, in words (for a refusal: a run's device, a picture's)."""
+    build = torch.version.cuda
+    return (f"this torch ({torch.__version__}) is built for CUDA {build} but finds no GPU"
+            if build else f"this torch ({torch.__version__}) is built without CUDA")
 
 
 def device_name(device: torch.device) -> str:

@@ -118,10 +118,8 @@ def _torch_or_refuse(choice: str):
 def _cuda_target(choice: str) -> Target:
     torch = _torch_or_refuse(choice)
     if not torch.cuda.is_available():
-        build = torch.version.cuda
-        why = (f"this torch ({torch.__version__}) is built for CUDA {build} but finds no GPU"
-               if build else f"this torch ({torch.__version__}) is built without CUDA")
-        raise ProjectionDeviceError(f"{choice!r} was asked for but no GPU is available: {why}; "
+        from .devices import no_cuda_reason   # torch is imported by now
+        raise ProjectionDeviceError(f"{choice!r} was asked for but no GPU is available: {no_cuda_reason()}; "
                                     "use auto or cpu")
     if choice != "cuda":
         index = choice.partition(":")[2]

@@ -108,9 +108,8 @@ elif graph_state == "pending":
     caption_when_read(config)
 # A planted graph too big is said once, with the memory it would need (by the estimate).
 sized = not viewing and set(problems) <= {"planted_nodes"}
-for field_name, message in problems.items():
-    if not sized:
-        st.error(f"**{field_name.replace('_', ' ')}**: {message}", icon=":material/block:")
+for field_name, message in ({} if sized else problems).items():
+    st.error(f"**{field_name.replace('_', ' ')}**: {message}", icon=":material/block:")
 too_big = sized and train_estimate.show(config, graph if graph_state == "ready" else None,
                                         problem=problems.get("planted_nodes"))
 
