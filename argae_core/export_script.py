@@ -34,7 +34,7 @@ from .config import TrainConfig
 from .data import PLANETOID, load_graph, split_edges
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-PASTED_MODULES = ("config", "devices", "snapshots", "graph", "records", "steering", "models", "sampling",
+PASTED_MODULES = ("config", "devices", "snapshots", "graph", "records", "steering", "dense", "models", "sampling",
                   "training")
 DATA_NAMES = ("_from_pyg", "_clean_edges")
 DATA_IMPORTS = ("from dataclasses import dataclass, field", "import torch", "from torch_geometric.data import Data",
@@ -159,7 +159,8 @@ def run_spec(config: TrainConfig, history: list[dict], metrics: dict | None, run
     spec = {"run_id": run_id, "config": raw_config, "steering": history, "source": config.dataset
             if builtin else "embedded", "graph_name": graph.name, "nodes": graph.num_nodes,
             "edges": graph.num_edges,
-            "reported": {k: (metrics or {}).get(k) for k in ("test_auc", "test_ap", "best_epoch", "sampler")}}
+            "reported": {k: (metrics or {}).get(k) for k in ("test_auc", "test_ap", "best_epoch", "sampler",
+                                                              "dense_products")}}
     return spec, blob
 
 
@@ -256,6 +257,7 @@ def main() -> None:
     args = parser.parse_args()
     config = TrainConfig.from_dict(RUN["config"]).validate()
     graph, split = load_run_graph(args.root)
+    dense.pin(RUN["reported"].get("dense_products"))  # MKL or oneDNN per product, as the run chose
     trainer = ExportedTrainer(config, graph, split, plan=RUN["steering"])
     ran_by = RUN["reported"].get("sampler")
     if ran_by and trainer.sampler != ran_by:   # e.g. PyG's loader there, no torch-sparse / pyg-lib here

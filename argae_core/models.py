@@ -34,6 +34,7 @@ from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.nn.inits import zeros
 
 from .config import TrainConfig
+from .dense import linear_relu, times_weight, weight_gradient
 
 SPARSE_FEATURES_BELOW = 0.1  # feature density under which X W runs sparse (measured crossover 0.1-0.2)
 
@@ -116,7 +117,29 @@ class GCNLayer(nn.Module):
 
     def forward(self, x: torch.Tensor | FixedSparse, adjacency: FixedSparse) -> torch.Tensor:
         # In place: the product is a fresh tensor nothing else holds (one N x out pass less).
-        return (adjacency @ (x @ self.lin.weight.t())).add_(self.bias)
+        return (adjacency @ weighted(x, self.lin.weight)).add_(self.bias)
+
+
+def weighted(x: torch.Tensor | FixedSparse, weight: torch.Tensor) -> torch.Tensor:
+    """x W^T, with autograd: sparse features by their `FixedSparse` product; dense x by
+    `dense.times_weight` forwards and for x's gradient (grad W), `dense.weight_gradient` for
+    W's (grad^T x)."""
+    if isinstance(x, FixedSparse):
+        return x @ weight.t()
+    return _WeightProduct.apply(x, weight)
+
+
+class _WeightProduct(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight):
+        ctx.save_for_backward(x, weight)
+        return times_weight(x, weight.t())
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        return (times_weight(grad, weight) if ctx.needs_input_grad[0] else None,
+                weight_gradient(grad, x, weight.new_empty(weight.shape)) if ctx.needs_input_grad[1] else None)
 
 
 class GCNEncoder(nn.Module):
@@ -145,7 +168,7 @@ class GCNEncoder(nn.Module):
         # instead of two of width latent (the same sums per entry), split into two views.
         heads = (self.conv_mu, self.conv_logstd)
         weight = torch.cat([head.lin.weight for head in heads])
-        out = (adjacency @ (h @ weight.t())).add_(torch.cat([head.bias for head in heads]))
+        out = (adjacency @ weighted(h, weight)).add_(torch.cat([head.bias for head in heads]))
         return out if joint else out.split(self.conv_mu.out_channels, dim=1)
 
     def prepare(self, x: torch.Tensor, edge_index: torch.Tensor) -> tuple:
@@ -301,13 +324,16 @@ class Discriminator(nn.Module):
         loss = F.softplus(torch.mul(logits, work["sign"], out=work["signed"])).sum() / n
         for layer, inputs, below in ((lin3, h2, work["g2"]), (lin2, h1, work["g1"]), (lin1, x, None)):
             weight_grad, bias_grad = _grad_buffer(layer.weight), _grad_buffer(layer.bias)
-            torch.mm(grad.t(), inputs, out=weight_grad)
+            if layer is lin3:  # [1 x 2n] [2n x hidden]: a matrix-vector product, MKL's
+                torch.mm(grad.t(), inputs, out=weight_grad)
+            else:
+                weight_gradient(grad, inputs, out=weight_grad)
             torch.sum(grad, 0, out=bias_grad)
             if below is not None:  # inputs = ReLU(below): the gradient before that ReLU, in place
                 if layer is lin3:   # [2n, 1] x [1, hidden]: one product per entry, as a broadcast
-                    torch.mul(grad, layer.weight, out=below)
+                    below = torch.mul(grad, layer.weight, out=below)
                 else:
-                    torch.mm(grad, layer.weight, out=below)
+                    below = times_weight(grad, layer.weight, out=below)
                 grad = torch.ops.aten.threshold_backward.grad_input(below, inputs, 0, grad_input=below)
         return loss, prob.squeeze(-1)
 
@@ -324,9 +350,9 @@ class Discriminator(nn.Module):
         inside = p + EPS
         loss = -torch.log(inside).mean()
         grad = (p * (1 - p)).div_(inside).mul_(-weight / z.size(0))              # d / d logit
-        grad = torch.ops.aten.threshold_backward(grad @ lin3.weight, h2, 0)
-        grad = torch.ops.aten.threshold_backward(grad @ lin2.weight, h1, 0)
-        return loss, grad @ lin1.weight
+        grad = torch.ops.aten.threshold_backward(grad * lin3.weight, h2, 0)  # [n, 1] x [1, hidden]
+        grad = torch.ops.aten.threshold_backward(times_weight(grad, lin2.weight), h1, 0)
+        return loss, times_weight(grad, lin1.weight)
 
     def _buffers_for(self, x: torch.Tensor, rows: int) -> dict[str, torch.Tensor]:
         key = (rows, x.device, x.dtype)
@@ -341,26 +367,6 @@ class Discriminator(nn.Module):
             work["sign"] = 1 - 2 * work["target"]                   # -1 on real rows, +1 on fake
             self._workspace = {key: work}  # one size at a time: a new graph replaces the old
         return work
-
-
-_LINEAR_POINTWISE = getattr(torch.ops.mkldnn, "_linear_pointwise", None) if torch.backends.mkldnn.is_available() else None
-FUSE_LINEAR_RELU = True
-
-
-def linear_relu(x: torch.Tensor, layer: nn.Linear, out: torch.Tensor | None = None) -> torch.Tensor:
-    """relu(x W^T + b). On the CPU by oneDNN's linear with the ReLU fused into it (one pass
-    over the output less: Cora, [5416 x 64] outputs, about 35 us of 200-390 per product);
-    elsewhere, or without oneDNN, `addmm` into `out` then ReLU in place."""
-    global FUSE_LINEAR_RELU
-    if FUSE_LINEAR_RELU and _LINEAR_POINTWISE is not None and x.device.type == "cpu" and x.dtype == torch.float32 \
-            and not torch.is_grad_enabled():
-        try:
-            return _LINEAR_POINTWISE(x, layer.weight, layer.bias, "relu", [], "")
-        except RuntimeError:  # a build whose oneDNN does not take it: the plain path from now on
-            FUSE_LINEAR_RELU = False
-    if out is None:
-        return torch.addmm(layer.bias, x, layer.weight.t()).relu_()
-    return torch.addmm(layer.bias, x, layer.weight.t(), out=out).relu_()
 
 
 def _grad_buffer(parameter: nn.Parameter) -> torch.Tensor:

@@ -18,7 +18,7 @@ import weakref
 import numpy as np
 import torch
 
-from . import metrics, sampling, snapshots, steering
+from . import dense, metrics, sampling, snapshots, steering
 from .config import TrainConfig
 from .data import load_graph
 from .devices import FUSED_ADAM, resolve_device
@@ -522,6 +522,8 @@ class Trainer:
                                      if self.history else None)}
         if self.sampler:
             out["sampler"] = self.sampler
+        if dense.in_use():  # which library computed the dense products (an exported script pins it)
+            out["dense_products"] = dense.in_use()
         if self.diverged_at is not None and self._best_state is None:
             return out  # nothing trustworthy to evaluate
         auc, ap = self.model.test(z, *self.test_edges)

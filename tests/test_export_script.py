@@ -138,3 +138,26 @@ def test_the_cli_writes_the_script_or_says_why_not(tmp_path, capsys):
     assert cli.main(["export-script", "no-such-run"]) == cli.EXIT_FAILED
     err = capsys.readouterr().err
     assert "no run 'no-such-run'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_script_computes_dense_products_with_the_libraries_its_run_used(tmp_path, monkeypatch):
+    """A run big enough for oneDNN-or-MKL choices (argae_core/dense.py) records them and its
+    script pins them: here the run is made to use the opposite of what this machine's timing
+    picks, which the script, timing afresh, would not choose on its own."""
+    import torch
+    from argae_core import dense
+    if dense._LINEAR_POINTWISE is None:
+        pytest.skip("this torch build has no oneDNN")
+    torch.set_num_threads(1)
+    monkeypatch.setattr(dense, "CHOICES", {})
+    config = TrainConfig(dataset="planted", planted_nodes=dense.MIN_ROWS + 76, features="degree", epochs=6)
+    list(Trainer(config.replace(epochs=1)))  # the timings choose, for every product of this run
+    for key, on in dense.CHOICES.items():
+        dense.CHOICES[key] = not on
+    opposite = dense.in_use()
+    run = runs.load_run(_plain_run(config))
+    assert run.metrics["dense_products"] == opposite
+    path = tmp_path / "pinned.py"
+    path.write_bytes(export_script(run.run_id))
+    out = run_script(path, tmp_path)
+    assert out["encoder_loss"] == pytest.approx(run.records["encoder_loss"].tolist(), rel=1e-9, abs=1e-9)

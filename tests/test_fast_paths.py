@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch_geometric.nn import GCNConv
 from torch_geometric.nn.models.autoencoder import InnerProductDecoder
 
-from argae_core import models
+from argae_core import dense, models
 from argae_core.config import TrainConfig
 from argae_core.models import ChunkedDecoder, Discriminator, FixedSparse, GCNEncoder, feature_matrix
 from argae_core.training import NegativeSampler, Trainer, one_direction
@@ -301,12 +301,12 @@ def test_stretched_chunks_cover_every_pair_once_in_order(pairs, size, stretch, e
 def test_linear_relu_is_relu_of_the_linear_layer(monkeypatch, fused):
     """oneDNN's linear with the ReLU fused (CPU, no autograd) and the addmm fallback give
     relu(x W^T + b) to float rounding; with autograd on, the plain path (a graph to follow)."""
-    monkeypatch.setattr(models, "FUSE_LINEAR_RELU", fused)
+    monkeypatch.setattr(dense, "FUSE_LINEAR_RELU", fused)
     torch.manual_seed(0)
     layer = torch.nn.Linear(12, 9)
     x = torch.randn(300, 12)
     expected = F.relu(layer(x)).detach()
     with torch.no_grad():
-        assert torch.allclose(models.linear_relu(x, layer), expected, atol=1e-6)
-        assert torch.allclose(models.linear_relu(x, layer, torch.empty(300, 9)), expected, atol=1e-6)
-    assert torch.allclose(models.linear_relu(x, layer).detach(), expected, atol=1e-6)
+        assert torch.allclose(dense.linear_relu(x, layer), expected, atol=1e-6)
+        assert torch.allclose(dense.linear_relu(x, layer, torch.empty(300, 9)), expected, atol=1e-6)
+    assert torch.allclose(dense.linear_relu(x, layer).detach(), expected, atol=1e-6)

@@ -1,0 +1,156 @@
+"""The dense matrix products of the trainer's inner loops on the CPU, by MKL (`torch.mm`,
+`addmm`) or by oneDNN (torch's mkldnn linear), whichever this machine runs clearly faster.
+
+Three kinds of product, all on row-major [rows x width] activations and small weights:
+
+    forward     relu(x W^T + b)    `linear_relu`: oneDNN with the ReLU fused, where it runs
+    activation  x @ W              `times_weight`: a gradient carried down through a layer
+    weight      grad^T @ x         `weight_gradient`: a layer's weight gradient (a long sum over rows)
+
+Both libraries compute the same products; only the order of their float sums can differ. Their
+speeds differ by CPU: on this project's 2-core AMD EPYC machine (torch 2.13, MKL 2024.2 running
+without AVX-512 there, oneDNN 3.12 with it), one thread, Cora's discriminator batch
+(benchmarks/bench_training_speed.py row (a)):
+
+    [5416 x 64] @ [64 x 64]        MKL 484 us   oneDNN 209 us   (two threads: 258 / 130)
+    [5416 x 64]^T @ [5416 x 64]    MKL 500 us   oneDNN 356 us   (two threads: 281 / 280)
+    [5416 x 64]^T @ [5416 x 32]    MKL 264 us   oneDNN 206 us   (two threads: 154 / 151)
+
+and which is faster changes with the sizes (at 40,000 rows and two threads MKL wins some of
+the weight products oneDNN wins at 5,416). So each product's library is measured on its first
+use, per kind, sizes (rows rounded up to a power of two, so that sampled batches of similar
+size share one choice) and thread count, in a few ms on operands of those sizes, and oneDNN
+computes it only when at least MARGIN times faster. A run records the choices it trained with
+(`in_use`, in its metrics) and its exported script pins them (`pin`), so the script repeats the
+run's floats even where a timing is close enough to go either way. Products of fewer than
+MIN_ROWS rows stay on MKL (at that size dispatch, not arithmetic, is the cost).
+"""
+from __future__ import annotations
+
+import time
+
+import torch
+from torch import nn
+
+_LINEAR_POINTWISE = getattr(torch.ops.mkldnn, "_linear_pointwise", None) if torch.backends.mkldnn.is_available() else None
+FUSE_LINEAR_RELU = True  # False after a build's oneDNN refused the fused linear: MKL from then on
+MARGIN = 1.25
+MIN_ROWS = 1024
+KINDS = ("activation", "weight")
+CHOICES: dict[tuple, bool] = {}  # (torch threads, kind, rows up to, size, size) -> oneDNN?
+
+
+def linear_relu(x: torch.Tensor, layer: nn.Linear, out: torch.Tensor | None = None) -> torch.Tensor:
+    """relu(x W^T + b). On the CPU by oneDNN's linear with the ReLU fused into it (one pass
+    over the output less: Cora, [5416 x 64] outputs, about 35 us of 200-390 per product);
+    elsewhere, or without oneDNN, `addmm` into `out` then ReLU in place."""
+    global FUSE_LINEAR_RELU
+    if FUSE_LINEAR_RELU and _LINEAR_POINTWISE is not None and x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled():
+        try:
+            return _LINEAR_POINTWISE(x, layer.weight, layer.bias, "relu", [], "")
+        except RuntimeError:  # a build whose oneDNN does not take it: the plain path from now on
+            FUSE_LINEAR_RELU = False
+    if out is None:
+        return torch.addmm(layer.bias, x, layer.weight.t()).relu_()
+    return torch.addmm(layer.bias, x, layer.weight.t(), out=out).relu_()
+
+
+def times_weight(x: torch.Tensor, weight: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """x @ weight for a small `weight` (a layer's [out x in], or a view of its transpose).
+    oneDNN's linear computes x (W^T)^T, the transposed view passed as its weight; `out` is
+    torch.mm's output buffer (oneDNN returns a fresh tensor)."""
+    if _uses_onednn("activation", x.size(0), *weight.shape, x):
+        return _LINEAR_POINTWISE(x, weight.t(), None, "none", [], "")
+    return torch.mm(x, weight) if out is None else torch.mm(x, weight, out=out)
+
+
+def weight_gradient(grad: torch.Tensor, inputs: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """grad^T @ inputs ([rows x p]^T [rows x q] -> [p x q]) into `out`."""
+    if _uses_onednn("weight", grad.size(0), grad.size(1), inputs.size(1), grad):
+        return out.copy_(_onednn_weight_gradient(grad, inputs))
+    return torch.mm(grad.t(), inputs, out=out)
+
+
+def _onednn_weight_gradient(grad: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    """oneDNN's way has the wider side of the result as its output columns (Cora: [64 x 32] as
+    ([32 x 64])^T, 273 -> 206 us); the other way round its strided reads are the slow ones."""
+    if inputs.size(1) >= grad.size(1):
+        return _LINEAR_POINTWISE(grad.t(), inputs.t(), None, "none", [], "")
+    return _LINEAR_POINTWISE(inputs.t(), grad.t(), None, "none", [], "").t()
+
+
+def _bucket(rows: int) -> int:
+    """The power of two at or above `rows`: sampled batches of similar size share one choice."""
+    return 1 << max(rows - 1, 1).bit_length()
+
+
+def _uses_onednn(kind: str, rows: int, a: int, b: int, x: torch.Tensor) -> bool:
+    """Whether oneDNN computes this product: measured on first use of its kind, size (rows in
+    `_bucket`s) and thread count, then kept."""
+    if rows < MIN_ROWS or x.device.type != "cpu" or x.dtype != torch.float32 or torch.is_grad_enabled():
+        return False
+    key = (torch.get_num_threads(), kind, _bucket(rows), a, b)
+    chosen = CHOICES.get(key)
+    if chosen is None:
+        chosen = CHOICES[key] = (FUSE_LINEAR_RELU and _LINEAR_POINTWISE is not None
+                                 and _onednn_is_faster(kind, rows, a, b))
+    return chosen
+
+
+def in_use() -> dict[str, str] | None:
+    """The choices made at this thread count, in words ({"weight 8192 64x64": "onednn", ...}:
+    kind, rows up to, sizes), or None where no product has been large enough to need one."""
+    threads = torch.get_num_threads()
+    made = {f"{kind} {rows} {a}x{b}": "onednn" if on else "mkl"
+            for (t, kind, rows, a, b), on in sorted(CHOICES.items()) if t == threads}
+    return made or None
+
+
+def pin(recorded: dict[str, str] | None) -> None:
+    """Use these choices (`in_use`'s words, as a run recorded them) at this thread count;
+    entries that do not read as `in_use` writes them are left out (chosen afresh)."""
+    if not isinstance(recorded, dict):
+        return
+    threads = torch.get_num_threads()
+    for words, library in recorded.items():
+        parts = str(words).split()
+        sizes = parts[2].split("x") if len(parts) == 3 else []
+        if len(sizes) != 2 or parts[0] not in KINDS or library not in ("onednn", "mkl") \
+                or not all(p.isdigit() for p in (parts[1], *sizes)):
+            continue
+        CHOICES[(threads, parts[0], int(parts[1]), int(sizes[0]), int(sizes[1]))] = \
+            library == "onednn" and _LINEAR_POINTWISE is not None
+
+
+def _onednn_is_faster(kind: str, rows: int, a: int, b: int, rounds: int = 3) -> bool:
+    """Best of `rounds` rounds of this product on operands of these sizes each way, in turn
+    (each round about 3 ms; 20-30 ms in all): is oneDNN's at least MARGIN times faster than
+    MKL's? (A private generator: the global random stream, which training draws from, is
+    left as it was.)"""
+    generator = torch.Generator().manual_seed(0)
+    if kind == "activation":   # [rows x a] @ [a x b], the weight a transposed view as in the backward
+        x, weight = torch.rand(rows, a, generator=generator), torch.rand(b, a, generator=generator).t()
+        mkl = lambda: torch.mm(x, weight)  # noqa: E731
+        onednn = lambda: _LINEAR_POINTWISE(x, weight.t(), None, "none", [], "")  # noqa: E731
+    else:                      # [rows x a]^T @ [rows x b]
+        grad, inputs = torch.rand(rows, a, generator=generator), torch.rand(rows, b, generator=generator)
+        mkl = lambda: torch.mm(grad.t(), inputs)  # noqa: E731
+        onednn = lambda: _onednn_weight_gradient(grad, inputs)  # noqa: E731
+    try:
+        for _ in range(3):  # warm: oneDNN makes its primitive on the first call, caches fill
+            onednn(), mkl()
+    except RuntimeError:  # a build whose oneDNN does not take it
+        return False
+    calls = max(2, min(16, int(3e-3 / max(_seconds(mkl, 1), 1e-6))))
+    times = {mkl: [], onednn: []}
+    for _ in range(rounds):  # in turn, so that the machine's moods fall on both
+        for product in times:
+            times[product].append(_seconds(product, calls))
+    return min(times[mkl]) >= MARGIN * min(times[onednn])
+
+
+def _seconds(product, calls: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        product()
+    return time.perf_counter() - start
