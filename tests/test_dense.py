@@ -144,3 +144,16 @@ def test_a_run_records_the_libraries_it_trained_with(fresh_choices):
     # the discriminator's batch (2 x ROWS rows) and the encoder's products (ROWS) were chosen for
     assert any(k.startswith(f"weight {dense._bucket(2 * ROWS)} ") for k in recorded)
     assert any(k.startswith(f"activation {dense._bucket(ROWS)} ") for k in recorded)
+
+
+def test_a_kind_leaves_its_usual_library_only_for_a_clear_win():
+    """The timing's verdict has a dead zone of MARGIN each way around a kind's usual library,
+    so that two processes timing the same product close to even choose alike."""
+    m = dense.MARGIN
+    assert dense.DEFAULT == {"activation": True, "weight": False}
+    assert dense.decide("activation", mkl_seconds=1.0, onednn_seconds=1.0)
+    assert dense.decide("activation", mkl_seconds=1.0, onednn_seconds=0.99 * m)  # MKL faster, not by MARGIN
+    assert not dense.decide("activation", mkl_seconds=1.0, onednn_seconds=1.01 * m)
+    assert not dense.decide("weight", mkl_seconds=1.0, onednn_seconds=1.0)
+    assert not dense.decide("weight", mkl_seconds=0.99 * m, onednn_seconds=1.0)  # oneDNN faster, not by MARGIN
+    assert dense.decide("weight", mkl_seconds=1.01 * m, onednn_seconds=1.0)
