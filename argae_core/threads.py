@@ -3,13 +3,15 @@
 On this project's 2-core machine, Cora at the defaults: quiet, 2 threads 26 ms per epoch and
 1 thread 45 ms; loaded (load 3-4), 2 threads about 5x slower than 1, because OpenMP threads
 wait for each other at every op and a thread that shares its core with another process makes
-the rest wait. So: the cores this process may run on (affinity), less the load already on
-them, shared among the trainings that run side by side (`slots`), at least 1.
+the rest wait. So: the cores this process may run on (affinity), less those busy now (over
+the last 0.15 s, from /proc/stat; elsewhere the 1-minute load average), shared among the
+trainings that run side by side (`slots`), at least 1.
 """
 from __future__ import annotations
 
 import math
 import os
+import time
 
 # A 1-minute load average under this much per spare core still counts that core as free
 # (a quiet machine's background wakes).
@@ -25,11 +27,59 @@ def usable_cores() -> int:
 
 
 def current_load() -> float:
-    """The 1-minute load average (0 where the platform has none)."""
+    """Cores in use now: `busy_cores` over the last BUSY_WINDOW seconds where /proc/stat can be
+    read, else the 1-minute load average (0 where the platform has none). The load average lags
+    by about a minute: right after a burst of work (a finished training, a benchmark) a quiet
+    machine still read as one core busy, and a run on this 2-core machine then took 1 thread
+    (Cora ARGVA through the dashboard: 49 epochs/s against 83 headless with 2)."""
+    busy = busy_cores()
+    if busy is not None:
+        return busy
     try:
         return os.getloadavg()[0]
     except (AttributeError, OSError):
         return 0.0
+
+
+BUSY_WINDOW = 0.15  # seconds: several epochs of a running Cora training, short beside a run's start
+
+
+def busy_cores(window: float = BUSY_WINDOW, read=None) -> float | None:
+    """How many of the CPUs this process may run on were busy (not idle or waiting on I/O;
+    time a hypervisor stole counts as busy) over `window` seconds, from two readings of
+    /proc/stat's per-CPU lines (`read` returns them, for tests); None where they cannot be
+    read or did not move."""
+    read = read or _proc_stat_cpus
+    try:
+        allowed = os.sched_getaffinity(0)
+    except (AttributeError, OSError):
+        allowed = None
+    try:
+        before = read()
+        time.sleep(window)
+        after = read()
+    except (OSError, ValueError, IndexError):
+        return None
+    busy = 0.0
+    for cpu, (total, idle) in after.items():
+        if (allowed is not None and cpu not in allowed) or cpu not in before:
+            continue
+        spent = total - before[cpu][0]
+        if spent > 0:
+            busy += 1 - (idle - before[cpu][1]) / spent
+    return busy if any(total != before.get(cpu, (total,))[0] for cpu, (total, _) in after.items()) else None
+
+
+def _proc_stat_cpus() -> dict[int, tuple[int, int]]:
+    """cpu number -> (all jiffies, idle + iowait jiffies), from /proc/stat."""
+    out = {}
+    with open("/proc/stat", encoding="ascii") as lines:
+        for line in lines:
+            if line.startswith("cpu") and line[3].isdigit():
+                name, *fields = line.split()
+                values = [int(v) for v in fields[:8]]  # user nice system idle iowait irq softirq steal
+                out[int(name[3:])] = (sum(values), values[3] + values[4])
+    return out
 
 
 def choose_threads(slots: int = 1, cores: int | None = None, load: float | None = None) -> tuple[int, str]:

@@ -29,7 +29,40 @@ def test_threads_follow_free_cores(cores, load, slots, expected):
 def test_affinity_and_load_are_read_when_not_given(monkeypatch):
     monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (1.2, 0.0, 0.0))
+    monkeypatch.setattr(threads, "busy_cores", lambda: None)  # no /proc/stat: the load average
     assert choose_threads() == (3, "3 thread(s): 3 of 4 cores free (load 1.2)")
+    monkeypatch.setattr(threads, "busy_cores", lambda: 0.1)  # a quiet machine right after a burst
+    assert choose_threads() == (4, "4 thread(s): 4 of 4 cores free (load 0.1)")
+
+
+def readings(*snapshots):
+    """A /proc/stat reader giving these {cpu: (all, idle)} snapshots in turn."""
+    it = iter(snapshots)
+    return lambda: next(it)
+
+
+def test_busy_cores_counts_the_cpus_this_process_may_use(monkeypatch):
+    before = {0: (1000, 900), 1: (1000, 900), 2: (1000, 900)}
+    after = {0: (1100, 900), 1: (1100, 1000), 2: (1100, 950)}  # cpu 0 all busy, 1 idle, 2 half
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert threads.busy_cores(0, readings(before, after)) == pytest.approx(1.5)
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {1, 2}, raising=False)
+    assert threads.busy_cores(0, readings(before, after)) == pytest.approx(0.5)
+
+
+def test_busy_cores_says_nothing_when_it_cannot_tell():
+    def unreadable():
+        raise OSError("no /proc here")
+    assert threads.busy_cores(0, unreadable) is None
+    same = {0: (1000, 900)}
+    assert threads.busy_cores(0, readings(same, same)) is None  # no time passed in the counters
+
+
+def test_busy_cores_reads_this_machine():
+    busy = threads.busy_cores(0.05)
+    if busy is None:
+        pytest.skip("no /proc/stat here")
+    assert 0 <= busy <= threads.usable_cores() + 1e-9
 
 
 def test_omp_num_threads_wins(monkeypatch):
