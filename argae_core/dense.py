@@ -37,7 +37,8 @@ import time
 import torch
 from torch import nn
 
-_LINEAR_POINTWISE = getattr(torch.ops.mkldnn, "_linear_pointwise", None) if torch.backends.mkldnn.is_available() else None
+_LINEAR_POINTWISE = (getattr(torch.ops.mkldnn, "_linear_pointwise", None)
+                     if torch.backends.mkldnn.is_available() else None)
 FUSE_LINEAR_RELU = True  # False after a build's oneDNN refused the fused linear: MKL from then on
 MARGIN = 1.5  # oneDNN only this much faster: see the module's docstring
 MIN_ROWS = 1024
@@ -51,7 +52,8 @@ def linear_relu(x: torch.Tensor, layer: nn.Linear, out: torch.Tensor | None = No
     over the output less: Cora, [5416 x 64] outputs, about 35 us of 200-390 per product);
     elsewhere, or without oneDNN, `addmm` into `out` then ReLU in place."""
     global FUSE_LINEAR_RELU
-    if FUSE_LINEAR_RELU and _LINEAR_POINTWISE is not None and x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled():
+    if FUSE_LINEAR_RELU and _LINEAR_POINTWISE is not None and x.device.type == "cpu" \
+            and x.dtype == torch.float32 and not torch.is_grad_enabled():
         try:
             return _LINEAR_POINTWISE(x, layer.weight, layer.bias, "relu", [], "")
         except RuntimeError:  # a build whose oneDNN does not take it: the plain path from now on

@@ -13,8 +13,8 @@ import math
 import os
 import time
 
-# A 1-minute load average under this much per spare core still counts that core as free
-# (a quiet machine's background wakes).
+# Cores in use (busy now, or the 1-minute load average) under this much per spare core still
+# count that core as free (a quiet machine's background wakes).
 IDLE_SLACK = 0.3
 
 
@@ -30,8 +30,8 @@ def current_load() -> float:
     """Cores in use now: `busy_cores` over the last BUSY_WINDOW seconds where /proc/stat can be
     read, else the 1-minute load average (0 where the platform has none). The load average lags
     by about a minute: right after a burst of work (a finished training, a benchmark) a quiet
-    machine still read as one core busy, and a run on this 2-core machine then took 1 thread
-    (Cora ARGVA through the dashboard: 49 epochs/s against 83 headless with 2)."""
+    machine still reads as about one core busy, and a run on a 2-core machine would take 1
+    thread where 2 were free."""
     busy = busy_cores()
     if busy is not None:
         return busy
@@ -60,14 +60,15 @@ def busy_cores(window: float = BUSY_WINDOW, read=None) -> float | None:
         after = read()
     except (OSError, ValueError, IndexError):
         return None
-    busy = 0.0
+    busy, moved = 0.0, False
     for cpu, (total, idle) in after.items():
         if (allowed is not None and cpu not in allowed) or cpu not in before:
             continue
         spent = total - before[cpu][0]
         if spent > 0:
             busy += 1 - (idle - before[cpu][1]) / spent
-    return busy if any(total != before.get(cpu, (total,))[0] for cpu, (total, _) in after.items()) else None
+            moved = True
+    return busy if moved else None
 
 
 def _proc_stat_cpus() -> dict[int, tuple[int, int]]:

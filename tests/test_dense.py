@@ -3,6 +3,8 @@ trainer's written-out gradients still equal autograd's; choosing leaves the rand
 alone; a run records its choices and its exported script pins them."""
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import torch
 
@@ -83,26 +85,26 @@ def test_written_out_gradients_equal_autograd_whichever_library(fresh_choices, c
     ring = torch.arange(ROWS)
     edges = torch.stack([torch.cat([ring, (ring + 1) % ROWS]), torch.cat([(ring + 1) % ROWS, ring])])
     out = encoder(x, edges, joint=True)
-    with dense_off():
+    with mkl_only():
         expected_out = plain(x, edges, joint=True)
     assert torch.allclose(out, expected_out, rtol=1e-4, atol=1e-5)
     out.square().sum().backward()
-    with dense_off():
+    with mkl_only():
         expected_out.square().sum().backward()
     for (name, p), q in zip(encoder.named_parameters(), plain.parameters()):
         assert torch.allclose(p.grad, q.grad, rtol=1e-3, atol=1e-3), name
 
 
-class dense_off:
+@contextlib.contextmanager
+def mkl_only():
     """torch.mm for every product while inside (the reference the other way is checked against)."""
-
-    def __enter__(self):
-        self.saved = dict(dense.CHOICES)
-        pin_kinds({"activation": "mkl", "weight": "mkl"})
-
-    def __exit__(self, *exc):
+    saved = dict(dense.CHOICES)
+    pin_kinds({"activation": "mkl", "weight": "mkl"})
+    try:
+        yield
+    finally:
         dense.CHOICES.clear()
-        dense.CHOICES.update(self.saved)
+        dense.CHOICES.update(saved)
 
 
 def test_choosing_measures_once_per_size_and_leaves_the_random_stream_alone(fresh_choices):
