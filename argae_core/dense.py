@@ -52,8 +52,7 @@ def linear_relu(x: torch.Tensor, layer: nn.Linear, out: torch.Tensor | None = No
     over the output less: Cora, [5416 x 64] outputs, about 35 us of 200-390 per product);
     elsewhere, or without oneDNN, `addmm` into `out` then ReLU in place."""
     global FUSE_LINEAR_RELU
-    if FUSE_LINEAR_RELU and _LINEAR_POINTWISE is not None and x.device.type == "cpu" \
-            and x.dtype == torch.float32 and not torch.is_grad_enabled():
+    if FUSE_LINEAR_RELU and _LINEAR_POINTWISE is not None and _onednn_takes(x):
         try:
             return _LINEAR_POINTWISE(x, layer.weight, layer.bias, "relu", [], "")
         except RuntimeError:  # a build whose oneDNN does not take it: the plain path from now on
@@ -87,6 +86,11 @@ def _onednn_weight_gradient(grad: torch.Tensor, inputs: torch.Tensor) -> torch.T
     return _LINEAR_POINTWISE(inputs.t(), grad.t(), None, "none", [], "").t()
 
 
+def _onednn_takes(x: torch.Tensor) -> bool:
+    """A float32 CPU tensor outside autograd: what the oneDNN paths here are for."""
+    return x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled()
+
+
 def _bucket(rows: int) -> int:
     """The power of two at or above `rows`: sampled batches of similar size share one choice."""
     return 1 << max(rows - 1, 1).bit_length()
@@ -95,7 +99,7 @@ def _bucket(rows: int) -> int:
 def _uses_onednn(kind: str, rows: int, a: int, b: int, x: torch.Tensor) -> bool:
     """Whether oneDNN computes this product: measured on first use of its kind, size (rows in
     `_bucket`s) and thread count, then kept."""
-    if rows < MIN_ROWS or x.device.type != "cpu" or x.dtype != torch.float32 or torch.is_grad_enabled():
+    if rows < MIN_ROWS or not _onednn_takes(x):
         return False
     key = (torch.get_num_threads(), kind, _bucket(rows), a, b)
     chosen = CHOICES.get(key)

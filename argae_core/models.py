@@ -324,10 +324,7 @@ class Discriminator(nn.Module):
         loss = F.softplus(torch.mul(logits, work["sign"], out=work["signed"])).sum() / n
         for layer, inputs, below in ((lin3, h2, work["g2"]), (lin2, h1, work["g1"]), (lin1, x, None)):
             weight_grad, bias_grad = _grad_buffer(layer.weight), _grad_buffer(layer.bias)
-            if layer is lin3:  # [1 x 2n] [2n x hidden]: a matrix-vector product, MKL's
-                torch.mm(grad.t(), inputs, out=weight_grad)
-            else:
-                weight_gradient(grad, inputs, out=weight_grad)
+            weight_gradient(grad, inputs, out=weight_grad)
             torch.sum(grad, 0, out=bias_grad)
             if below is not None:  # inputs = ReLU(below): the gradient before that ReLU, in place
                 if layer is lin3:   # [2n, 1] x [1, hidden]: one product per entry, as a broadcast

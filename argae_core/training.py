@@ -522,8 +522,9 @@ class Trainer:
                                      if self.history else None)}
         if self.sampler:
             out["sampler"] = self.sampler
-        if dense.in_use():  # which library computed the dense products (an exported script pins it)
-            out["dense_products"] = dense.in_use()
+        products = dense.in_use() if self.device.type == "cpu" else None
+        if products:  # which library computed the dense products (an exported script pins them)
+            out["dense_products"] = products
         if self.diverged_at is not None and self._best_state is None:
             return out  # nothing trustworthy to evaluate
         auc, ap = self.model.test(z, *self.test_edges)

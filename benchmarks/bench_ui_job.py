@@ -41,13 +41,14 @@ def ui_job(manager: JobManager, config: TrainConfig) -> tuple[float, float]:
     submitted = time.perf_counter()
     job_id = manager.submit("bench", config)
     first = last = None
+    last_epoch = 0
     while True:
         job = manager.get(job_id, "bench")
         rows = list(job.rows)
         now = time.perf_counter()
         if rows and first is None:
             first, first_epoch = now, len(rows)
-        if rows and len(rows) > (last_epoch if last is not None else 0):
+        if len(rows) > last_epoch:
             last, last_epoch = now, len(rows)
         if rows:  # the page's refresh: all four figures from every row so far
             runs = {job.label: rows}
