@@ -1,11 +1,21 @@
 """The dense matrix products of the trainer's inner loops on the CPU, by MKL (`torch.mm`,
 `addmm`) or by oneDNN (torch's mkldnn linear), whichever this machine runs clearly faster.
 
-Three kinds of product, all on row-major [rows x width] activations and small weights:
+Four kinds of product. Three on row-major [rows x width] activations and small weights:
 
     forward     relu(x W^T + b)    `linear_relu`: oneDNN with the ReLU fused, where it runs
     activation  x @ W              `times_weight`: a gradient carried down through a layer
     weight      grad^T @ x         `weight_gradient`: a layer's weight gradient (a long sum over rows)
+
+and one for feature-major activations ([width x rows], each feature's values side by side):
+
+    abT         a @ b^T            `times_transposed`: a contiguous, b in either layout
+
+oneDNN's linear takes its second operand as weights, which it reorders into its own layout
+on every call anyway, so only the first operand's layout matters to it; a weight gradient
+grad^T x whose grad is kept feature-major is then a product over contiguous rows, twice as
+fast here as `weight_gradient` on row-major operands (the discriminator's update,
+models.Discriminator.batch_gradients, is written that way).
 
 Both libraries compute the same products; only the order of their float sums can differ. Their
 speeds differ by CPU: on this project's 2-core AMD EPYC machine (torch 2.13, MKL 2024.2 running
@@ -15,23 +25,27 @@ without AVX-512 there, oneDNN 3.12 with it), one thread, Cora's discriminator ba
     [5416 x 64] @ [64 x 64]        MKL 484 us   oneDNN 209 us   (two threads: 258 / 130)
     [5416 x 64]^T @ [5416 x 64]    MKL 500 us   oneDNN 356 us   (two threads: 281 / 280)
     [5416 x 64]^T @ [5416 x 32]    MKL 264 us   oneDNN 206 us   (two threads: 154 / 151)
+    the same two, feature-major    MKL 489 us   oneDNN 234 us   (two threads: 271 / 147)
+                                   MKL 249 us   oneDNN 124 us   (two threads: 142 /  81)
 
 and which is faster changes with the sizes (at 40,000 rows and two threads MKL wins some of
 the weight products oneDNN wins at 5,416). So each product's library is measured on its first
-use, per kind, sizes (rows rounded up to a power of two, so that sampled batches of similar
-size share one choice) and thread count, in a few ms on operands of those sizes; each kind
-has a usual library (DEFAULT: oneDNN for the activation kind, the forward linear's own
-product, MKL for the weight kind) and leaves it only for one at least MARGIN times faster. The
-wide margin keeps a choice the same from one process to the next: here oneDNN's weight
-products timed 1.0-1.3x MKL's (with a margin of 1.25 some processes chose one library and
-some the other; in a whole training epoch oneDNN's was about 3 % faster, within the machine's
-noise), its activation products 1.2-2.3x. A run records the choices it trained with
+use, per kind, sizes (long sides rounded up to a power of two, so that sampled batches of
+similar size share one choice), the second operand's layout (abT) and thread count, in a few
+ms on operands of those sizes; each kind has a usual library (DEFAULT: oneDNN for the
+activation kind, the forward linear's own product, and for abT; MKL for the weight kind) and
+leaves it only for one at least MARGIN times faster. The wide margin keeps a choice the same
+from one process to the next: here oneDNN's row-major weight products timed 1.0-1.3x MKL's
+(with a margin of 1.25 some processes chose one library and some the other; in a whole
+training epoch oneDNN's was about 3 % faster, within the machine's noise), its activation
+products 1.2-2.3x, its abT products about 2x. A run records the choices it trained with
 (`in_use`, in its metrics) and its exported script pins them (`pin`), so the script repeats the
-run's floats even where a timing is close enough to go either way. Products of fewer than
-MIN_ROWS rows stay on MKL (at that size dispatch, not arithmetic, is the cost).
+run's floats even where a timing is close enough to go either way. Products whose longest side
+is under MIN_ROWS stay on MKL (at that size dispatch, not arithmetic, is the cost).
 """
 from __future__ import annotations
 
+import re
 import time
 
 import torch
@@ -42,9 +56,13 @@ _LINEAR_POINTWISE = (getattr(torch.ops.mkldnn, "_linear_pointwise", None)
 FUSE_LINEAR_RELU = True  # False after a build's oneDNN refused the fused linear: MKL from then on
 MARGIN = 1.5  # oneDNN only this much faster: see the module's docstring
 MIN_ROWS = 1024
-KINDS = ("activation", "weight")
-DEFAULT = {"activation": True, "weight": False}  # kind -> oneDNN unless the other is MARGIN x faster
-CHOICES: dict[tuple, bool] = {}  # (torch threads, kind, rows up to, size, size) -> oneDNN?
+# kind -> oneDNN unless the other is MARGIN x faster
+DEFAULT = {"activation": True, "weight": False, "abT": True}
+KINDS = tuple(DEFAULT)
+CHOICES: dict[tuple[int, str], bool] = {}  # (torch threads, the product in `in_use`'s words) -> oneDNN?
+# `in_use`'s words for a product, per kind: kind, then its sizes (long ones as `_bucket`s)
+WORDS = {"activation": re.compile(r"activation \d+ \d+x\d+"), "weight": re.compile(r"weight \d+ \d+x\d+"),
+         "abT": re.compile(r"abT \d+x\d+ \d+x\d+ (rows|columns)")}
 
 
 def linear_relu(x: torch.Tensor, layer: nn.Linear, out: torch.Tensor | None = None) -> torch.Tensor:
@@ -66,16 +84,31 @@ def times_weight(x: torch.Tensor, weight: torch.Tensor, out: torch.Tensor | None
     """x @ weight for a small `weight` (a layer's [out x in], or a view of its transpose).
     oneDNN's linear computes x (W^T)^T, the transposed view passed as its weight; `out` is
     torch.mm's output buffer (oneDNN returns a fresh tensor)."""
-    if _uses_onednn("activation", x.size(0), *weight.shape, x):
+    if _uses_onednn("activation", f"activation {_bucket(x.size(0))} {weight.size(0)}x{weight.size(1)}",
+                    x.size(0), x, lambda: _race_activation(x.size(0), *weight.shape)):
         return _LINEAR_POINTWISE(x, weight.t(), None, "none", [], "")
     return torch.mm(x, weight) if out is None else torch.mm(x, weight, out=out)
 
 
 def weight_gradient(grad: torch.Tensor, inputs: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     """grad^T @ inputs ([rows x p]^T [rows x q] -> [p x q]) into `out`."""
-    if _uses_onednn("weight", grad.size(0), grad.size(1), inputs.size(1), grad):
+    rows, p, q = grad.size(0), grad.size(1), inputs.size(1)
+    if _uses_onednn("weight", f"weight {_bucket(rows)} {p}x{q}", rows, grad,
+                    lambda: _race_weight(rows, p, q)):
         return out.copy_(_onednn_weight_gradient(grad, inputs))
     return torch.mm(grad.t(), inputs, out=out)
+
+
+def times_transposed(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """a @ b^T for a contiguous [p x k] `a` and a [q x k] `b` either row-major or the transposed
+    view of a row-major [k x q]. By oneDNN's linear (b as its weights: either layout costs the
+    same there) or by `torch.mm(a, b.t())` into `out` (oneDNN returns a fresh tensor)."""
+    a = a.contiguous()
+    layout = "rows" if b.stride(-1) == 1 else "columns"
+    words = f"abT {_size(a.size(0))}x{_size(a.size(1))} {_size(b.size(0))}x{_size(b.size(1))} {layout}"
+    if _uses_onednn("abT", words, max(*a.shape, b.size(0)), a, lambda: _race_abt(a.shape, b.shape, layout)):
+        return _LINEAR_POINTWISE(a, b, None, "none", [], "")
+    return torch.mm(a, b.t()) if out is None else torch.mm(a, b.t(), out=out)
 
 
 def _onednn_weight_gradient(grad: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
@@ -96,16 +129,21 @@ def _bucket(rows: int) -> int:
     return 1 << max(rows - 1, 1).bit_length()
 
 
-def _uses_onednn(kind: str, rows: int, a: int, b: int, x: torch.Tensor) -> bool:
-    """Whether oneDNN computes this product: measured on first use of its kind, size (rows in
-    `_bucket`s) and thread count, then kept."""
-    if rows < MIN_ROWS or not _onednn_takes(x):
+def _size(n: int) -> int:
+    """A size as the choices are kept: long ones (MIN_ROWS and more) as their `_bucket`."""
+    return _bucket(n) if n >= MIN_ROWS else n
+
+
+def _uses_onednn(kind: str, words: str, longest: int, x: torch.Tensor, race) -> bool:
+    """Whether oneDNN computes this product (`words`, as `in_use` gives it; `longest` its
+    longest side): `race()`'s verdict on first use of these words at this thread count, then
+    kept. Products whose longest side is under MIN_ROWS stay on MKL."""
+    if longest < MIN_ROWS or not _onednn_takes(x):
         return False
-    key = (torch.get_num_threads(), kind, _bucket(rows), a, b)
+    key = (torch.get_num_threads(), words)
     chosen = CHOICES.get(key)
     if chosen is None:
-        chosen = CHOICES[key] = (FUSE_LINEAR_RELU and _LINEAR_POINTWISE is not None
-                                 and _onednn_is_faster(kind, rows, a, b))
+        chosen = CHOICES[key] = FUSE_LINEAR_RELU and _LINEAR_POINTWISE is not None and race()
     return chosen
 
 
@@ -113,8 +151,7 @@ def in_use() -> dict[str, str] | None:
     """The choices made at this thread count, in words ({"weight 8192 64x64": "onednn", ...}:
     kind, rows up to, sizes), or None where no product has been large enough to need one."""
     threads = torch.get_num_threads()
-    made = {f"{kind} {rows} {a}x{b}": "onednn" if on else "mkl"
-            for (t, kind, rows, a, b), on in sorted(CHOICES.items()) if t == threads}
+    made = {words: "onednn" if on else "mkl" for (t, words), on in sorted(CHOICES.items()) if t == threads}
     return made or None
 
 
@@ -125,29 +162,43 @@ def pin(recorded: dict[str, str] | None) -> None:
         return
     threads = torch.get_num_threads()
     for words, library in recorded.items():
-        parts = str(words).split()
-        sizes = parts[2].split("x") if len(parts) == 3 else []
-        if len(sizes) != 2 or parts[0] not in KINDS or library not in ("onednn", "mkl") \
-                or not all(p.isdigit() for p in (parts[1], *sizes)):
-            continue
-        CHOICES[(threads, parts[0], int(parts[1]), int(sizes[0]), int(sizes[1]))] = \
-            library == "onednn" and _LINEAR_POINTWISE is not None
+        kind = str(words).split(" ", 1)[0]
+        if kind in WORDS and WORDS[kind].fullmatch(str(words)) and library in ("onednn", "mkl"):
+            CHOICES[(threads, words)] = library == "onednn" and _LINEAR_POINTWISE is not None
 
 
-def _onednn_is_faster(kind: str, rows: int, a: int, b: int, rounds: int = 3) -> bool:
-    """Best of `rounds` rounds of this product on operands of these sizes each way, in turn
-    (each round about 1.5 ms; 10-20 ms in all): should oneDNN compute it (the kind's DEFAULT
-    unless the other library is MARGIN times faster)? (A private generator: the global random
-    stream, which training draws from, is left as it was.)"""
+def _race_activation(rows: int, a: int, b: int) -> bool:
+    """`times_weight`'s race: [rows x a] @ [a x b], the weight a transposed view as in the backward."""
     generator = torch.Generator().manual_seed(0)
-    if kind == "activation":   # [rows x a] @ [a x b], the weight a transposed view as in the backward
-        x, weight = torch.rand(rows, a, generator=generator), torch.rand(b, a, generator=generator).t()
-        mkl = lambda: torch.mm(x, weight)  # noqa: E731
-        onednn = lambda: _LINEAR_POINTWISE(x, weight.t(), None, "none", [], "")  # noqa: E731
-    else:                      # [rows x a]^T @ [rows x b]
-        grad, inputs = torch.rand(rows, a, generator=generator), torch.rand(rows, b, generator=generator)
-        mkl = lambda: torch.mm(grad.t(), inputs)  # noqa: E731
-        onednn = lambda: _onednn_weight_gradient(grad, inputs)  # noqa: E731
+    x, weight = torch.rand(rows, a, generator=generator), torch.rand(b, a, generator=generator).t()
+    return _onednn_is_faster("activation", lambda: torch.mm(x, weight),
+                             lambda: _LINEAR_POINTWISE(x, weight.t(), None, "none", [], ""))
+
+
+def _race_weight(rows: int, a: int, b: int) -> bool:
+    """`weight_gradient`'s race: [rows x a]^T @ [rows x b]."""
+    generator = torch.Generator().manual_seed(0)
+    grad, inputs = torch.rand(rows, a, generator=generator), torch.rand(rows, b, generator=generator)
+    return _onednn_is_faster("weight", lambda: torch.mm(grad.t(), inputs),
+                             lambda: _onednn_weight_gradient(grad, inputs))
+
+
+def _race_abt(a_shape: torch.Size, b_shape: torch.Size, layout: str) -> bool:
+    """`times_transposed`'s race, on operands of these sizes, b in this layout."""
+    generator = torch.Generator().manual_seed(0)
+    a = torch.rand(a_shape, generator=generator)
+    b = (torch.rand(b_shape, generator=generator) if layout == "rows"
+         else torch.rand(b_shape[1], b_shape[0], generator=generator).t())
+    return _onednn_is_faster("abT", lambda: torch.mm(a, b.t()),
+                             lambda: _LINEAR_POINTWISE(a, b, None, "none", [], ""))
+
+
+def _onednn_is_faster(kind: str, mkl, onednn, rounds: int = 3) -> bool:
+    """Best of `rounds` rounds of a product each way (`mkl`, `onednn`: the product on operands
+    of its sizes, made from a private generator, so that the global random stream, which
+    training draws from, is left as it was), in turn (each round about 1.5 ms; 10-20 ms in
+    all): should oneDNN compute it (the kind's DEFAULT unless the other library is MARGIN
+    times faster)?"""
     try:
         for _ in range(3):  # warm: oneDNN makes its primitive on the first call, caches fill
             onednn(), mkl()
