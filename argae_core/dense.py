@@ -102,12 +102,13 @@ def weight_gradient(grad: torch.Tensor, inputs: torch.Tensor, out: torch.Tensor)
 def times_transposed(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     """a @ b^T for a contiguous [p x k] `a` and a [q x k] `b` either row-major or the transposed
     view of a row-major [k x q]. By oneDNN's linear (b as its weights: either layout costs the
-    same there) or by `torch.mm(a, b.t())` into `out` (oneDNN returns a fresh tensor)."""
+    same there) or by `torch.mm(a, b.t())`; into `out` when given (oneDNN's result copied there)."""
     a = a.contiguous()
     layout = "rows" if b.stride(-1) == 1 else "columns"
     words = f"abT {_size(a.size(0))}x{_size(a.size(1))} {_size(b.size(0))}x{_size(b.size(1))} {layout}"
     if _uses_onednn("abT", words, max(*a.shape, b.size(0)), a, lambda: _race_abt(a.shape, b.shape, layout)):
-        return _LINEAR_POINTWISE(a, b, None, "none", [], "")
+        product = _LINEAR_POINTWISE(a, b, None, "none", [], "")
+        return product if out is None else out.copy_(product)
     return torch.mm(a, b.t()) if out is None else torch.mm(a, b.t(), out=out)
 
 

@@ -333,11 +333,11 @@ class Discriminator(nn.Module):
         # [hidden, 1] x [1, 2n]: one product per entry, as a broadcast; then ReLU's backward
         g2 = torch.mul(lin3.weight.t(), grad, out=work["g2"])
         g2 = torch.ops.aten.threshold_backward.grad_input(g2, h2, 0, grad_input=g2)
-        _grad_buffer(lin2.weight).copy_(times_transposed(g2, h1))                  # G2^T H1
+        times_transposed(g2, h1, out=_grad_buffer(lin2.weight))                     # G2^T H1
         torch.sum(g2, 1, out=_grad_buffer(lin2.bias))
         g1 = times_transposed(lin2.weight.t(), g2.t())                              # (G2 W2)^T
         g1 = torch.ops.aten.threshold_backward.grad_input(g1, h1, 0, grad_input=g1)
-        _grad_buffer(lin1.weight).copy_(times_transposed(g1, x.t()))               # G1^T x
+        times_transposed(g1, x.t(), out=_grad_buffer(lin1.weight))                  # G1^T x
         torch.sum(g1, 1, out=_grad_buffer(lin1.bias))
         return loss, prob[0]
 

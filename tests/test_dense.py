@@ -59,8 +59,9 @@ def test_both_libraries_compute_the_same_products(fresh_choices, chosen):
         for a, b in ((small, x), (small, x.t().contiguous().t()),          # b row-major, b a transposed view
                      (grad.t().contiguous(), x.t().contiguous()), (grad.t().contiguous(), x[:, :40].t())):
             assert torch.allclose(dense.times_transposed(a, b), a @ b.t(), rtol=1e-4, atol=1e-3)
-            out = torch.empty(a.size(0), b.size(0))
-            assert torch.allclose(dense.times_transposed(a, b, out), a @ b.t(), rtol=1e-4, atol=1e-3)
+            out = torch.full((a.size(0), b.size(0)), float("nan"))
+            dense.times_transposed(a, b, out)  # the product lands in `out`, whichever library
+            assert torch.allclose(out, a @ b.t(), rtol=1e-4, atol=1e-3)
         # an `a` that is not contiguous is made so
         assert torch.allclose(dense.times_transposed(small[:, :8].t(), small[:, 8:16].t()),
                               small[:, :8].t() @ small[:, 8:16], rtol=1e-5, atol=1e-5)
