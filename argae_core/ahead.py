@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -28,8 +29,8 @@ class PictureProcess:
     """One `warm --serve` process and the thread that reads its answers (started on first
     use, again if it died)."""
 
-    def __init__(self, name: str, extra: tuple[str, ...] = ()):
-        self.name, self.extra = name, extra
+    def __init__(self, name: str, extra: tuple[str, ...] = (), env: dict[str, str] | None = None):
+        self.name, self.extra, self.env = name, extra, env
         self.lock = threading.Lock()
         self.process: subprocess.Popen | None = None
         self.thread: threading.Thread | None = None
@@ -45,7 +46,8 @@ class PictureProcess:
                 self.process = subprocess.Popen(
                     [sys.executable, "-m", "argae_core", "warm", "--serve", "--quiet", "--nice", str(niceness),
                      "--compile-nice", str(compile_niceness), *self.extra],
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1,
+                    env=None if self.env is None else {**os.environ, **self.env})
                 self.thread = threading.Thread(target=self._read_answers, args=(self.process,), name=self.name,
                                                daemon=True)
                 self.thread.start()
@@ -94,10 +96,17 @@ class PictureProcess:
 # snapshot (`warm --serve --live`): below the trainings' priority and resting after each
 # picture (at most a quarter of a core, as argae_core.frames' filler), so a training keeps
 # its speed while a page watches it, and the page process never holds its interpreter lock
-# inside umap (the in-page frame filler does). Measured in benchmarks/bench_live_umap.py.
+# inside umap (the in-page frame filler does). Its native thread pools (scikit-learn's
+# neighbour search, BLAS, numba) run one thread each, and its rest after a picture counts the
+# CPU of all its threads (warm.serve), so the quarter of a core is the whole process's: spread
+# over both cores, those pools' bursts stalled a two-thread training at its barriers too
+# (bench_live_umap.py, Cora ARGVA at 77-100 epochs/s alone: watched 0.67-0.97 of alone, mean
+# 0.78 over 6 rounds, before; 0.70-0.88, mean 0.81 over 10 rounds, after).
 LIVE_NICENESS = 5       # the workers' 3, + 2
+ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                                     "NUMBA_NUM_THREADS")}
 _AHEAD = PictureProcess("pictures-ahead")
-_LIVE = PictureProcess("pictures-live", ("--live",))
+_LIVE = PictureProcess("pictures-live", ("--live",), env=ONE_THREAD)
 
 
 def start_ahead(niceness: int = NICENESS, compile_niceness: int = COMPILE_NICENESS) -> threading.Thread:

@@ -139,7 +139,7 @@ def serve(requests, answers, live: bool = False) -> None:
                     if newer:
                         print(f"failed {request}\tskipped: a newer snapshot was asked", file=answers, flush=True)
                         continue
-                    cpu = time.thread_time()
+                    cpu = time.process_time()   # all its threads: the numeric libraries' too
                     if pictures.neighbour(key, root, quick_ok=True) is None:
                         pictures.draw(key, root, layout_epochs=pictures.QUICK_LAYOUT_EPOCHS)
                     else:
@@ -150,7 +150,7 @@ def serve(requests, answers, live: bool = False) -> None:
                     # training keeps the rest); the main one serving it as a fallback goes straight on
                     # to the next page's request
                     if live:
-                        time.sleep(min(MAX_REST, (time.thread_time() - cpu) * (1 / CPU_SHARE - 1)))
+                        time.sleep(min(MAX_REST, (time.process_time() - cpu) * (1 / CPU_SHARE - 1)))
                     continue
                 entry = pictures.load_entry(key, root)
                 if entry is None and key.method == "umap" and pictures.neighbour(key, root) is None:

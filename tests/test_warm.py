@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,6 +107,10 @@ def test_the_live_picture_process_draws_a_training_runs_newest_snapshot_below_th
         assert ahead.live_ready() and ahead.answer(key, tmp_path) is None   # not the other process's
         pid = ahead._LIVE.process.pid
         assert os.getpriority(os.PRIO_PROCESS, pid) >= min(19, os.getpriority(os.PRIO_PROCESS, 0) + ahead.LIVE_NICENESS)
+        environ = Path(f"/proc/{pid}/environ")
+        if environ.exists():   # its numeric libraries' thread pools: one thread each
+            variables = dict(v.split("=", 1) for v in environ.read_text().split("\0") if "=" in v)
+            assert all(variables.get(name) == "1" for name in ahead.ONE_THREAD), variables
     finally:
         manager.shutdown()
         ahead.stop_ahead()
@@ -138,6 +143,36 @@ def test_a_live_picture_unanswered_for_a_while_is_asked_of_the_other_process_too
     assert ahead.answer(key, "/runs", live=True) is None
     ahead._AHEAD.answers[ahead_sent[0]] = ("done", time.time())
     assert ahead.answer(key, "/runs", live=True) == "done" and ahead.answer(key, "/runs") is None
+
+
+def test_the_live_process_rest_counts_the_cpu_of_all_its_threads(monkeypatch):
+    """A picture's CPU may be spent in other threads (a thread pool's): the rest after it
+    counts those too, so the live process keeps to its share of a core."""
+    import io
+    import json
+    import threading
+
+    from argae_core import frames, pictures, warm
+
+    def burn(seconds: float = 0.1) -> None:
+        start = time.process_time()
+        while time.process_time() - start < seconds:
+            pass
+
+    def draw_elsewhere(*args, **kwargs):
+        worker = threading.Thread(target=burn)
+        worker.start()
+        worker.join()
+    monkeypatch.setattr(pictures, "neighbour", lambda *a, **k: None)
+    monkeypatch.setattr(pictures, "draw", draw_elsewhere)
+    rests = []
+    monkeypatch.setattr(warm.time, "sleep", rests.append)
+    key = pictures.PictureKey("run-1", pictures.SNAPSHOT, 40, "umap", 0)
+    line = "0\t" + json.dumps({"key": key.to_dict(), "root": "/runs"}) + "\n"
+    answers = io.StringIO()
+    warm.serve(io.StringIO(line), answers, live=True)
+    assert "done " in answers.getvalue(), answers.getvalue()
+    assert rests and rests[0] >= 0.1 * (1 / frames.CPU_SHARE - 1) * 0.9, rests
 
 
 def test_only_the_live_process_rests_after_a_live_picture(monkeypatch):
