@@ -47,6 +47,9 @@ def _add_markers(fig: go.Figure, markers: Markers, runs: Mapping[str, Rows] | No
     return fig
 
 
+LEGEND_ROW = 24  # px: one row of a horizontal legend
+
+
 def _layout(fig: go.Figure, title: str, ytitle: str, revision: str, height: int = 330, *,
             legend_below: bool = False, drop_empty: bool = False, note: str | None = None,
             x_range: Sequence[float] | None = None, y_range: Sequence[float] | None = None) -> go.Figure:
@@ -56,14 +59,18 @@ def _layout(fig: go.Figure, title: str, ytitle: str, revision: str, height: int 
     from chart to chart); `note`, `x_range`, `y_range`: a chart standing empty before a run."""
     if drop_empty:
         fig.data = tuple(t for t in fig.data if t.x is not None and len(t.x))
-    # Legend under the x axis: beside the title it wraps upward into it in a narrow column.
+    # Legend under the x axis: beside the title it wraps upward into it in a narrow column. It
+    # sits at the figure's bottom edge (container coordinates) in a margin kept for it: placed
+    # as a fraction of the plot's height under the axis, it landed on the tick labels or the
+    # axis title whenever the plot came out shorter (a finished 3,000-epoch run at 1440 px).
     fig.update_layout(title=dict(text=title, x=0, font=dict(size=15)), height=height,
-                      margin=dict(l=10, r=10, t=40, b=10), uirevision=revision,
-                      legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0, traceorder="normal"),
+                      margin=dict(l=10, r=10, t=40, b=LEGEND_ROW + 60), uirevision=revision,
+                      legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, xanchor="left", x=0,
+                                  traceorder="normal"),
                       xaxis_title="epoch", yaxis_title=ytitle, hovermode="x unified",
                       template="plotly_white")
-    if legend_below:
-        fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, xanchor="left", x=0), height=380)
+    if legend_below:  # several models' long legends: room for two rows
+        fig.update_layout(margin_b=2 * LEGEND_ROW + 60, height=height + 50)
     if note:
         fig.add_annotation(text=note, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.85,
                            font=dict(color="#666", size=13))
@@ -404,9 +411,7 @@ def prior_match_figure(points: Sequence[tuple[int, Mapping]], current: int | Non
     fig.update_yaxes(range=[0, max([1.05] + [v * 1.05 for v in values])])
     if epochs is not None:
         fig.update_xaxes(range=[epochs[0] - 0.5, max(epochs[1], epochs[0] + 1) + 0.5])
-    fig = _layout(fig, "Spread and classifier", "spread / accuracy", revision, height=300)
-    fig.update_layout(legend_y=-0.42)  # under the x axis title, not on it
-    return fig
+    return _layout(fig, "Spread and classifier", "spread / accuracy", revision, height=300)
 
 
 TRADE_OFF_AXES = {"c2st": "classifier accuracy, Z vs prior (0.5: like the prior)",
