@@ -91,7 +91,9 @@ def estimate(nodes: int, edges: int, features: int, config) -> Estimate:
     if not sampled:
         peak = (BASE_BYTES + graph + edges * FULL_BYTES_PER_EDGE
                 + nodes * 4 * (FEATURE_COPIES * features + FULL_HIDDEN_COPIES * hidden + FULL_LATENT_COPIES * latent))
-        per_k = _full_ms_per_k_edge(nodes) * (hidden / 256) * (1 + 0.25 * (d_steps - 1))
+        # each further D step: 16 % of a one-step epoch (Cora, default sizes, one thread: 5 steps
+        # 24.6 ms an epoch, 1 step 15.2 ms; benchmarks/bench_training_speed.py rows (b), (c))
+        per_k = _full_ms_per_k_edge(nodes) * (hidden / 256) * (1 + 0.16 * (d_steps - 1))
         return Estimate(False, nodes, edges, peak, per_k * edges / 1000 / 1000, config.epochs)
     batch = min(config.batch_nodes, nodes)
     peak = (BASE_BYTES + graph + nodes * 4 * SAMPLED_LATENT_COPIES * latent
