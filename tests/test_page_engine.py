@@ -91,7 +91,10 @@ def test_curve_figures_take_their_final_options_as_arguments():
     assert len(plain.data) == 2 and plain.layout.height == 330
     below = plots.discriminator_loss_figure({"GAE": [], "ARGVA": ROWS}, drop_empty=True, legend_below=True)
     assert [t.name for t in below.data] == ["ARGVA"]
-    assert below.layout.height == 380 and below.layout.legend.y == -0.25
+    # the legend at the figure's bottom edge, with room under the axis for two rows of it
+    assert below.layout.height == 380
+    assert below.layout.legend.yref == "container" and below.layout.legend.y == 0
+    assert below.layout.margin.b == plain.layout.margin.b + plots.LEGEND_ROW
     assert below.data[0].line.color == plain.data[1].line.color  # ARGVA keeps its colour
     empty = plots.validation_figure({}, note="drawn live once you press Start", x_range=(0, 50), y_range=(0, 1))
     assert empty.layout.annotations[-1].text == "drawn live once you press Start"
