@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import subprocess
 import sys
@@ -37,6 +38,7 @@ class PictureProcess:
         self.ready = threading.Event()
         self.answers: dict[str, tuple[str, float]] = {}   # request line -> ("done" | "failed: ...", when)
         self.sent: dict[str, float] = {}   # request line -> when it was sent
+        self.last_done: dict[str, float] = {}   # run id -> when (monotonic) a picture of it was last done
 
     def start(self, niceness: int = NICENESS, compile_niceness: int = COMPILE_NICENESS) -> threading.Thread:
         with self.lock:
@@ -61,6 +63,10 @@ class PictureProcess:
             elif word in ("quick", "done", "failed"):
                 request, _, message = rest.partition("\t")
                 self.answers[request] = (f"failed: {message}" if word == "failed" else word, time.time())
+                if word == "done":
+                    run = _run_of(request)
+                    if run is not None:
+                        self.last_done[run] = time.monotonic()
         self.ready.set()   # it ended: nobody may wait for it forever
 
     def send(self, line: str, priority: int) -> bool:
@@ -109,6 +115,17 @@ _AHEAD = PictureProcess("pictures-ahead")
 _LIVE = PictureProcess("pictures-live", ("--live",), env=ONE_THREAD)
 
 
+_LIVE_WAITING: dict[str, float] = {}   # run id -> when (monotonic) its page began waiting for a live picture
+
+
+def _run_of(line: str) -> str | None:
+    """The run id a request line asks a picture of (None for other lines)."""
+    try:
+        return str(json.loads(line)["key"]["run_id"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def start_ahead(niceness: int = NICENESS, compile_niceness: int = COMPILE_NICENESS) -> threading.Thread:
     """Server start, once (again if the process died): the picture process and the thread
     that reads its answers. Returns that thread."""
@@ -129,17 +146,23 @@ def request(key, root=None, priority: int = LATER) -> bool:
 def request_live(key, root=None) -> bool:
     """Ask the live picture process (started on first use) for a training run's newest
     snapshot `key`: drawn warm-started from that run's previous picture, and skipped when a
-    newer snapshot of the run was asked meanwhile. Unanswered after LIVE_PATIENCE s (a live
-    process starved on a busy machine, or still starting), the same live request goes to the
-    picture process too: the first to draw it answers. False
+    newer snapshot of the run was asked meanwhile. When no live picture of the run has been
+    drawn for LIVE_PATIENCE s (a live process starved on a busy machine, or still starting),
+    the newest request goes to the picture process too, once per LIVE_PATIENCE: the first to
+    draw it answers. The wait is the run's, not one request's: a training makes a new snapshot
+    every second or so, so each request is new long before LIVE_PATIENCE has passed. False
     when the live process is gone."""
     line = _line(key, root)
     _LIVE.start(LIVE_NICENESS, 0)
     if not _LIVE.send(line, NOW):
         return False
+    now = time.monotonic()
     with _LIVE.lock:
-        waited = time.monotonic() - _LIVE.sent.get(line, time.monotonic())
-    if waited >= LIVE_PATIENCE and line not in _LIVE.answers:
+        since = max(_LIVE_WAITING.setdefault(key.run_id, now), _LIVE.last_done.get(key.run_id, -math.inf))
+        late = now - since >= LIVE_PATIENCE and line not in _LIVE.answers
+        if late:
+            _LIVE_WAITING[key.run_id] = now   # the next hand-over after another LIVE_PATIENCE
+    if late:
         _AHEAD.send(_line(key, root, live=True), NOW)
     return True
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
+import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,32 +119,63 @@ def test_the_live_picture_process_draws_a_training_runs_newest_snapshot_below_th
     assert ahead._LIVE.process is None and not ahead.live_ready()
 
 
+def _live_requests_recorded(monkeypatch):
+    """ahead's two picture processes replaced by lists of the lines sent to each."""
+    from argae_core import ahead
+    live_sent, ahead_sent = [], []
+    monkeypatch.setattr(ahead._LIVE, "send", lambda line, priority: live_sent.append(line) or True)
+    monkeypatch.setattr(ahead._LIVE, "start", lambda *a: None)
+    monkeypatch.setattr(ahead._AHEAD, "send", lambda line, priority: ahead_sent.append(line) or True)
+    for process in (ahead._LIVE, ahead._AHEAD):
+        monkeypatch.setattr(process, "answers", {})
+        monkeypatch.setattr(process, "last_done", {})
+    monkeypatch.setattr(ahead, "_LIVE_WAITING", {})
+    monkeypatch.setattr(ahead._LIVE, "ready", threading.Event())   # _read_answers sets it at its end
+    return live_sent, ahead_sent
+
+
 def test_a_live_picture_unanswered_for_a_while_is_asked_of_the_other_process_too(monkeypatch):
     """On a busy machine the low-priority live process may get little CPU (or still be
     starting): after LIVE_PATIENCE s the other picture process is asked the same live request."""
     import json
-    import time
 
     from argae_core import ahead, pictures
     key = pictures.PictureKey("run-1", pictures.SNAPSHOT, 40)
-    live_sent, ahead_sent = [], []
-
-    def live_send(line, priority):
-        live_sent.append(line)
-        ahead._LIVE.sent.setdefault(line, time.monotonic())
-        return True
-    monkeypatch.setattr(ahead._LIVE, "send", live_send)
-    monkeypatch.setattr(ahead._AHEAD, "send", lambda line, priority: ahead_sent.append(line) or True)
-    monkeypatch.setattr(ahead._LIVE, "sent", {})
-    monkeypatch.setattr(ahead._AHEAD, "answers", {})
+    live_sent, ahead_sent = _live_requests_recorded(monkeypatch)
     assert ahead.request_live(key, "/runs") and live_sent and not ahead_sent   # just asked: wait
-    ahead._LIVE.sent[live_sent[0]] = time.monotonic() - ahead.LIVE_PATIENCE - 0.1
+    ahead._LIVE_WAITING["run-1"] = time.monotonic() - ahead.LIVE_PATIENCE - 0.1
     assert ahead.request_live(key, "/runs")
     assert len(ahead_sent) == 1 and json.loads(ahead_sent[0])["live"] is True
     assert json.loads(ahead_sent[0])["key"] == key.to_dict()
     assert ahead.answer(key, "/runs", live=True) is None
     ahead._AHEAD.answers[ahead_sent[0]] = ("done", time.time())
     assert ahead.answer(key, "/runs", live=True) == "done" and ahead.answer(key, "/runs") is None
+
+
+def test_the_live_wait_is_the_runs_not_one_snapshots(monkeypatch):
+    """A training makes a new snapshot every second or so and the page asks for the newest:
+    no one request waits LIVE_PATIENCE, yet a run with no live picture for that long is handed
+    to the other process (once per LIVE_PATIENCE); a picture of the run drawn meanwhile
+    starts the wait again."""
+    import json
+
+    from argae_core import ahead, pictures
+    live_sent, ahead_sent = _live_requests_recorded(monkeypatch)
+    clock = [1000.0]
+    monkeypatch.setattr(ahead.time, "monotonic", lambda: clock[0])
+    for epoch in range(10, 200, 10):   # a snapshot a second, each asked once
+        assert ahead.request_live(pictures.PictureKey("run-1", pictures.SNAPSHOT, epoch), "/runs")
+        clock[0] += 1.0
+    asked = [json.loads(line)["key"]["epoch"] for line in ahead_sent]
+    assert asked == [70, 130, 190], asked   # at 6 s, 12 s, 18 s of waiting: the newest each time
+    ahead._LIVE._read_answers(types.SimpleNamespace(stdout=[f"done {live_sent[-1]}\n"]))   # a picture drawn
+    assert ahead._LIVE.last_done == {"run-1": clock[0]}
+    for epoch in range(200, 250, 10):   # 5 s more: under LIVE_PATIENCE since that picture
+        ahead.request_live(pictures.PictureKey("run-1", pictures.SNAPSHOT, epoch), "/runs")
+        clock[0] += 1.0
+    assert len(ahead_sent) == 3
+    ahead.request_live(pictures.PictureKey("run-2", pictures.SNAPSHOT, 10), "/runs")   # another run waits on its own
+    assert len(ahead_sent) == 3
 
 
 def test_the_live_process_rest_counts_the_cpu_of_all_its_threads(monkeypatch):
