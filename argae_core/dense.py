@@ -81,13 +81,10 @@ def linear_relu(x: torch.Tensor, layer: nn.Linear, out: torch.Tensor | None = No
 
 
 def times_weight(x: torch.Tensor, weight: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-    """x @ weight for a small `weight` (a layer's [out x in], or a view of its transpose).
-    oneDNN's linear computes x (W^T)^T, the transposed view passed as its weight; `out` is
-    torch.mm's output buffer (oneDNN returns a fresh tensor)."""
-    if _uses_onednn("activation", f"activation {_bucket(x.size(0))} {weight.size(0)}x{weight.size(1)}",
-                    x.size(0), x, lambda: _race_activation(x.size(0), *weight.shape)):
-        return _LINEAR_POINTWISE(x, weight.t(), None, "none", [], "")
-    return torch.mm(x, weight) if out is None else torch.mm(x, weight, out=out)
+    """x @ weight for a small `weight` (a layer's [out x in], or a view of its transpose): the
+    a @ b^T of `times_transposed` with b = weight^T, chosen for as its own kind."""
+    words = f"activation {_bucket(x.size(0))} {weight.size(0)}x{weight.size(1)}"
+    return _a_times_b_transposed("activation", words, x, weight.t(), out)
 
 
 def weight_gradient(grad: torch.Tensor, inputs: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
@@ -103,10 +100,17 @@ def times_transposed(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None 
     """a @ b^T for a contiguous [p x k] `a` and a [q x k] `b` either row-major or the transposed
     view of a row-major [k x q]. By oneDNN's linear (b as its weights: either layout costs the
     same there) or by `torch.mm(a, b.t())`; into `out` when given (oneDNN's result copied there)."""
-    a = a.contiguous()
     layout = "rows" if b.stride(-1) == 1 else "columns"
     words = f"abT {_size(a.size(0))}x{_size(a.size(1))} {_size(b.size(0))}x{_size(b.size(1))} {layout}"
-    if _uses_onednn("abT", words, max(*a.shape, b.size(0)), a, lambda: _race_abt(a.shape, b.shape, layout)):
+    return _a_times_b_transposed("abT", words, a, b, out)
+
+
+def _a_times_b_transposed(kind: str, words: str, a: torch.Tensor, b: torch.Tensor,
+                          out: torch.Tensor | None) -> torch.Tensor:
+    """a @ b^T by the library chosen for `words` (timed on operands of these sizes and b's
+    layout on first use); into `out` when given."""
+    a = a.contiguous()
+    if _uses_onednn(kind, words, max(*a.shape, b.size(0)), a, lambda: _race_abt(kind, a.shape, b)):
         product = _LINEAR_POINTWISE(a, b, None, "none", [], "")
         return product if out is None else out.copy_(product)
     return torch.mm(a, b.t()) if out is None else torch.mm(a, b.t(), out=out)
@@ -168,14 +172,6 @@ def pin(recorded: dict[str, str] | None) -> None:
             CHOICES[(threads, words)] = library == "onednn" and _LINEAR_POINTWISE is not None
 
 
-def _race_activation(rows: int, a: int, b: int) -> bool:
-    """`times_weight`'s race: [rows x a] @ [a x b], the weight a transposed view as in the backward."""
-    generator = torch.Generator().manual_seed(0)
-    x, weight = torch.rand(rows, a, generator=generator), torch.rand(b, a, generator=generator).t()
-    return _onednn_is_faster("activation", lambda: torch.mm(x, weight),
-                             lambda: _LINEAR_POINTWISE(x, weight.t(), None, "none", [], ""))
-
-
 def _race_weight(rows: int, a: int, b: int) -> bool:
     """`weight_gradient`'s race: [rows x a]^T @ [rows x b]."""
     generator = torch.Generator().manual_seed(0)
@@ -184,13 +180,13 @@ def _race_weight(rows: int, a: int, b: int) -> bool:
                              lambda: _onednn_weight_gradient(grad, inputs))
 
 
-def _race_abt(a_shape: torch.Size, b_shape: torch.Size, layout: str) -> bool:
-    """`times_transposed`'s race, on operands of these sizes, b in this layout."""
+def _race_abt(kind: str, a_shape: torch.Size, like: torch.Tensor) -> bool:
+    """An a @ b^T product's race, on operands of these sizes, b in the layout of `like`."""
     generator = torch.Generator().manual_seed(0)
     a = torch.rand(a_shape, generator=generator)
-    b = (torch.rand(b_shape, generator=generator) if layout == "rows"
-         else torch.rand(b_shape[1], b_shape[0], generator=generator).t())
-    return _onednn_is_faster("abT", lambda: torch.mm(a, b.t()),
+    b = (torch.rand(like.shape, generator=generator) if like.stride(-1) == 1
+         else torch.rand(like.size(1), like.size(0), generator=generator).t())
+    return _onednn_is_faster(kind, lambda: torch.mm(a, b.t()),
                              lambda: _LINEAR_POINTWISE(a, b, None, "none", [], ""))
 
 
