@@ -31,7 +31,7 @@ from .data import DatasetUnavailable, Graph, load_graph, split_edges
 from .metrics import DEGENERATE_HINT, DEGENERATE_NOTES
 from .records import CLUSTER_METRICS, LINK_METRICS
 from .storage import plain
-from .threads import choose_threads
+from .threads import Yielding, asked_threads, choose_threads
 
 EXIT_FAILED, EXIT_CONFIG, EXIT_DATASET, EXIT_INTERRUPTED = 1, 2, 3, 130
 REQUIRED_JSON_KEYS = LINK_METRICS + CLUSTER_METRICS + ("mmd", "epochs_run", "diverged", "seconds_per_epoch")
@@ -191,12 +191,17 @@ def main(argv: list[str] | None = None) -> int:
 def set_threads(args: argparse.Namespace) -> None:
     """torch's thread count: --threads, else the cores free now (`threads.choose_threads`);
     the reason goes into `args.threads_note` for the progress line."""
-    import torch
+    args.threads_asked = args.threads is not None or asked_threads() is not None
     if args.threads is None:
         args.threads, args.threads_note = choose_threads()
     else:
         args.threads_note = f"{args.threads} thread(s): --threads"
-    torch.set_num_threads(args.threads)
+    torch_threads(args.threads)
+
+
+def torch_threads(count: int) -> None:
+    import torch
+    torch.set_num_threads(count)
 
 
 # ------------------------------------------------------- export-script (issue 17)
@@ -272,8 +277,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     records = iter(trainer) if writer is None else _record_run(trainer, writer)
     bar = tqdm(total=config.epochs, desc=f"{graph.name} {config.model.upper()} [{args.threads_note}]",
                unit="epoch", file=sys.stderr, disable=None, leave=False)
+    yielding = Yielding(args.threads, torch_threads, asked=args.threads_asked)   # one fewer while pictures are drawn
     try:
         for record in records:
+            yielding.check()
             bar.update(1)
             bar.set_postfix(loss=f"{record.encoder_loss:.3f}",
                             best_val_auc="-" if trainer.best_val_auc < 0 else f"{trainer.best_val_auc:.3f}")
@@ -282,6 +289,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise CliError(f"interrupted at epoch {trainer.epoch}{saved}", EXIT_INTERRUPTED) from None
     finally:
         bar.close()
+        yielding.close()
     metrics = _saved_metrics(writer) if writer else trainer.final_metrics()
     run_dir = str(writer.path) if writer else None
     if args.json:

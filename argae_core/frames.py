@@ -2,6 +2,7 @@
 background thread, nearest first, each warm-started from its nearest computed neighbour."""
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -101,7 +102,7 @@ class FrameFiller:
     def _fill(self) -> None:
         from . import projection, runs
         from .jobs.worker import WORKER_NICENESS
-        from .threads import lower_priority
+        from .threads import drawing, lower_priority
         lower_priority(WORKER_NICENESS + 2, this_thread=True)  # live pictures yield to the training
         idle = IDLE_SCHEDULING and _idle_thread()
         if self.projector.method == "umap":
@@ -112,7 +113,10 @@ class FrameFiller:
             cpu = time.thread_time()
             try:
                 z = self.load_z(epoch)
-                with _ONE_UMAP_AT_A_TIME:   # a live run's first frame: a quick layout, refined by the next
+                # a live run's first frame: a quick layout, refined by the next; trainings here run a
+                # thread fewer meanwhile (threads.drawing)
+                umap = self.projector.method == "umap"
+                with _ONE_UMAP_AT_A_TIME, (drawing() if umap else contextlib.nullcontext()):
                     self.projector.frame(epoch, z, nearest_frame(self.projector.frames, epoch), quick=self._newest_only)
             except (ValueError, runs.RunError, OSError) as exc:  # a diverged Z, a missing file
                 self.errors[epoch] = str(exc)

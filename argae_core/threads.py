@@ -9,8 +9,10 @@ trainings that run side by side (`slots`), at least 1.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import tempfile
 import time
 
 # Cores in use (busy now, or the 1-minute load average) under this much per spare core still
@@ -83,14 +85,20 @@ def _proc_stat_cpus() -> dict[int, tuple[int, int]]:
     return out
 
 
+def asked_threads() -> int | None:
+    """The thread count the user set in OMP_NUM_THREADS, if a number."""
+    asked = os.environ.get("OMP_NUM_THREADS", "")
+    return int(asked) if asked.isdigit() and int(asked) >= 1 else None
+
+
 def choose_threads(slots: int = 1, cores: int | None = None, load: float | None = None) -> tuple[int, str]:
     """(threads, reason in words) for one of `slots` trainings running side by side.
 
     `cores` and `load` default to this process's affinity and the 1-minute load average;
     OMP_NUM_THREADS, when set to a number, wins (the user asked for it)."""
-    asked = os.environ.get("OMP_NUM_THREADS", "")
-    if asked.isdigit() and int(asked) >= 1:
-        return int(asked), f"{int(asked)} thread(s): OMP_NUM_THREADS"
+    asked = asked_threads()
+    if asked is not None:
+        return asked, f"{asked} thread(s): OMP_NUM_THREADS"
     cores = usable_cores() if cores is None else cores
     load = current_load() if load is None else load
     free = max(0, math.floor(cores - load + IDLE_SLACK))
@@ -115,3 +123,80 @@ def lower_priority(niceness: int, *, this_thread: bool = False) -> None:
             os.nice(niceness)
     except (OSError, AttributeError):
         pass
+
+
+# A training gives a thread back while a picture is drawn on this machine. A UMAP picture is
+# about 0.4 s of one core; a two-thread training that shares a core with it waits for it at
+# every op (see above): beside the Latent page's live pictures (a quarter of a core, one thread)
+# a Cora ARGVA run kept 0.70 of its speed (benchmarks/bench_live_umap.py). Picture drawers hold
+# a shared lock on DRAWING_LOCK while they draw (`drawing`); a training tries the lock
+# exclusively, without waiting, between epochs (`Yielding.check`) and runs one thread fewer
+# while anyone holds it, so the drawer has a core of its own and the training the rest.
+# flock is the machine's and is let go when a process dies: a killed drawer leaves nothing held.
+DRAWING_LOCK = os.path.join(tempfile.gettempdir(),
+                            f"argae-drawing-{os.getuid() if hasattr(os, 'getuid') else 0}.lock")
+
+
+def _open_lock(path: str):
+    """`path` opened for flock, or None where there is no flock (not POSIX) or no such file."""
+    try:
+        import fcntl  # noqa: F401
+        return open(path, "a")
+    except (ImportError, OSError):
+        return None
+
+
+@contextlib.contextmanager
+def drawing(path: str | None = None):
+    """Around CPU-heavy picture work: the trainings on this machine run a thread fewer meanwhile."""
+    handle = _open_lock(path or DRAWING_LOCK)
+    if handle is None:
+        yield
+        return
+    try:
+        import fcntl
+        fcntl.flock(handle, fcntl.LOCK_SH)   # waits only while a training's probe holds it (microseconds)
+        yield
+    finally:
+        handle.close()   # lets the lock go
+
+
+class Yielding:
+    """A training's torch thread count between epochs: `threads`, or one fewer (at least 1)
+    while someone holds `drawing()`. `set_threads` applies a count (torch.set_num_threads).
+    `asked`: the user set the count (--threads, OMP_NUM_THREADS), which is then kept."""
+
+    def __init__(self, threads: int, set_threads, path: str | None = None, asked: bool = False):
+        self.threads = self.current = threads
+        self.set_threads = set_threads
+        self.handle = _open_lock(path or DRAWING_LOCK) if threads > 1 and not asked else None
+
+    def busy(self) -> bool:
+        """Whether a picture is being drawn now (the exclusive lock refused)."""
+        import fcntl
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        return False
+
+    def check(self) -> int:
+        """Set and return the thread count for the next epoch."""
+        if self.handle is not None:
+            wanted = self.threads - 1 if self.busy() else self.threads
+            if wanted != self.current:
+                self.current = wanted
+                self.set_threads(wanted)
+        return self.current
+
+    def close(self) -> None:
+        """Back to `threads`; the lock file closed."""
+        if self.current != self.threads:
+            self.current = self.threads
+            self.set_threads(self.threads)
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None

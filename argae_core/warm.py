@@ -31,7 +31,7 @@ import time
 
 from .ahead import FINAL, LATER, NICENESS, REFINE, start_ahead, stop_ahead, wait_ahead  # noqa: F401  (the server's side)
 from .frames import CPU_SHARE, MAX_REST
-from .threads import lower_priority
+from .threads import drawing, lower_priority
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,10 +140,11 @@ def serve(requests, answers, live: bool = False) -> None:
                         print(f"failed {request}\tskipped: a newer snapshot was asked", file=answers, flush=True)
                         continue
                     cpu = time.process_time()   # all its threads: the numeric libraries' too
-                    if pictures.neighbour(key, root, quick_ok=True) is None:
-                        pictures.draw(key, root, layout_epochs=pictures.QUICK_LAYOUT_EPOCHS)
-                    else:
-                        pictures.draw(key, root, start_from_quick=True)
+                    with drawing():
+                        if pictures.neighbour(key, root, quick_ok=True) is None:
+                            pictures.draw(key, root, layout_epochs=pictures.QUICK_LAYOUT_EPOCHS)
+                        else:
+                            pictures.draw(key, root, start_from_quick=True)
                     drawn.add(request)
                     print(f"done {request}", file=answers, flush=True)
                     # the live process: at most CPU_SHARE of a core, as the page's frame filler (the
@@ -155,12 +156,14 @@ def serve(requests, answers, live: bool = False) -> None:
                 entry = pictures.load_entry(key, root)
                 if entry is None and key.method == "umap" and pictures.neighbour(key, root) is None:
                     # a quick layout first, the full one later (a neighbour's warm start is quick already)
-                    pictures.draw(key, root, layout_epochs=pictures.QUICK_LAYOUT_EPOCHS)
+                    with drawing():
+                        pictures.draw(key, root, layout_epochs=pictures.QUICK_LAYOUT_EPOCHS)
                     print(f"quick {request}", file=answers, flush=True)
                     with arrived:
                         heapq.heappush(waiting, (max(priority, REFINE), next(order), request))
                     continue
-                pictures.draw(key, root)
+                with drawing():
+                    pictures.draw(key, root)
         except (runs.RunError, ValueError, KeyError, TypeError, OSError) as exc:
             print(f"failed {request}\t{exc}", file=answers, flush=True)
         except Exception as exc:  # anything else from umap: say so, keep serving

@@ -225,3 +225,20 @@ def test_a_pause_pressed_while_a_worker_still_loads_reaches_its_run(tmp_path):
         wait(lambda: not m.get(job_id, "alice").active, timeout=60)
     finally:
         m.shutdown()
+
+
+def test_a_run_gives_a_thread_back_while_a_picture_is_drawn_and_takes_it_again(monkeypatch, tmp_path):
+    import queue
+
+    from argae_core import threads
+    from argae_core.events import Done
+    from argae_core.jobs import worker
+    lock = str(tmp_path / "drawing.lock")
+    applied = []
+    monkeypatch.setattr(worker, "_yielding", lambda: threads.Yielding(2, applied.append, path=lock))
+    events, control = queue.Queue(), queue.Queue()
+    with threads.drawing(lock):   # a picture drawn all through the run
+        worker.run_job("job-1", TrainConfig(epochs=3).to_dict(), events, control, runs_root=str(tmp_path / "runs"))
+    sent = [events.get_nowait() for _ in range(events.qsize())]
+    assert isinstance(sent[-1], Done), sent[-1]
+    assert applied == [1, 2]   # one thread fewer from the first epoch, the run's two back at its end

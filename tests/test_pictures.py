@@ -370,3 +370,28 @@ def test_a_picture_read_again_comes_from_memory_until_its_file_changes(saved_run
     assert entry is not None and entry[1] == 7 and len(reads) == 2
     pictures.cache_path(key, root).unlink()
     assert pictures.load(key, root) is None
+
+
+@pytest.mark.parametrize("method, held", [("umap", True), ("pca", False)])
+def test_the_pages_own_filler_draws_a_umap_frame_under_the_drawing_lock(monkeypatch, tmp_path, method, held):
+    """A training on this machine runs a thread fewer while the page's filler lays out a UMAP
+    frame (threads.Yielding); a PCA frame is instant and leaves it alone."""
+    from argae_core import threads
+    monkeypatch.setattr(threads, "DRAWING_LOCK", str(tmp_path / "drawing.lock"))
+    monkeypatch.setattr(projection, "warm_up", lambda background=True: None)
+    training = threads.Yielding(2, lambda n: None)
+    seen = []
+
+    class Projector:
+        frames: dict = {}
+
+        def __init__(self):
+            self.method = method
+
+        def frame(self, epoch, z, previous, quick=False):
+            seen.append(training.busy())
+            self.frames[epoch] = z
+    filler = FrameFiller(Projector(), lambda epoch: np.zeros((4, 2)), cpu_share=1.0)
+    filler.ask(10, [10], newest_only=True)
+    wait(lambda: not filler.busy)
+    assert seen == [held] and not training.busy()

@@ -100,3 +100,75 @@ def test_lower_priority_of_one_thread_leaves_the_others_alone():
     worker.join()
     assert seen["thread"] == min(before + 3, 19)
     assert os.getpriority(os.PRIO_PROCESS, 0) == before
+
+
+def test_a_training_runs_a_thread_fewer_while_a_picture_is_drawn(tmp_path):
+    lock = str(tmp_path / "drawing.lock")
+    applied = []
+    yielding = threads.Yielding(2, applied.append, path=lock)
+    assert yielding.check() == 2 and applied == []   # nobody draws: the threads it was given
+    with threads.drawing(lock):
+        assert yielding.busy()
+        assert yielding.check() == 1 and applied == [1]
+        assert yielding.check() == 1 and applied == [1]   # set once, not every epoch
+    assert yielding.check() == 2 and applied == [1, 2]
+    with threads.drawing(lock):
+        yielding.check()
+    yielding.close()   # the run ended while a picture was drawn: its threads back
+    assert applied == [1, 2, 1, 2]
+
+
+def test_a_one_thread_training_keeps_its_thread(tmp_path):
+    lock = str(tmp_path / "drawing.lock")
+    applied = []
+    yielding = threads.Yielding(1, applied.append, path=lock)
+    with threads.drawing(lock):
+        assert yielding.check() == 1
+    assert applied == []
+
+
+def test_two_drawers_at_once_and_a_drawer_that_dies(tmp_path):
+    """The lock is the machine's: held by another process, shared by two drawers, and let go
+    when a drawer is killed mid-picture."""
+    import subprocess
+    import sys
+    import time
+    lock = str(tmp_path / "drawing.lock")
+    hold = ("import sys, time; from argae_core import threads\n"
+            "with threads.drawing(sys.argv[1]):\n    print('holding', flush=True); time.sleep(60)\n")
+    drawers = [subprocess.Popen([sys.executable, "-c", hold, lock], stdout=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    try:
+        for drawer in drawers:
+            assert drawer.stdout.readline().strip() == "holding"   # the second is not kept waiting
+        yielding = threads.Yielding(2, lambda n: None, path=lock)
+        assert yielding.check() == 1
+        drawers[0].kill()
+        drawers[0].wait(10)
+        assert yielding.check() == 1   # the other one still draws
+        drawers[1].kill()
+        drawers[1].wait(10)
+        deadline = time.monotonic() + 10
+        while yielding.check() != 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert yielding.check() == 2
+    finally:
+        for drawer in drawers:
+            drawer.kill()
+            drawer.wait(10)
+
+
+@pytest.mark.parametrize("argv, yields", [([], True), (["--threads", "2"], False)])
+def test_a_cli_training_yields_a_chosen_thread_but_keeps_an_asked_one(monkeypatch, tmp_path, argv, yields):
+    import torch
+    monkeypatch.setattr(threads, "DRAWING_LOCK", str(tmp_path / "drawing.lock"))
+    monkeypatch.setattr(cli, "choose_threads", lambda: (2, "2 thread(s): 2 of 2 cores free (load 0.0)"))
+    applied = []
+    monkeypatch.setattr(cli, "torch_threads", applied.append)
+    before = torch.get_num_threads()
+    try:
+        with threads.drawing():
+            assert cli.main(["train", "--epochs", "2", "--no-save", "--json", *argv]) == 0
+    finally:
+        torch.set_num_threads(before)
+    assert applied == ([2, 1, 2] if yields else [2])

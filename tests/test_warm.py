@@ -10,6 +10,8 @@ import time
 import types
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -227,3 +229,27 @@ def test_only_the_live_process_rests_after_a_live_picture(monkeypatch):
         warm.serve(io.StringIO(line), answers, live=live)
         assert "done " in answers.getvalue(), answers.getvalue()
         assert bool(rests and rests[0] > 0) is live, (live, rests)
+
+
+@pytest.mark.parametrize("live", [True, False])
+def test_the_picture_processes_draw_under_the_drawing_lock(monkeypatch, tmp_path, live):
+    """While either picture process draws, a training on this machine sees the lock held and
+    runs a thread fewer (threads.Yielding); after the picture, the lock is free again."""
+    import io
+    import json
+
+    from argae_core import pictures, threads, warm
+    monkeypatch.setattr(threads, "DRAWING_LOCK", str(tmp_path / "drawing.lock"))
+    training = threads.Yielding(2, lambda n: None)
+    seen = []
+    monkeypatch.setattr(pictures, "neighbour", lambda *a, **k: None)
+    monkeypatch.setattr(pictures, "load_entry", lambda *a, **k: ("the quick one",) if seen else None)
+    monkeypatch.setattr(pictures, "draw", lambda *a, **k: seen.append(training.busy()))
+    monkeypatch.setattr(warm.time, "sleep", lambda s: None)
+    key = pictures.PictureKey("run-1", pictures.SNAPSHOT, 40, "umap", 0)
+    line = "0\t" + json.dumps({"key": key.to_dict(), "root": "/runs"}) + "\n"
+    answers = io.StringIO()
+    warm.serve(io.StringIO(line), answers, live=live)
+    assert "done " in answers.getvalue(), answers.getvalue()
+    assert seen == [True] * (1 if live else 2), seen   # the live picture; the quick then the full one
+    assert not training.busy()

@@ -10,7 +10,7 @@ import traceback
 from ..config import TrainConfig
 from ..events import Done, Failed, Idle, Paused, Phase, Progress, Ready, Record, Started, SteerQueued
 from ..status import Status
-from ..threads import choose_threads, lower_priority
+from ..threads import Yielding, asked_threads, choose_threads, lower_priority
 
 WORKER_NICENESS = 3       # a worker's start (torch's import) and trainings yield to the pages
 PROGRESS_SECONDS = 2.0    # a sampled epoch's progress is sent at most this often
@@ -41,8 +41,10 @@ def run_job(job_id: str, config_dict: dict, events, control, *, group: str | Non
     trainer.on_batch = _progress_sender(events, job_id)
     paused, steps_allowed = False, 0
     records = record_run(trainer, writer)
+    yielding = _yielding()
     try:
         for record in records:
+            yielding.check()
             steered = trainer.steering[-1] if trainer.steering and trainer.steering[-1]["epoch"] == record.epoch else None
             events.put(Record(job_id, record.row(), record.z, record.d_score, steered))
             paused, steps_allowed = _obey(control, trainer, paused, steps_allowed, events, job_id)
@@ -51,7 +53,14 @@ def run_job(job_id: str, config_dict: dict, events, control, *, group: str | Non
         return
     finally:
         records.close()
+        yielding.close()
     events.put(Done(job_id, Status(writer.info["status"]), writer.final_metrics))
+
+
+def _yielding() -> Yielding:
+    """The run's torch threads, one fewer while a picture is drawn on this machine (threads.Yielding)."""
+    import torch
+    return Yielding(torch.get_num_threads(), torch.set_num_threads, asked=asked_threads() is not None)
 
 
 def _progress_sender(events, job_id):
