@@ -107,7 +107,10 @@ class PictureProcess:
 # CPU of all its threads (warm.serve), so the quarter of a core is the whole process's: spread
 # over both cores, those pools' bursts stalled a two-thread training at its barriers too
 # (bench_live_umap.py, Cora ARGVA at 77-100 epochs/s alone: watched 0.67-0.97 of alone, mean
-# 0.78 over 6 rounds, before; 0.70-0.88, mean 0.81 over 10 rounds, after).
+# 0.78 over 6 rounds, before; 0.70-0.88, mean 0.81 over 10 rounds, after). Both processes draw
+# under threads.drawing(): meanwhile a training on this machine runs one thread fewer, so the
+# picture has a core of its own instead of stalling the training's second thread (0.70-0.78
+# of alone without, mean 0.91 over 14 rounds with; README, Measured).
 LIVE_NICENESS = 5       # the workers' 3, + 2
 ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                                      "NUMBA_NUM_THREADS")}

@@ -7,7 +7,8 @@ Two trainings of the same config in the dashboard's own worker process (a `JobMa
 snapshot's UMAP picture asked for every 0.5 s, as the page's live refresh does: with `--path
 process` (the default, what a server does) of the live picture process (argae_core.ahead.
 request_live: `warm --serve --live`, below the workers' priority and at most a quarter of a
-core, each picture warm-started from the run's previous one), with `--path filler` of the page process's own frame filler
+core, each picture warm-started from the run's previous one; the training runs a thread fewer
+while a picture is drawn, threads.drawing), with `--path filler` of the page process's own frame filler
 (argae_core.frames.FrameFiller, `newest_only`; what a page without a server's processes does).
 Snapshots that arrive while a picture is drawn are skipped. umap is warmed first (a server has done so by then:
 argae_core.warm). Prints the epochs per second of both, their ratio (target at least 0.8), how
