@@ -180,6 +180,21 @@ def test_the_live_wait_is_the_runs_not_one_snapshots(monkeypatch):
     assert len(ahead_sent) == 3
 
 
+def _rests_of_this_thread(monkeypatch) -> list:
+    """Record the rests (time.sleep calls) of the test's own thread, and only those: `time` is
+    one module for the whole process, and a thread another test left running (a job manager's
+    watcher sleeps 0.5 s in a loop) must neither land in the record nor spin on a no-op sleep."""
+    rests, real_sleep, own = [], time.sleep, threading.get_ident()
+
+    def sleep(seconds: float) -> None:
+        if threading.get_ident() == own:
+            rests.append(seconds)
+        else:
+            real_sleep(seconds)
+    monkeypatch.setattr(time, "sleep", sleep)
+    return rests
+
+
 def test_the_live_process_rest_counts_the_cpu_of_all_its_threads(monkeypatch):
     """A picture's CPU may be spent in other threads (a thread pool's): the rest after it
     counts those too, so the live process keeps to its share of a core."""
@@ -200,8 +215,7 @@ def test_the_live_process_rest_counts_the_cpu_of_all_its_threads(monkeypatch):
         worker.join()
     monkeypatch.setattr(pictures, "neighbour", lambda *a, **k: None)
     monkeypatch.setattr(pictures, "draw", draw_elsewhere)
-    rests = []
-    monkeypatch.setattr(warm.time, "sleep", rests.append)
+    rests = _rests_of_this_thread(monkeypatch)
     key = pictures.PictureKey("run-1", pictures.SNAPSHOT, 40, "umap", 0)
     line = "0\t" + json.dumps({"key": key.to_dict(), "root": "/runs"}) + "\n"
     answers = io.StringIO()
@@ -219,8 +233,7 @@ def test_only_the_live_process_rests_after_a_live_picture(monkeypatch):
     from argae_core import pictures, warm
     monkeypatch.setattr(pictures, "neighbour", lambda *a, **k: None)
     monkeypatch.setattr(pictures, "draw", lambda *a, **k: sum(i * i for i in range(200_000)))   # some CPU
-    rests = []
-    monkeypatch.setattr(warm.time, "sleep", rests.append)
+    rests = _rests_of_this_thread(monkeypatch)
     key = pictures.PictureKey("run-1", pictures.SNAPSHOT, 40, "umap", 0)
     line = "0\t" + json.dumps({"key": key.to_dict(), "root": "/runs", "live": True}) + "\n"
     for live in (True, False):
@@ -245,7 +258,7 @@ def test_the_picture_processes_draw_under_the_drawing_lock(monkeypatch, tmp_path
     monkeypatch.setattr(pictures, "neighbour", lambda *a, **k: None)
     monkeypatch.setattr(pictures, "load_entry", lambda *a, **k: ("the quick one",) if seen else None)
     monkeypatch.setattr(pictures, "draw", lambda *a, **k: seen.append(training.busy()))
-    monkeypatch.setattr(warm.time, "sleep", lambda s: None)
+    _rests_of_this_thread(monkeypatch)
     key = pictures.PictureKey("run-1", pictures.SNAPSHOT, 40, "umap", 0)
     line = "0\t" + json.dumps({"key": key.to_dict(), "root": "/runs"}) + "\n"
     answers = io.StringIO()
