@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import statistics
 import sys
 import time
@@ -185,6 +186,50 @@ def parts(references: dict[str, TutorialARGVA], trainers: dict[str, Trainer], re
     return {name: statistics.median(values) for name, values in out.items()}
 
 
+def cpu_model() -> str:
+    """The processor's name as Linux gives it (the ratios differ between machines of one kind)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def core_speed(configs: dict[str, TrainConfig], graph, calls: int = 20) -> dict[str, tuple[float, float]]:
+    """How near this core's peak the discriminator update runs, per row: a large sgemm's GFLOP/s
+    ("sgemm"), and for each row's D sizes the median ms of one `batch_gradients` call on a
+    [prior; z] batch of Cora's size, with the GFLOP/s of its five products. (ms, GFLOP/s)."""
+    from argae_core.models import Discriminator
+    big = torch.randn(1024, 1024)
+    flops = 2 * 1024 ** 3
+    runs = []
+    for _ in range(5):
+        start = time.perf_counter()
+        torch.mm(big, big)
+        runs.append(time.perf_counter() - start)
+    out = {"sgemm": (1000 * min(runs), flops / min(runs) / 1e9)}
+    rows = 2 * graph.num_nodes
+    for name, c in configs.items():
+        if not c.adversarial:
+            continue
+        latent, hidden = c.latent_size, c.discriminator_hidden
+        torch.manual_seed(0)
+        d, batch = Discriminator(latent, hidden), torch.randn(rows, latent)
+        seconds = []
+        for i in range(calls + 3):  # three first calls: the product choices are timed there
+            start = time.perf_counter()
+            d.batch_gradients(batch, rows // 2)
+            if i >= 3:
+                seconds.append(time.perf_counter() - start)
+        # forward W1 x, W2 h1, w3 h2; backward w3's and W2's, W1's weight gradients and G2 W2
+        flops = 2 * rows * (2 * latent * hidden + 3 * hidden * hidden + 2 * hidden)
+        ms = statistics.median(seconds)
+        out[name] = (1000 * ms, flops / ms / 1e9)
+    return out
+
+
 def quality(configs: dict[str, TrainConfig], references: dict[str, TrainConfig], graph, seeds: int) -> dict:
     """(test AUC, test AP) per seed: `name` (references: last epoch; Trainers: best validation
     epoch) and, for Trainers, `name (last epoch)`."""
@@ -235,7 +280,7 @@ def report(configs: dict[str, TrainConfig], graph, timings: dict[int, dict], sco
            rows: dict) -> None:
     config = TrainConfig(dataset="cora", model="argva")
     print(f"\nCora: {graph.num_nodes} nodes, {graph.num_edges} edges, {graph.num_features} features; "
-          f"torch {torch.__version__}; {os.cpu_count()} CPUs, load average now "
+          f"torch {torch.__version__}; {os.cpu_count()} CPUs ({cpu_model()}), load average now "
           f"{', '.join(f'{v:.1f}' for v in os.getloadavg())}")
     for name, c in configs.items():
         print(f"{name}: hidden {c.encoder_hidden}, latent {c.latent_size}, D hidden "
@@ -269,6 +314,14 @@ def report(configs: dict[str, TrainConfig], graph, timings: dict[int, dict], sco
     print(f"\nwhere the time goes (CPU ms, one epoch, median, {next(iter(timings))} thread(s)):")
     for name, ms in first["parts"].items():
         print(f"  {name:<70}{ms:>8.2f}")
+    cores = first.get("core")
+    if cores:
+        sgemm_ms, peak = cores.pop("sgemm")
+        print(f"\nthis core ({next(iter(timings))} thread(s)): a 1024^3 sgemm {sgemm_ms:.1f} ms, {peak:.0f} GFLOP/s")
+        for name, (ms, rate) in cores.items():
+            print(f"  {name}: one D update {ms:.2f} ms, its five products at {rate:.0f} GFLOP/s "
+                  f"({100 * rate / peak:.0f} % of the sgemm's; at its rate the update would take "
+                  f"{ms * rate / peak:.2f} ms)")
 
 
 def main() -> None:
@@ -294,6 +347,9 @@ def main() -> None:
     if counts and DEFAULT in rows:
         torch.set_num_threads(counts[0])
         timings[counts[0]]["prior_match"] = prior_match_cost(default, graph)
+    if counts:
+        torch.set_num_threads(counts[0])
+        timings[counts[0]]["core"] = core_speed(configs, graph)
     torch.set_num_threads(counts[0] if counts else int(args.threads.split(",")[0]))
     scores = quality(configs, references, graph, args.seeds) if args.seeds else {}
     report(configs, graph, timings, scores, args, rows)
