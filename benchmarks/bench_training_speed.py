@@ -60,6 +60,18 @@ ROWS = {  # row -> (its reference loop, its Trainer's config changes from the de
 DEFAULT = "(c) project defaults"
 
 
+def median_ms(call, repeats: int, warmup: int = 0) -> float:
+    """Wall ms of one `call()`, the median over `repeats` timed calls after `warmup` untimed ones."""
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
 def timed_block(run_epoch, epochs: int) -> tuple[float, float]:
     """(wall ms, CPU ms) per epoch over `epochs` calls."""
     wall, cpu = time.perf_counter(), time.process_time()
@@ -123,12 +135,7 @@ def prior_match_cost(config: TrainConfig, graph, repeats: int = 3) -> dict[str, 
     z = trainer.embed().cpu().numpy()
 
     def clock(**options) -> float:
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            metrics.prior_match(z, seed=0, **options)
-            times.append((time.perf_counter() - start) * 1000)
-        return statistics.median(times)
+        return median_ms(lambda: metrics.prior_match(z, seed=0, **options), repeats)
     return {"curve point": clock(shape=False, mmd_sample=projection.CURVE_MMD_SAMPLE), "final": clock()}
 
 
@@ -197,36 +204,24 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def core_speed(configs: dict[str, TrainConfig], graph, calls: int = 20) -> dict[str, tuple[float, float]]:
-    """How near this core's peak the discriminator update runs, per row: a large sgemm's GFLOP/s
-    ("sgemm"), and for each row's D sizes the median ms of one `batch_gradients` call on a
-    [prior; z] batch of Cora's size, with the GFLOP/s of its five products. (ms, GFLOP/s)."""
+def core_speed(configs: dict[str, TrainConfig], graph, calls: int = 20) -> dict:
+    """How near this core's best rate the discriminator update runs: a 1024^3 sgemm's (ms,
+    GFLOP/s) as "sgemm", and per row ("rows"), the (ms, GFLOP/s of its five products) of one
+    `batch_gradients` call at the row's D sizes on a [prior; z] batch of Cora's size; medians."""
     from argae_core.models import Discriminator
     big = torch.randn(1024, 1024)
-    flops = 2 * 1024 ** 3
-    runs = []
-    for _ in range(5):
-        start = time.perf_counter()
-        torch.mm(big, big)
-        runs.append(time.perf_counter() - start)
-    out = {"sgemm": (1000 * min(runs), flops / min(runs) / 1e9)}
+    ms = median_ms(lambda: torch.mm(big, big), 5, warmup=1)
+    out = {"sgemm": (ms, 2 * 1024 ** 3 / ms / 1e6), "rows": {}}
     rows = 2 * graph.num_nodes
     for name, c in configs.items():
-        if not c.adversarial:
-            continue
         latent, hidden = c.latent_size, c.discriminator_hidden
         torch.manual_seed(0)
         d, batch = Discriminator(latent, hidden), torch.randn(rows, latent)
-        seconds = []
-        for i in range(calls + 3):  # three first calls: the product choices are timed there
-            start = time.perf_counter()
-            d.batch_gradients(batch, rows // 2)
-            if i >= 3:
-                seconds.append(time.perf_counter() - start)
+        # warm-up: the first calls time both libraries for each product (dense.py)
+        ms = median_ms(lambda: d.batch_gradients(batch, rows // 2), calls, warmup=3)
         # forward W1 x, W2 h1, w3 h2; backward w3's and W2's, W1's weight gradients and G2 W2
         flops = 2 * rows * (2 * latent * hidden + 3 * hidden * hidden + 2 * hidden)
-        ms = statistics.median(seconds)
-        out[name] = (1000 * ms, flops / ms / 1e9)
+        out["rows"][name] = (ms, flops / ms / 1e6)
     return out
 
 
@@ -314,13 +309,12 @@ def report(configs: dict[str, TrainConfig], graph, timings: dict[int, dict], sco
     print(f"\nwhere the time goes (CPU ms, one epoch, median, {next(iter(timings))} thread(s)):")
     for name, ms in first["parts"].items():
         print(f"  {name:<70}{ms:>8.2f}")
-    cores = first.get("core")
-    if cores:
-        sgemm_ms, peak = cores.pop("sgemm")
+    if "core" in first:
+        sgemm_ms, peak = first["core"]["sgemm"]
         print(f"\nthis core ({next(iter(timings))} thread(s)): a 1024^3 sgemm {sgemm_ms:.1f} ms, {peak:.0f} GFLOP/s")
-        for name, (ms, rate) in cores.items():
+        for name, (ms, rate) in first["core"]["rows"].items():
             print(f"  {name}: one D update {ms:.2f} ms, its five products at {rate:.0f} GFLOP/s "
-                  f"({100 * rate / peak:.0f} % of the sgemm's; at its rate the update would take "
+                  f"({100 * rate / peak:.0f} % of the sgemm's; at the sgemm's rate the update would take "
                   f"{ms * rate / peak:.2f} ms)")
 
 
@@ -344,11 +338,10 @@ def main() -> None:
     for i, threads in enumerate(counts):
         timings[threads] = speed(configs, references, graph, args.repeats, args.block, threads, i == 0)
         print(f"timed {args.repeats} x {args.block} epochs of each at {threads} thread(s)", flush=True)
-    if counts and DEFAULT in rows:
-        torch.set_num_threads(counts[0])
-        timings[counts[0]]["prior_match"] = prior_match_cost(default, graph)
     if counts:
         torch.set_num_threads(counts[0])
+        if DEFAULT in rows:
+            timings[counts[0]]["prior_match"] = prior_match_cost(default, graph)
         timings[counts[0]]["core"] = core_speed(configs, graph)
     torch.set_num_threads(counts[0] if counts else int(args.threads.split(",")[0]))
     scores = quality(configs, references, graph, args.seeds) if args.seeds else {}
